@@ -1,0 +1,60 @@
+"""Shared fixtures: real PostgreSQL and Redis servers on loopback.
+
+In CI (``CI=true``) a missing server fails the run, because the scale-out path must be
+tested for real there. On a developer machine without the servers the tests skip with a
+message that says how to start them.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from urllib.parse import urlparse
+
+import pytest
+
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+PG_URL = os.environ.get("PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+_HOW_TO_START = {
+    "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    "Redis": 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
+}
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _require(name: str, url: str, default_port: int) -> str:
+    if _reachable(url, default_port):
+        return url
+    message = f"{name} is not reachable at {url}; start it with: {_HOW_TO_START[name]}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " (CI must run these tests, not skip them)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """URL of the real PostgreSQL test database (trust auth on loopback)."""
+    return _require("PostgreSQL", PG_URL, 5432)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of the real Redis server on loopback."""
+    return _require("Redis", REDIS_URL, 6379)
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A unique, SQL- and Redis-safe name so parallel runs never share tables or keys."""
+    return "t" + uuid.uuid4().hex[:12]
