@@ -1,0 +1,36 @@
+# The two commands a user needs: `make run` and `make test`. Everything else is a step of those.
+SHELL := /bin/bash
+export RASA_TELEMETRY_ENABLED := false
+PY := .venv/bin/python
+RASA := .venv/bin/rasa
+
+.PHONY: setup train validate run test test-unit test-stories nlu-report clean
+
+setup:                       ## create .venv from requirements.lock (once; seconds afterwards)
+	@bash scripts/setup.sh
+
+train: setup                 ## train the model if domain, config or data changed
+	@bash scripts/train.sh
+
+validate: setup              ## check domain and training data
+	$(RASA) data validate --fail-on-warnings
+	$(PY) scripts/validate_data.py
+
+run: train                   ## run the assistant with embedded defaults
+	@bash scripts/run.sh
+
+test-unit: setup             ## pytest suites (PostgreSQL and Redis tests need the servers; CI requires them)
+	@bash scripts/ensure_services.sh
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-stories: train          ## the test conversations in tests/test_*.yml
+	$(RASA) test core --stories tests/ --model models/current.tar.gz --fail-on-prediction-errors --out results/stories
+
+nlu-report: setup            ## NLU cross-validation, summarised in reports/nlu-cross-validation.md
+	$(RASA) test nlu --cross-validation --folds 3 --config config.yml --nlu data --out results/nlu-cv
+	$(PY) scripts/summarize_nlu_report.py results/nlu-cv reports/nlu-cross-validation.md
+
+test: validate test-unit test-stories nlu-report   ## everything CI runs
+
+clean:
+	rm -rf results models .rasa

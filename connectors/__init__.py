@@ -1,0 +1,1 @@
+"""Rasa input/output channels of Blaupause (one sub-package per messaging platform)."""

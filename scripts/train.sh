@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Trains the model only when domain, config or data changed.
+#
+# The model is named after a hash of everything that goes into training, so an unchanged
+# assistant reuses models/<hash>.tar.gz and a changed one trains anew (seeds are fixed in
+# config.yml, so a retrain of the same data gives the same model).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RASA_TELEMETRY_ENABLED=false
+
+hash=$(cat config.yml domain.yml $(find data -type f -name '*.yml' | sort) | sha256sum | cut -c1-16)
+model="models/blaupause-$hash.tar.gz"
+if [ -f "$model" ]; then
+  echo "train: data unchanged, using $model"
+else
+  echo "train: training $model"
+  .venv/bin/rasa train --fixed-model-name "blaupause-$hash" --out models --quiet
+fi
+ln -sf "blaupause-$hash.tar.gz" models/current.tar.gz

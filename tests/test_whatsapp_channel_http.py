@@ -1,0 +1,284 @@
+"""The channel through real HTTP on loopback: Rasa's own ``register`` mounts WhatsAppInput on a running
+Sanic app, Meta-shaped webhooks come from the stand-in's signed sender (with Meta-like redelivery),
+replies go to the Meta Graph stand-in. The dialogue is a fake agent answering via the output channel.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from rasa.core.channels.channel import UserMessage, register
+from rasa.shared.utils.common import class_from_module_path
+from sanic import Sanic
+
+from connectors.whatsapp import WhatsAppInput
+from connectors.whatsapp.settings import SettingsError
+from privacy.identity import pseudonym
+from privacy.keyring import Keyring
+from privacy.log_redaction import uninstall_redaction
+from standins import meta_payloads
+from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, Fault, MetaGraphStandIn
+from standins.webhook_sender import WebhookSender, sign
+
+WA_ID = "4915550000001"
+PROFILE_NAME = "Erika Mustermann"
+APP_SECRET = "http-test-app-secret"
+VERIFY_TOKEN = "http-verify-token"
+PRIVACY_KEY = "5" * 64
+MAX_BODY = 8 * 1024
+
+
+class FakeAgent:
+    """Stands in for rasa's Agent: ``register`` calls ``app.ctx.agent.handle_message``."""
+
+    tracker_store = None
+
+    def __init__(self, delay: float = 0.0, replies: int = 1) -> None:
+        self.received: list[UserMessage] = []
+        self.delay = delay
+        self.replies = replies
+
+    async def handle_message(self, message: UserMessage) -> None:
+        self.received.append(message)
+        await asyncio.sleep(self.delay)
+        for n in range(1, self.replies + 1):
+            await message.output_channel.send_response(
+                message.sender_id,
+                {"text": f"Antwort {n}: {message.text}", "buttons": [{"title": "Neue Suche", "payload": "/new_search"}]},
+            )
+
+
+@dataclass
+class Running:
+    url: str
+    agent: FakeAgent
+    standin: MetaGraphStandIn
+    channel: WhatsAppInput
+
+    @property
+    def webhook(self) -> str:
+        return self.url + "/webhooks/whatsapp/webhook"
+
+    def sender(self, **kwargs: Any) -> WebhookSender:
+        return WebhookSender(self.webhook, APP_SECRET, **kwargs)
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+        "WHATSAPP_APP_SECRET": APP_SECRET,
+        "WHATSAPP_ACCESS_TOKEN": DEFAULT_ACCESS_TOKEN,
+        "WHATSAPP_PHONE_NUMBER_ID": DEFAULT_PHONE_NUMBER_ID,
+        "WHATSAPP_MAX_BODY_BYTES": str(MAX_BODY),
+        "WHATSAPP_SEND_MAX_ATTEMPTS": "2",
+        "WHATSAPP_SEND_BACKOFF_BASE_S": "0",
+        "WHATSAPP_SEND_BACKOFF_MAX_S": "0",
+        "PRIVACY_KEY": PRIVACY_KEY,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("WHATSAPP_DEDUP_URL", "WHATSAPP_API_VERSION", "PRIVACY_OLD_KEYS", "BLAUPAUSE_ENV"):
+        monkeypatch.delenv(name, raising=False)
+
+
+async def _serve(channel: WhatsAppInput, agent: FakeAgent) -> tuple[Any, str]:
+    app = Sanic("wa_http_" + uuid.uuid4().hex[:10], configure_logging=False)
+    app.ctx.agent = agent
+    register([channel], app, route="/webhooks/")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    return server, f"http://127.0.0.1:{port}"
+
+
+async def _stop(server: Any) -> None:
+    await server.before_stop()
+    closing = server.close()
+    if closing is not None:
+        await closing
+    await server.after_stop()
+
+
+@pytest.fixture
+async def running(environment: None, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> AsyncIterator[Running]:
+    # Sanic's start-up "touchup" rewrites methods once per process; test mode lets several
+    # apps start in one test session (what sanic-testing does).
+    monkeypatch.setattr(Sanic, "test_mode", True)
+    marker = request.node.get_closest_marker("agent")
+    agent = FakeAgent(**(marker.kwargs if marker else {}))
+    async with MetaGraphStandIn() as standin:
+        monkeypatch.setenv("WHATSAPP_API_BASE_URL", standin.base_url)
+        channel_class = class_from_module_path("connectors.whatsapp.WhatsAppInput")
+        channel = channel_class.from_credentials({"verify_token": VERIFY_TOKEN})
+        server, url = await _serve(channel, agent)
+        try:
+            yield Running(url, agent, standin, channel)
+        finally:
+            await _stop(server)
+            uninstall_redaction()
+
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+def test_missing_setting_stops_the_start_with_its_name(environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WHATSAPP_APP_SECRET")
+    with pytest.raises(SettingsError, match="WHATSAPP_APP_SECRET"):
+        WhatsAppInput.from_credentials(None)
+
+
+def test_missing_privacy_key_stops_the_start_with_its_name(environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PRIVACY_KEY")
+    with pytest.raises(SettingsError, match="PRIVACY_KEY"):
+        WhatsAppInput.from_credentials(None)
+
+
+def test_malformed_send_setting_stops_the_start(environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WHATSAPP_SEND_MAX_ATTEMPTS", "many")
+    with pytest.raises(SettingsError, match="WHATSAPP_SEND_MAX_ATTEMPTS"):
+        WhatsAppInput.from_credentials(None)
+
+
+def test_channel_name_and_no_proactive_output(environment: None) -> None:
+    channel = WhatsAppInput.from_credentials(None)
+    try:
+        assert WhatsAppInput.name() == "whatsapp" and channel.url_prefix() == "whatsapp"
+        assert channel.get_output_channel() is None
+    finally:
+        uninstall_redaction()
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+async def test_health_and_verification_over_http(running: Running) -> None:
+    async with httpx.AsyncClient() as client:
+        health = await client.get(running.url + "/webhooks/whatsapp/")
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        ok = await client.get(running.webhook, params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "8215"})
+        assert (ok.status_code, ok.text) == (200, "8215")
+        wrong = await client.get(running.webhook, params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "8215"})
+        assert wrong.status_code == 403 and "8215" not in wrong.text
+
+
+async def test_text_message_over_http(running: Running) -> None:
+    payload = meta_payloads.payload(meta_payloads.text(WA_ID, "Ich suche Arbeit in Hamburg"), profile_name=PROFILE_NAME)
+    async with running.sender(retry_delays=()) as sender:
+        delivery = await sender.send(payload)
+    assert delivery.status == 200
+    [message] = running.agent.received
+    assert message.sender_id == pseudonym(Keyring.from_env({"PRIVACY_KEY": PRIVACY_KEY}).current, WA_ID)
+    assert message.text == "Ich suche Arbeit in Hamburg"
+    assert message.metadata == {"channel": "whatsapp", "message_type": "text"}
+    assert message.input_channel == "whatsapp"
+    [reply] = running.standin.messages
+    assert reply.to == WA_ID and reply.message["interactive"]["action"]["buttons"][0]["reply"]["id"] == "/new_search"
+
+
+async def test_every_type_builder_over_http(running: Running) -> None:
+    tapped = meta_payloads.fake_wamid()
+    messages = [
+        meta_payloads.button_reply(WA_ID, '/select_job{"job_id":"7"}', "Koch", reply_to=tapped),
+        meta_payloads.list_reply(WA_ID, "/more_results", "Mehr", reply_to=tapped),
+        meta_payloads.template_button(WA_ID, "/new_search", "Neue Suche", reply_to=tapped),
+        meta_payloads.location(WA_ID, 53.55, 9.99),
+        meta_payloads.image(WA_ID), meta_payloads.audio(WA_ID), meta_payloads.video(WA_ID),
+        meta_payloads.document(WA_ID), meta_payloads.sticker(WA_ID), meta_payloads.reaction(WA_ID, tapped),
+        meta_payloads.unsupported(WA_ID),
+    ]
+    async with running.sender(retry_delays=()) as sender:
+        delivery = await sender.send(meta_payloads.payload(*messages, profile_name=PROFILE_NAME))
+    assert delivery.status == 200
+    texts = [m.text for m in running.agent.received]
+    assert texts[:4] == ['/select_job{"job_id":"7"}', "/more_results", "/new_search", '/share_location{"latitude":53.55,"longitude":9.99}']
+    assert [t.split('"')[3] for t in texts[4:]] == ["image", "audio", "video", "document", "sticker", "reaction", "unsupported"]
+    assert len(running.standin.messages) == len(messages)
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"X-Hub-Signature-256": "sha256=zz"}, 401), ({"X-Hub-Signature-256": "sha256=" + "a" * 64}, 403)],
+)
+async def test_signature_failures_over_http(running: Running, headers: dict[str, str], status: int) -> None:
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(running.webhook, content=b'{"object":"whatsapp_business_account"}', headers=headers)
+    assert answer.status_code == status and not running.agent.received
+
+
+async def test_bad_bodies_over_http_are_never_500(running: Running) -> None:
+    bodies = [b"{not json", b"[]", b'{"object":"page"}', b'{"object":"whatsapp_business_account","entry":"x"}']
+    async with httpx.AsyncClient() as client:
+        for body in bodies:
+            answer = await client.post(running.webhook, content=body, headers={"X-Hub-Signature-256": sign(APP_SECRET, body)})
+            assert answer.status_code == 400, body
+        for body in (b'{"object":"whatsapp_business_account"}', b'{"object":"whatsapp_business_account","entry":[{"id":"1"}]}'):
+            answer = await client.post(running.webhook, content=body, headers={"X-Hub-Signature-256": sign(APP_SECRET, body)})
+            assert answer.status_code == 200
+    assert not running.agent.received
+
+
+async def test_oversized_bodies_over_http(running: Running) -> None:
+    big = b'{"object":"whatsapp_business_account","pad":"' + b"x" * MAX_BODY + b'"}'
+
+    async def chunked() -> AsyncIterator[bytes]:
+        for start in range(0, len(big), 1024):
+            yield big[start:start + 1024]
+
+    async with httpx.AsyncClient() as client:
+        declared = await client.post(running.webhook, content=big, headers={"X-Hub-Signature-256": sign(APP_SECRET, big)})
+        assert declared.status_code == 413
+        streamed = await client.post(running.webhook, content=chunked(), headers={"X-Hub-Signature-256": sign(APP_SECRET, big)})
+        assert streamed.status_code == 413
+    assert not running.agent.received
+
+
+async def test_statuses_over_http(running: Running) -> None:
+    statuses = [meta_payloads.status(meta_payloads.fake_wamid(), WA_ID, state) for state in ("sent", "delivered", "read", "failed")]
+    async with running.sender(retry_delays=()) as sender:
+        assert (await sender.send(meta_payloads.payload(statuses=statuses))).status == 200
+    assert not running.agent.received and not running.standin.messages
+
+
+@pytest.mark.agent(delay=0.3)
+async def test_same_message_five_times_concurrently_over_http(running: Running) -> None:
+    payload = meta_payloads.payload(meta_payloads.text(WA_ID, "Hallo"), profile_name=PROFILE_NAME)
+    async with running.sender(retry_delays=(0.05, 0.1, 0.2)) as sender:
+        deliveries = await asyncio.gather(*(sender.send(payload) for _ in range(5)))
+    assert all(delivery.delivered for delivery in deliveries)
+    assert len(running.agent.received) == 1
+    assert len(running.standin.messages) == 1
+
+
+@pytest.mark.agent(replies=3)
+async def test_graph_faults_end_with_exactly_one_delivery_each(running: Running, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    running.standin.inject_faults(Fault(status=500, code=131000), 2)
+    payload = meta_payloads.payload(meta_payloads.text(WA_ID, "Hallo"), profile_name=PROFILE_NAME)
+    async with running.sender(retry_delays=(0.05, 0.05, 0.05)) as sender:
+        delivery = await sender.send(payload)
+        assert delivery.delivered and delivery.failures == ("HTTP 503",)
+        running.standin.set_random_faults(0.5, seed=3, kinds=["500", "130429"])
+        second = meta_payloads.payload(meta_payloads.text(WA_ID, "Noch eine Frage"), profile_name=PROFILE_NAME)
+        sender.retry_delays = (0.05,) * 30
+        assert (await sender.send(second)).delivered
+    running.standin.clear_faults()
+    bodies = [m.message["interactive"]["body"]["text"] for m in running.standin.messages]
+    assert bodies == [f"Antwort {n}: Hallo" for n in (1, 2, 3)] + [f"Antwort {n}: Noch eine Frage" for n in (1, 2, 3)]
+    assert [m.text for m in running.agent.received] == ["Hallo", "Noch eine Frage"]
+    await running.channel.core.drain()
+    for forbidden in (WA_ID, PROFILE_NAME):
+        assert forbidden not in caplog.text

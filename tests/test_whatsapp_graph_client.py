@@ -1,0 +1,420 @@
+"""GraphClient against the Meta stand-in: success, typing, each retryable family, typed errors."""
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import socket
+
+import httpx
+import pytest
+
+from connectors.whatsapp.errors import (
+    AuthenticationError,
+    GraphAPIError,
+    InvalidParameterError,
+    PairRateLimitError,
+    ReengagementError,
+    RecipientError,
+    ServerError,
+    ThrottlingError,
+    TransportError,
+    UnexpectedResponseError,
+    error_class_for,
+    error_from_response,
+)
+from connectors.whatsapp.graph_client import (
+    DEFAULT_API_VERSION,
+    BaseURLTransport,
+    GraphClient,
+    GraphSettings,
+    RetryPolicy,
+)
+from standins.meta_graph import Fault, MetaGraphStandIn
+
+USER = "4915550000001"
+TEXT = {"type": "text", "text": {"body": "Hallo"}}
+
+
+@pytest.fixture
+async def standin():
+    async with MetaGraphStandIn() as server:
+        yield server
+
+
+class SleepRecorder:
+    """Stands in for asyncio.sleep: records the backoff delays instead of waiting."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> SleepRecorder:
+    return SleepRecorder()
+
+
+@pytest.fixture
+async def make_client(standin, sleeps):
+    clients: list[GraphClient] = []
+
+    def factory(*, token: str | None = None, base_url: str | None = None, max_attempts: int = 4, timeout: float = 5.0, **kwargs) -> GraphClient:
+        settings = GraphSettings(
+            access_token=token or standin.access_token,
+            phone_number_id=standin.phone_number_id,
+            api_base_url=base_url or standin.base_url,
+            timeout=timeout,
+        )
+        client = GraphClient(
+            settings,
+            retry=RetryPolicy(max_attempts=max_attempts, base_delay=0.001, max_delay=0.004),
+            sleep=sleeps,
+            rng=random.Random(1),
+            **kwargs,
+        )
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        await client.aclose()
+
+
+async def test_send_returns_wamid_and_adds_envelope(standin, make_client):
+    wamid = await make_client().send(USER, TEXT)
+
+    assert wamid.startswith("wamid.FAKE")
+    [accepted] = standin.messages
+    assert accepted.wamid == wamid
+    assert accepted.to == USER
+    assert accepted.message == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "type": "text",
+        "text": {"body": "Hallo"},
+        "to": USER,
+    }
+
+
+async def test_send_keeps_context_and_forces_recipient(standin, make_client):
+    message = {**TEXT, "context": {"message_id": "wamid.IN1"}, "to": "4915550000999", "messaging_product": "sms"}
+    await make_client().send(USER, message)
+
+    body = standin.messages[0].message
+    assert body["to"] == USER
+    assert body["messaging_product"] == "whatsapp"
+    assert body["context"] == {"message_id": "wamid.IN1"}
+
+
+async def test_mark_read_records_typing_and_plain_read(standin, make_client):
+    client = make_client()
+    await client.mark_read("wamid.IN1")
+    await client.mark_read("wamid.IN2", typing=False)
+
+    assert [(r.message_id, r.typing) for r in standin.reads] == [("wamid.IN1", True), ("wamid.IN2", False)]
+    assert standin.messages == ()
+
+
+@pytest.mark.parametrize(
+    ("typing", "expected"),
+    [
+        (True, {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN1", "typing_indicator": {"type": "text"}}),
+        (False, {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN1"}),
+    ],
+)
+async def test_mark_read_body_is_metas(typing, expected):
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"success": True})
+
+    settings = GraphSettings(access_token="t0k3n", phone_number_id="123", api_version="v21.0")
+    async with GraphClient(settings, transport=httpx.MockTransport(handler)) as client:
+        await client.mark_read("wamid.IN1", typing=typing)
+
+    [request] = seen
+    assert request.url == "https://graph.facebook.com/v21.0/123/messages"
+    assert request.headers["Authorization"] == "Bearer t0k3n"
+    assert json.loads(request.content) == expected
+
+
+@pytest.mark.parametrize(
+    ("fault", "family"),
+    [
+        (Fault(status=429, code=4), ThrottlingError),
+        (Fault(status=400, code=130429), ThrottlingError),
+        (Fault(status=400, code=80007), ThrottlingError),
+        (Fault(status=400, code=131056), PairRateLimitError),
+        (Fault(status=500, code=131000), ServerError),
+        (Fault(status=503, code=None), ServerError),
+        (Fault(status=429, code=None), ThrottlingError),
+    ],
+    ids=["429-code4", "130429", "80007", "131056", "500", "503-no-code", "429-no-code"],
+)
+async def test_retryable_faults_are_retried_then_succeed(standin, make_client, sleeps, fault, family):
+    assert family.retryable
+    standin.inject_faults(fault, count=2)
+
+    wamid = await make_client(max_attempts=3).send(USER, TEXT)
+
+    assert [m.wamid for m in standin.messages] == [wamid]
+    assert len(sleeps.delays) == 2
+
+
+async def test_timeout_is_retried_then_succeeds(standin, make_client, sleeps):
+    standin.inject_timeout(5.0, count=1)
+
+    wamid = await make_client(timeout=0.3, max_attempts=2).send(USER, TEXT)
+
+    assert [m.wamid for m in standin.messages] == [wamid]
+    assert len(sleeps.delays) == 1
+
+
+async def test_persistent_500_raises_server_error_after_max_attempts(standin, make_client, sleeps):
+    standin.inject_faults(Fault(status=500, code=131000), count=10)
+
+    with pytest.raises(ServerError) as caught:
+        await make_client(max_attempts=3).send(USER, TEXT)
+
+    error = caught.value
+    assert error.attempts == 3
+    assert (error.code, error.status) == (131000, 500)
+    assert error.fbtrace_id and error.fbtrace_id.startswith("A")
+    assert error.raw["error"]["code"] == 131000
+    assert len(sleeps.delays) == 2
+    assert standin.messages == ()
+
+
+async def test_reengagement_is_raised_at_once(standin, make_client, sleeps):
+    standin.inject_faults(Fault(status=400, code=131047), count=5)
+
+    with pytest.raises(ReengagementError) as caught:
+        await make_client().send(USER, TEXT)
+
+    assert caught.value.attempts == 1
+    assert sleeps.delays == []
+
+
+async def test_wrong_token_raises_authentication_error(standin, make_client, sleeps):
+    with pytest.raises(AuthenticationError) as caught:
+        await make_client(token="not-the-token").send(USER, TEXT)
+
+    assert (caught.value.code, caught.value.status) == (190, 401)
+    assert caught.value.raw["error"]["type"] == "OAuthException"
+    assert sleeps.delays == []
+
+
+async def test_over_limit_message_raises_invalid_parameter(standin, make_client):
+    buttons = [{"type": "reply", "reply": {"id": f"b{i}", "title": f"Option {i}"}} for i in range(4)]
+    message = {"type": "interactive", "interactive": {"type": "button", "body": {"text": "Wähle"}, "action": {"buttons": buttons}}}
+
+    with pytest.raises(InvalidParameterError) as caught:
+        await make_client().send(USER, message)
+
+    assert caught.value.code == 131009
+    assert "buttons" in (caught.value.details or "")
+
+
+async def test_persistent_timeout_raises_transport_error(standin, make_client, sleeps):
+    standin.inject_timeout(5.0, count=5)
+
+    with pytest.raises(TransportError) as caught:
+        await make_client(timeout=0.2, max_attempts=2).send(USER, TEXT)
+
+    assert caught.value.attempts == 2
+    assert caught.value.status is None and caught.value.code is None
+    assert isinstance(caught.value.__cause__, httpx.TimeoutException)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_connection_refused_raises_transport_error(make_client, sleeps):
+    with pytest.raises(TransportError) as caught:
+        await make_client(base_url=f"http://127.0.0.1:{_closed_port()}", max_attempts=3).send(USER, TEXT)
+
+    assert caught.value.attempts == 3
+    assert len(sleeps.delays) == 2
+
+
+async def test_base_url_override_reaches_standin_not_meta(standin, make_client):
+    client = make_client()
+    assert client.settings.api_base_url == standin.base_url
+    await client.send(USER, TEXT)
+    assert len(standin.messages) == 1
+
+
+async def test_base_url_transport_keeps_path_prefix_and_sets_host():
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"messages": [{"id": "wamid.OK"}]})
+
+    settings = GraphSettings(access_token="t", phone_number_id="123", api_base_url="http://proxy.test:8080/graph/", api_version="21.0")
+    async with GraphClient(settings, transport=httpx.MockTransport(handler)) as client:
+        assert await client.send(USER, TEXT) == "wamid.OK"
+
+    [request] = seen
+    assert str(request.url) == "http://proxy.test:8080/graph/v21.0/123/messages"
+    assert request.headers["Host"] == "proxy.test:8080"
+
+
+async def test_base_url_transport_leaves_other_hosts_alone():
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(204)
+
+    transport = BaseURLTransport("http://127.0.0.1:9", httpx.MockTransport(handler))
+    async with httpx.AsyncClient(transport=transport) as session:
+        await session.get("https://example.org/x?y=1")
+    assert seen == ["https://example.org/x?y=1"]
+
+
+async def test_non_json_502_is_server_error_without_code(sleeps):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, text="<html>Bad Gateway</html>")
+
+    settings = GraphSettings(access_token="t", phone_number_id="123")
+    async with GraphClient(settings, transport=httpx.MockTransport(handler), retry=RetryPolicy(max_attempts=2, base_delay=0), sleep=sleeps) as client:
+        with pytest.raises(ServerError) as caught:
+            await client.send(USER, TEXT)
+    assert (caught.value.status, caught.value.code, caught.value.attempts) == (502, None, 2)
+
+
+async def test_success_without_message_id_is_not_retried(sleeps):
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(200, json={"messaging_product": "whatsapp", "messages": []})
+
+    settings = GraphSettings(access_token="t", phone_number_id="123")
+    async with GraphClient(settings, transport=httpx.MockTransport(handler), sleep=sleeps) as client:
+        with pytest.raises(UnexpectedResponseError):
+            await client.send(USER, TEXT)
+    assert len(calls) == 1 and sleeps.delays == []
+
+
+async def test_each_http_attempt_takes_a_throughput_token(standin, make_client):
+    class CountingBucket:
+        def __init__(self) -> None:
+            self.taken = 0
+
+        async def acquire(self) -> None:
+            self.taken += 1
+
+    bucket = CountingBucket()
+    standin.inject_faults(Fault(status=400, code=130429), count=2)
+    await make_client(throughput=bucket).send(USER, TEXT)
+    assert bucket.taken == 3
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "family"),
+    [
+        (130429, 400, ThrottlingError),
+        (4, 400, ThrottlingError),
+        (80007, 400, ThrottlingError),
+        (131056, 400, PairRateLimitError),
+        (131047, 400, ReengagementError),
+        (100, 400, InvalidParameterError),
+        (131008, 400, InvalidParameterError),
+        (131009, 400, InvalidParameterError),
+        (190, 401, AuthenticationError),
+        (0, 400, AuthenticationError),
+        (10, 403, AuthenticationError),
+        (200, 403, AuthenticationError),
+        (131030, 400, RecipientError),
+        (131026, 400, RecipientError),
+        (1, 500, ServerError),
+        (2, 503, ServerError),
+        (131000, 500, ServerError),
+        (None, 500, ServerError),
+        (None, 429, ThrottlingError),
+        (None, 401, AuthenticationError),
+        (131051, 400, GraphAPIError),
+        (None, 404, GraphAPIError),
+    ],
+)
+def test_error_family_by_code_then_status(code, status, family):
+    assert error_class_for(code, status) is family
+
+
+def test_error_from_response_keeps_meta_fields():
+    body = {
+        "error": {
+            "message": "(#131056) pair rate limit hit",
+            "type": "OAuthException",
+            "code": 131056,
+            "error_subcode": 2494055,
+            "error_data": {"messaging_product": "whatsapp", "details": "slow down"},
+            "fbtrace_id": "Atrace",
+        }
+    }
+    error = error_from_response(400, body)
+    assert isinstance(error, PairRateLimitError) and isinstance(error, ThrottlingError)
+    assert (error.code, error.subcode, error.status, error.fbtrace_id, error.details) == (131056, 2494055, 400, "Atrace", "slow down")
+    assert error.raw is body
+    assert "slow down" not in str(error)  # str() is safe to log: no details
+
+
+async def test_frozen_error_passes_through_async_context_managers():
+    @contextlib.asynccontextmanager
+    async def wrapper():
+        yield
+
+    with pytest.raises(ServerError):
+        async with wrapper():
+            raise ServerError(message="boom", code=1)
+
+
+def test_full_jitter_stays_within_capped_exponential_bound():
+    policy = RetryPolicy(max_attempts=10, base_delay=0.5, max_delay=4.0)
+    rng = random.Random(3)
+    for attempt, cap in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (8, 4.0)]:
+        delays = [policy.delay(attempt, rng) for _ in range(200)]
+        assert all(0.0 <= d <= cap for d in delays)
+        assert max(delays) > cap * 0.8  # spread over the whole range, not a fixed value
+        assert min(delays) < cap * 0.2
+
+
+def test_settings_normalise_and_validate():
+    settings = GraphSettings(access_token="t", phone_number_id=" 123 ", api_version="21.0", api_base_url="http://x:1/")
+    assert (settings.api_version, settings.phone_number_id, settings.api_base_url) == ("v21.0", "123", "http://x:1")
+    assert "s3cr3t" not in repr(GraphSettings(access_token="s3cr3t", phone_number_id="1"))
+    assert GraphSettings(access_token="t", phone_number_id="1").api_version == DEFAULT_API_VERSION
+    with pytest.raises(ValueError):
+        GraphSettings(access_token="t", phone_number_id="1", api_version="latest")
+    with pytest.raises(ValueError):
+        GraphSettings(access_token="", phone_number_id="1")
+    with pytest.raises(ValueError, match="WHATSAPP_ACCESS_TOKEN"):
+        GraphSettings.from_env({"WHATSAPP_PHONE_NUMBER_ID": "1"})
+    env = GraphSettings.from_env({"WHATSAPP_ACCESS_TOKEN": "t", "WHATSAPP_PHONE_NUMBER_ID": "1", "WHATSAPP_API_VERSION": "v23.0"})
+    assert env.api_version == "v23.0" and env.api_base_url == "https://graph.facebook.com"
+
+
+async def test_odd_error_bodies_that_pywa_cannot_decode_still_give_typed_errors(sleeps):
+    bodies = iter([(400, {"error": "boom"}), (500, {"error": {"message": "no code"}})])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status, body = next(bodies)
+        return httpx.Response(status, json=body)
+
+    settings = GraphSettings(access_token="t", phone_number_id="123")
+    async with GraphClient(settings, transport=httpx.MockTransport(handler), retry=RetryPolicy(max_attempts=1), sleep=sleeps) as client:
+        with pytest.raises(GraphAPIError) as plain:
+            await client.send(USER, TEXT)
+        with pytest.raises(ServerError) as server:
+            await client.send(USER, TEXT)
+    assert type(plain.value) is GraphAPIError and plain.value.status == 400 and plain.value.raw == {"error": "boom"}
+    assert server.value.message == "no code" and server.value.code is None
