@@ -276,7 +276,12 @@ def _utter_results(dispatcher: CollectingDispatcher, tracker: Tracker, result: S
     last = first + len(result.postings) - 1
     dispatcher.utter_message(
         response="utter_job_results",
-        buttons=[{"title": p.title, "payload": select_job_payload(p.id)} for p in result.postings],
+        # The numbered line as the title: unique even for equal job titles, and on WhatsApp the
+        # row shows its start while the description carries employer and place.
+        buttons=[
+            {"title": _result_line(first + i, p), "payload": select_job_payload(p.id)}
+            for i, p in enumerate(result.postings)
+        ],
         total=result.total,
         job_title=_as_text(tracker.get_slot("job_title")) or "",
         location=_as_text(tracker.get_slot("location")) or "",
@@ -412,6 +417,9 @@ class ActionResetSearch(Action):
         return [SlotSet(slot, None) for slot in SEARCH_SLOTS]
 
 
+SHARE_LOCATION_INTENT = "share_location"
+
+
 class ValidateJobSearchForm(FormValidationAction):
     """Cleans the form's slots: canonical city names, nearest city for a shared location,
     numeric radius and the working-time vocabulary of the providers."""
@@ -434,8 +442,13 @@ class ValidateJobSearchForm(FormValidationAction):
     async def extract_location(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Fill an empty location from a shared WhatsApp location (nearest listed city)."""
-        if _as_text(tracker.get_slot("location")):
+        """Fill the location from a shared WhatsApp location (nearest listed city).
+
+        A location shared in this very message replaces a place given earlier; otherwise
+        coordinates only fill an empty location.
+        """
+        shared_now = ((tracker.latest_message or {}).get("intent") or {}).get("name") == SHARE_LOCATION_INTENT
+        if _as_text(tracker.get_slot("location")) and not shared_now:
             return {}
         latitude, longitude = _as_float(tracker.get_slot("latitude")), _as_float(tracker.get_slot("longitude"))
         if latitude is None or longitude is None:

@@ -47,7 +47,7 @@ PAST = date(2020, 1, 1)
 # --- helpers ---------------------------------------------------------------------------------
 
 def tracker(slots: dict[str, Any] | None = None, *, entities: list[dict[str, Any]] | None = None,
-            slot_events: dict[str, Any] | None = None, text: str = "") -> Tracker:
+            slot_events: dict[str, Any] | None = None, text: str = "", intent: str = "x") -> Tracker:
     """A tracker whose last events are SlotSet candidates (as Rasa's form sends them)."""
     all_slots = {name: None for name in (*SEARCH_SLOTS, "language", "requested_slot")}
     all_slots.update(slots or {})
@@ -60,7 +60,7 @@ def tracker(slots: dict[str, Any] | None = None, *, entities: list[dict[str, Any
     return Tracker.from_dict({
         "sender_id": SENDER,
         "slots": all_slots,
-        "latest_message": {"text": text, "intent": {"name": "x"}, "entities": entities or []},
+        "latest_message": {"text": text, "intent": {"name": intent}, "entities": entities or []},
         "events": events,
         "active_loop": {"name": "job_search_form"},
     })
@@ -144,7 +144,7 @@ async def test_search_shows_the_first_page_with_buttons(provider) -> None:
     assert (results["first"], results["last"]) == (1, PAGE_SIZE)
     assert results["results"].splitlines()[0] == "1. Koch 1 (m/w/d) – Gasthaus 1, Berlin"
     assert len(results["results"].splitlines()) == 5
-    assert results["buttons"][0] == {"title": "Koch 1 (m/w/d)", "payload": '/select_job{"job_id":"k1"}'}
+    assert results["buttons"][0] == {"title": "1. Koch 1 (m/w/d) – Gasthaus 1, Berlin", "payload": '/select_job{"job_id":"k1"}'}
     assert len(results["buttons"]) == 5
 
 
@@ -358,6 +358,13 @@ async def test_shared_location_does_not_overwrite_a_typed_location() -> None:
     state = tracker({"location": "Köln"}, slot_events={"latitude": 52.39, "longitude": 13.07})
     events, _ = await run(ValidateJobSearchForm(), state, FORM_DOMAIN)
     assert "location" not in _slot_events(events)
+
+
+async def test_a_location_shared_now_replaces_an_earlier_place() -> None:
+    state = tracker({"location": "Köln"}, slot_events={"latitude": 52.39, "longitude": 13.07}, intent="share_location")
+    events, _ = await run(ValidateJobSearchForm(), state, FORM_DOMAIN)
+    assert _slot_events(events)["location"] == "Potsdam"
+    assert "latitude" not in _slot_events(events), "coordinates that match the new place are kept"
 
 
 async def test_typed_city_replaces_an_older_shared_location() -> None:

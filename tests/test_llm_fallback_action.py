@@ -48,7 +48,7 @@ def make_tracker(text: str | None, language: str | None = "de") -> Tracker:
             "slots": {"language": language, "job_title": "Koch", "location": "Hamburg"},
             "latest_message": latest,
             "events": [
-                {"event": "user", "text": "Ich suche einen Job als Koch in Hamburg, Tel 0151 9999999"},
+                {"event": "user", "text": "Ich suche einen Job als Koch in Hamburg, Tel 0155 50000099"},
                 {"event": "bot", "text": "Hier sind 3 Jobs als Koch in Hamburg."},
             ],
         }
@@ -230,7 +230,7 @@ async def test_logs_carry_outcome_but_never_text_or_phone(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     action = ActionLLMFallback(environ=env_for(standin), retry=FAST_RETRY)
-    text = "Geheime Frage von Erika, Nummer 0151 2345678"
+    text = "Geheime Frage von Erika, Nummer 0155 50000042"
     await run_action(action, make_tracker(text))
     standin.inject(FaultKind.SERVER_ERROR, times=3)
     await run_action(action, make_tracker(text))

@@ -564,7 +564,7 @@ async def test_custom_list_of_messages_and_order_after_text(id_map: InMemoryPayl
 
 
 async def test_custom_routing_keys_are_dropped_and_domain_dict_not_shared(id_map: InMemoryPayloadIdMap) -> None:
-    native = {"messaging_product": "whatsapp", "to": "4915112345678", **copy.deepcopy(CTA)}
+    native = {"messaging_product": "whatsapp", "to": "4915550000009", **copy.deepcopy(CTA)}
     message = {"custom": {"whatsapp": native}}
     out = await render(message, id_map)
     assert out == [CTA]

@@ -49,7 +49,7 @@ _EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
 # letters, digits and single spaces. The exact length is found by the checksum below.
 _IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?:[ ]?[A-Za-z0-9]){11,32}")
 
-# Digits joined by up to three separator characters: "+49 (0)151 234-5678", "0151/2345678".
+# Digits joined by up to three separator characters: "+49 (0)155 5000-0042", "0155/50000042".
 _DIGIT_RUN = re.compile(r"(?:\+|\()?\d+(?:[ \t\-./()]{1,3}\d+)*\)?")
 _DATE = re.compile(r"\d{1,2}\.\d{1,2}\.(?:\d{2}|\d{4})")
 _YEAR_RANGE = re.compile(r"(?:19|20)\d{2}\s?[-/]\s?(?:19|20)\d{2}")

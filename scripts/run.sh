@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Runs the assistant on embedded defaults: action server, Rasa with the WhatsApp channel and
+# the encrypted SQLite tracker store, and the local Meta stand-in with a terminal chat.
+#
+#   scripts/run.sh          chat through the local Meta stand-in (no Meta account, no network)
+#   scripts/run.sh serve    serve a real Meta app (WHATSAPP_* and PRIVACY_KEY from the environment)
+#
+# Everything listens on 127.0.0.1 only. Logs go to var/log/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-chat}
+export RASA_TELEMETRY_ENABLED=false
+mkdir -p var/log
+chmod 700 var
+
+RASA_PORT=${RASA_PORT:-5005}
+ACTIONS_PORT=${ACTIONS_PORT:-5055}
+GRAPH_PORT=${GRAPH_PORT:-8765}
+
+if [ "$mode" = "chat" ]; then
+  # Local use: a development privacy key in var/privacy.key (0600, git-ignored), and one-off
+  # random credentials shared only between this script's processes. Nothing is committed.
+  export BLAUPAUSE_ENV=${BLAUPAUSE_ENV:-local}
+  token() { .venv/bin/python -c 'import secrets; print(secrets.token_hex(16))'; }
+  export WHATSAPP_APP_SECRET=${WHATSAPP_APP_SECRET:-$(token)}
+  export WHATSAPP_VERIFY_TOKEN=${WHATSAPP_VERIFY_TOKEN:-$(token)}
+  export WHATSAPP_ACCESS_TOKEN=${WHATSAPP_ACCESS_TOKEN:-$(token)}
+  export WHATSAPP_PHONE_NUMBER_ID=${WHATSAPP_PHONE_NUMBER_ID:-100000000000001}
+  export WHATSAPP_API_BASE_URL=${WHATSAPP_API_BASE_URL:-http://127.0.0.1:$GRAPH_PORT}
+elif [ "$mode" != "serve" ]; then
+  echo "usage: scripts/run.sh [chat|serve]" >&2
+  exit 2
+fi
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+echo "run: starting the action server on 127.0.0.1:$ACTIONS_PORT (log: var/log/actions.log)"
+SANIC_HOST=127.0.0.1 .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" \
+  > var/log/actions.log 2>&1 &
+pids+=($!)
+
+echo "run: starting Rasa with the WhatsApp channel on 127.0.0.1:$RASA_PORT (log: var/log/rasa.log)"
+.venv/bin/rasa run --model models/current.tar.gz --credentials credentials.yml \
+  --endpoints endpoints.yml --interface 127.0.0.1 --port "$RASA_PORT" \
+  > var/log/rasa.log 2>&1 &
+pids+=($!)
+
+echo -n "run: waiting for the assistant to load its model"
+for _ in $(seq 1 240); do
+  if .venv/bin/python - "$RASA_PORT" "$ACTIONS_PORT" <<'PY' 2>/dev/null; then break; fi
+import sys, urllib.request
+for url in (f"http://127.0.0.1:{sys.argv[1]}/webhooks/whatsapp/", f"http://127.0.0.1:{sys.argv[2]}/health"):
+    urllib.request.urlopen(url, timeout=1).read()
+PY
+  for pid in "${pids[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo; echo "run: a server stopped; the last lines of its log:" >&2
+      tail -n 20 var/log/rasa.log var/log/actions.log >&2
+      exit 1
+    fi
+  done
+  echo -n "."
+  sleep 1
+done
+echo " ready."
+
+if [ "$mode" = "serve" ]; then
+  echo "run: serving http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook (put a TLS proxy in front for Meta). Ctrl-C stops."
+  wait
+else
+  echo "run: you are a WhatsApp user (fake number). Type messages; a number taps a button or row; /quit ends."
+  .venv/bin/python -m standins.chat --webhook-url "http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook" \
+    --graph-port "$GRAPH_PORT"
+fi
