@@ -11,11 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
@@ -24,130 +19,34 @@ import httpx
 import pytest
 
 from standins import meta_payloads as mp
+from standins.local_stack import LocalStack
 from standins.webhook_sender import WebhookSender
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "current.tar.gz"
-PHONE_NUMBER_ID = "100000000000001"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_http(url: str, procs: List[subprocess.Popen], timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for proc in procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"a server exited early with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(url)
-
-
-class Assistant:
-    """Handles to the running processes and the secrets they share."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.app_secret = secrets.token_hex(16)
-        self.access_token = secrets.token_hex(16)
-        self.graph_port, self.actions_port, self.rasa_port = _free_port(), _free_port(), _free_port()
-        self.graph_url = f"http://127.0.0.1:{self.graph_port}"
-        self.webhook_url = f"http://127.0.0.1:{self.rasa_port}/webhooks/whatsapp/webhook"
-        self.db_path = tmp / "trackers.db"
-        self.procs: List[subprocess.Popen] = []
-        self.logs: Dict[str, Path] = {}
-
-    def env(self) -> Dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            RASA_TELEMETRY_ENABLED="false",
-            PRIVACY_KEY=secrets.token_hex(32),
-            WHATSAPP_APP_SECRET=self.app_secret,
-            WHATSAPP_VERIFY_TOKEN=secrets.token_hex(8),
-            WHATSAPP_ACCESS_TOKEN=self.access_token,
-            WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
-            WHATSAPP_API_BASE_URL=self.graph_url,
-            WHATSAPP_SEND_BACKOFF_BASE_S="0.05",
-            WHATSAPP_SEND_BACKOFF_MAX_S="0.2",
-            TRACKER_STORE_URL=f"sqlite:///{self.db_path}",
-            SANIC_HOST="127.0.0.1",
-            JOBS_PROVIDER="local",
-        )
-        for name in ("LLM_BASE_URL", "LLM_MODEL", "BLAUPAUSE_ENV", "WHATSAPP_DEDUP_URL"):
-            env.pop(name, None)
-        return env
-
-    def start(self) -> None:
-        env = self.env()
-        bin_dir = Path(sys.executable).parent
-        commands = {
-            "graph": [sys.executable, "-m", "standins.meta_graph", "--port", str(self.graph_port)],
-            "actions": [str(bin_dir / "rasa"), "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
-            "rasa": [
-                str(bin_dir / "rasa"), "run", "--model", str(MODEL), "--credentials", "credentials.yml",
-                "--endpoints", str(self.tmp / "endpoints.yml"), "--interface", "127.0.0.1", "--port", str(self.rasa_port),
-            ],
-        }
-        endpoints = (ROOT / "endpoints.yml").read_text(encoding="utf-8").replace(
-            "http://127.0.0.1:5055/webhook", f"http://127.0.0.1:{self.actions_port}/webhook"
-        )
-        (self.tmp / "endpoints.yml").write_text(endpoints, encoding="utf-8")
-        for name, command in commands.items():
-            log = self.tmp / f"{name}.log"
-            self.logs[name] = log
-            self.procs.append(
-                subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                                 start_new_session=True)
-            )
-        _wait_http(f"{self.graph_url}/_standin/messages", self.procs)
-        _wait_http(f"http://127.0.0.1:{self.actions_port}/health", self.procs)
-        _wait_http(f"http://127.0.0.1:{self.rasa_port}/webhooks/whatsapp/", self.procs)
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-
-    def sent_to(self, wa_id: str) -> List[Dict[str, Any]]:
-        body = httpx.get(f"{self.graph_url}/_standin/messages", timeout=5).json()
-        return [m["message"] for m in body["messages"] if m["to"] == wa_id]
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     if not MODEL.exists():
         message = f"no trained model at {MODEL}; run `make train` first"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    running = Assistant(tmp_path_factory.mktemp("e2e"))
+    stack = LocalStack(tmp_path_factory.mktemp("e2e"), model=MODEL)
     try:
-        running.start()
-        yield running
+        stack.start()
+        yield stack
     finally:
-        running.stop()
+        stack.stop()
 
 
-async def _turn(assistant: Assistant, message: Dict[str, Any], wa_id: str, settle: float = 1.0) -> List[Dict[str, Any]]:
+async def _turn(assistant: LocalStack, message: Dict[str, Any], wa_id: str, settle: float = 1.0) -> List[Dict[str, Any]]:
     """Deliver one inbound message and return what the assistant sent back for it."""
     before = len(assistant.sent_to(wa_id))
-    async with WebhookSender(assistant.webhook_url, assistant.app_secret, retry_delays=(0.2, 0.5, 1.0, 2.0)) as sender:
+    async with WebhookSender(assistant.webhook_url(), assistant.app_secret, retry_delays=(0.2, 0.5, 1.0, 2.0)) as sender:
         delivery = await sender.send(mp.payload(message, profile_name="Erika Testfrau"))
     assert delivery.delivered, delivery
     deadline = time.monotonic() + 60
@@ -178,7 +77,7 @@ def _text_of(message: Dict[str, Any]) -> str:
     return message.get("interactive", {}).get("body", {}).get("text", "")
 
 
-async def test_a_whole_job_search_by_taps_only(assistant: Assistant) -> None:
+async def test_a_whole_job_search_by_taps_only(assistant: LocalStack) -> None:
     wa_id = "4915550000101"
     greeting = await _turn(assistant, mp.text(wa_id, "Hallo"), wa_id)
     menu = _choices(greeting[-1])
@@ -209,7 +108,7 @@ async def test_a_whole_job_search_by_taps_only(assistant: Assistant) -> None:
     assert "Als was möchtest du arbeiten?" in _text_of(restart[-1])
 
 
-async def test_english_text_search_and_a_location_share(assistant: Assistant) -> None:
+async def test_english_text_search_and_a_location_share(assistant: LocalStack) -> None:
     wa_id = "4915550000102"
     results = await _turn(assistant, mp.text(wa_id, "I'm looking for a job as a cook in Hamburg"), wa_id)
     assert any("jobs for" in _text_of(m) for m in results), results
@@ -219,17 +118,17 @@ async def test_english_text_search_and_a_location_share(assistant: Assistant) ->
     assert any("München" in _text_of(m) for m in shared), shared
 
 
-async def test_an_image_gets_a_polite_answer_in_the_users_language(assistant: Assistant) -> None:
+async def test_an_image_gets_a_polite_answer_in_the_users_language(assistant: LocalStack) -> None:
     wa_id = "4915550000103"
     await _turn(assistant, mp.text(wa_id, "Hello, do you speak English?"), wa_id)
     answer = await _turn(assistant, mp.image(wa_id, caption="my CV"), wa_id)
     assert "I can only read text messages" in _text_of(answer[-1]), answer
 
 
-async def test_five_concurrent_deliveries_of_one_message_give_one_reply(assistant: Assistant) -> None:
+async def test_five_concurrent_deliveries_of_one_message_give_one_reply(assistant: LocalStack) -> None:
     wa_id = "4915550000104"
     message = mp.text(wa_id, "Hilfe")
-    async with WebhookSender(assistant.webhook_url, assistant.app_secret, retry_delays=(0.3, 0.6, 1.2, 2.4)) as sender:
+    async with WebhookSender(assistant.webhook_url(), assistant.app_secret, retry_delays=(0.3, 0.6, 1.2, 2.4)) as sender:
         deliveries = await asyncio.gather(*(sender.send(mp.payload(message)) for _ in range(5)))
     assert all(d.delivered for d in deliveries), deliveries
     await asyncio.sleep(2.0)
@@ -237,7 +136,7 @@ async def test_five_concurrent_deliveries_of_one_message_give_one_reply(assistan
     assert len(replies) == 1 and "Ich kann:" in _text_of(replies[0]), replies
 
 
-async def test_graph_api_faults_still_end_with_exactly_one_reply(assistant: Assistant) -> None:
+async def test_graph_api_faults_still_end_with_exactly_one_reply(assistant: LocalStack) -> None:
     wa_id = "4915550000105"
     # More failures than the channel's retries: the first webhook delivery answers 503, and
     # Meta's (here: the sender's) redelivery sends what is still missing.
@@ -247,7 +146,7 @@ async def test_graph_api_faults_still_end_with_exactly_one_reply(assistant: Assi
     assert len(replies) == 1 and "Ich bin ein Bot" in _text_of(replies[0]), replies
 
 
-def test_nothing_personal_reaches_the_disk(assistant: Assistant) -> None:
+def test_nothing_personal_reaches_the_disk(assistant: LocalStack) -> None:
     raw = assistant.db_path.read_bytes()
     assert raw, "the tracker store was written"
     for secret in (b"4915550000101", b"4915550000102", b"Erika Testfrau", b"Hallo", b"Koch", b"Hamburg", b"select_job"):
