@@ -78,6 +78,7 @@ __all__ = [
     "resolve_url",
     "resolve_retention_days",
     "find_encrypted_store",
+    "make_fail_closed",
 ]
 
 logger = logging.getLogger(__name__)
@@ -499,3 +500,38 @@ def find_encrypted_store(store: Any) -> EncryptedTrackerStore:
             raise TypeError("the agent's tracker store is not an EncryptedTrackerStore")
         store, seen = inner, seen + 1
     return store
+
+
+def _reraise(error: Exception) -> None:
+    raise error
+
+
+def make_fail_closed(store: Any) -> bool:
+    """Make Rasa's ``FailSafeTrackerStore`` wrapper pass our store's errors on.
+
+    Why: ``rasa.core.agent.Agent`` wraps every tracker store in ``FailSafeTrackerStore``,
+    which turns a failed ``retrieve`` into "no conversation" (the user silently starts
+    afresh) and a failed ``save`` into a plaintext copy in an in-memory store, while the
+    webhook is acknowledged. For an encrypted store neither is acceptable: a missing key
+    must fail closed, and a database that is down must make the webhook fail so Meta
+    redelivers the message later (nothing lost). The wrapper calls
+    ``_on_tracker_store_error`` instead of logging when it is set; setting it to re-raise
+    keeps the wrapper in place for everything else.
+
+    Returns True when a wrapper around an :class:`EncryptedTrackerStore` was changed
+    (idempotent); False when no encrypted store is configured.
+    """
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    try:
+        find_encrypted_store(store)
+    except TypeError:
+        return False
+    changed = False
+    seen = 0
+    while store is not None and not isinstance(store, EncryptedTrackerStore) and seen <= 4:
+        if isinstance(store, FailSafeTrackerStore):
+            store._on_tracker_store_error = _reraise
+            changed = True
+        store, seen = getattr(store, "_tracker_store", None), seen + 1
+    return changed

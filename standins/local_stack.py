@@ -53,6 +53,10 @@ class LocalStack:
         lock_store_url: ``redis://…`` for Rasa's RedisLockStore (needed with several instances).
         dedup_url: ``redis://…`` for the channel's shared dedup store and payload id map.
         extra_env: more environment for every process (e.g. send retry tuning).
+        tracker_store_options: more keys under ``tracker_store`` in the endpoints file, e.g.
+            ``{"table": "t1234"}`` (SQL table / Redis namespace) so parallel runs never share data.
+        lock_store_options: more keys under ``lock_store`` (with ``lock_store_url``), e.g.
+            ``{"db": 0, "key_prefix": "t1234"}``; Rasa's RedisLockStore uses db 1 unless told.
     """
 
     workdir: Path
@@ -62,6 +66,8 @@ class LocalStack:
     lock_store_url: Optional[str] = None
     dedup_url: Optional[str] = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    tracker_store_options: Mapping[str, Any] = field(default_factory=dict)
+    lock_store_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.app_secret = secrets.token_hex(16)
@@ -115,6 +121,14 @@ class LocalStack:
         )
         if self.lock_store_url:
             text += f'\nlock_store:\n  type: redis\n  url: "{_host(self.lock_store_url)}"\n  port: {_port(self.lock_store_url, 6379)}\n'
+        if self.tracker_store_options or (self.lock_store_url and self.lock_store_options):
+            import yaml  # only here: the default path keeps the committed file's text as it is
+
+            config = yaml.safe_load(text)
+            config.setdefault("tracker_store", {}).update(self.tracker_store_options)
+            if self.lock_store_url:
+                config["lock_store"].update(self.lock_store_options)
+            text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
         path = self.workdir / "endpoints.yml"
         path.write_text(text, encoding="utf-8")
         return path

@@ -58,3 +58,30 @@ def redis_url() -> str:
 def unique_name() -> str:
     """A unique, SQL- and Redis-safe name so parallel runs never share tables or keys."""
     return "t" + uuid.uuid4().hex[:12]
+
+
+STORE_BACKENDS = ["sqlite", "postgresql", "redis"]
+
+
+def store_url_for(request: pytest.FixtureRequest, backend: str, tmp_path) -> str:
+    """The URL of a real backend of the encrypted tracker store (PostgreSQL/Redis: fixtures)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path}/var/trackers.db"
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return request.getfixturevalue("redis_url")
+
+
+async def drop_encrypted_store(opened, url: str, table: str) -> None:
+    """Delete what a test's EncryptedTrackerStore wrote, close it, drop its SQL tables."""
+    import sqlalchemy as sa
+
+    for backend in (opened.backends.live, opened.backends.archive):
+        for pseudonym in await backend.list_pseudonyms():
+            await backend.delete(pseudonym)
+    await opened.close()
+    if url.startswith("postgresql"):
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'DROP TABLE IF EXISTS "{table}", "{table}_archive"'))
+        engine.dispose()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import pytest
+from conftest import STORE_BACKENDS, drop_encrypted_store, store_url_for
 import sqlalchemy as sa
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -49,28 +50,16 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "redis"])
+@pytest.fixture(params=STORE_BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/trackers.db"
-    if request.param == "postgresql":
-        return request.getfixturevalue("postgres_url")
-    return request.getfixturevalue("redis_url")
+    return store_url_for(request, request.param, tmp_path)
 
 
 @pytest.fixture
 async def store(url: str, unique_name: str) -> AsyncIterator[EncryptedTrackerStore]:
     opened = EncryptedTrackerStore(None, host=url, table=unique_name, key_prefix=f"test:{unique_name}:", environ={})
     yield opened
-    for backend in (opened.backends.live, opened.backends.archive):
-        for pseudonym in await backend.list_pseudonyms():
-            await backend.delete(pseudonym)
-    await opened.close()
-    if url.startswith("postgresql"):
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(sa.text(f'DROP TABLE IF EXISTS "{unique_name}", "{unique_name}_archive"'))
-        engine.dispose()
+    await drop_encrypted_store(opened, url, unique_name)
 
 
 @pytest.fixture

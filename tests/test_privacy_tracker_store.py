@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import pytest
+from conftest import STORE_BACKENDS, drop_encrypted_store, store_url_for
 import sqlalchemy as sa
 from rasa.core.tracker_store import FailSafeTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain
@@ -120,28 +121,16 @@ def bob(keyring: Keyring) -> UserKeys:
     return keys_for_user(keyring, BOB)
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "redis"])
+@pytest.fixture(params=STORE_BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/var/trackers.db"
-    if request.param == "postgresql":
-        return request.getfixturevalue("postgres_url")
-    return request.getfixturevalue("redis_url")
+    return store_url_for(request, request.param, tmp_path)
 
 
 @pytest.fixture
 async def store(url: str, unique_name: str) -> AsyncIterator[EncryptedTrackerStore]:
     opened = EncryptedTrackerStore(DOMAIN, host=url, table=unique_name, key_prefix=f"test:{unique_name}:", environ={})
     yield opened
-    for backend in (opened.backends.live, opened.backends.archive):
-        for pseudonym in await backend.list_pseudonyms():
-            await backend.delete(pseudonym)
-    await opened.close()
-    if url.startswith("postgresql"):
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(sa.text(f'DROP TABLE IF EXISTS "{unique_name}", "{unique_name}_archive"'))
-        engine.dispose()
+    await drop_encrypted_store(opened, url, unique_name)
 
 
 async def raw_storage(url: str, store: EncryptedTrackerStore, unique_name: str) -> bytes:
@@ -553,3 +542,28 @@ def test_an_event_broker_is_refused() -> None:
 
     with pytest.raises(PrivacyConfigError, match="event broker"):
         EncryptedTrackerStore(DOMAIN, host="sqlite:///never.db", event_broker=EventBroker(), environ={})
+
+
+async def test_rasas_failsafe_wrapper_passes_errors_on_once_made_fail_closed(tmp_path) -> None:
+    """Without the change Rasa's wrapper hides a missing key as "no conversation"."""
+    from rasa.core.tracker_store import AwaitableTrackerStore, FailSafeTrackerStore
+
+    from privacy.errors import NoKeyInContextError
+    from privacy.tracker_store import EncryptedTrackerStore, make_fail_closed
+
+    store = EncryptedTrackerStore(url=f"sqlite:///{tmp_path / 'fs.db'}", environ={})
+    wrapped = FailSafeTrackerStore(AwaitableTrackerStore(store))
+    assert await wrapped.retrieve("u_nobody") is None  # Rasa's default: the error is swallowed
+    assert make_fail_closed(wrapped) is True
+    assert make_fail_closed(wrapped) is True  # idempotent
+    with pytest.raises(NoKeyInContextError):
+        await wrapped.retrieve("u_nobody")
+    await store.close()
+
+
+def test_make_fail_closed_ignores_other_stores() -> None:
+    from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore
+
+    from privacy.tracker_store import make_fail_closed
+
+    assert make_fail_closed(FailSafeTrackerStore(InMemoryTrackerStore(None))) is False

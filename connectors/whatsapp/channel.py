@@ -36,6 +36,7 @@ from connectors.whatsapp.dedup import DedupStore, store_from_url
 from connectors.whatsapp.graph_client import GraphClient, GraphSettings, RetryPolicy
 from connectors.whatsapp.pacing import Pacer
 from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap, PayloadIdMap, RedisPayloadIdMap
+from connectors.whatsapp.privacy_requests import PrivacyRequests
 from connectors.whatsapp.settings import SettingsError, WhatsAppSettings
 from connectors.whatsapp.webhook import DeliveryOptions, GraphSender, LanguageLookup, WebhookCore, WebhookResponse
 from privacy.dev_key import keyring_for_runtime
@@ -207,7 +208,15 @@ class WhatsAppInput(InputChannel):
             if body is None:
                 logger.warning("webhook POST refused: body above limit %d (%s)", core.settings.max_body_bytes, _READ_CHUNK_LIMIT_NOTE)
                 return _to_sanic(WebhookResponse(413, "payload too large"))
-            return _to_sanic(await core.receive(body, headers, on_new_message, language_lookup=_language_lookup(request)))
+            return _to_sanic(
+                await core.receive(
+                    body,
+                    headers,
+                    on_new_message,
+                    language_lookup=_language_lookup(request),
+                    privacy_requests=PrivacyRequests.for_agent(getattr(request.app.ctx, "agent", None)),
+                )
+            )
 
         @webhook.listener("after_server_stop")
         async def close(app: Any, loop: Any) -> None:

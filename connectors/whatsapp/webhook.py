@@ -60,6 +60,7 @@ from connectors.whatsapp.errors import (
 from connectors.whatsapp.inbound import CHANNEL_NAME, DirectReply, to_rasa_input
 from connectors.whatsapp.outbox import deliver, open_outbox, seal_outbox
 from connectors.whatsapp.pacing import RecipientPacer
+from connectors.whatsapp.privacy_requests import PrivacyRequestHandler, resolve_privacy_requests
 from connectors.whatsapp.payload_ids import PayloadIdMap
 from connectors.whatsapp.render import render_response
 from connectors.whatsapp.settings import WhatsAppSettings
@@ -136,10 +137,11 @@ class GraphSender(Protocol):
 
 @dataclass(frozen=True)
 class _Dialogue:
-    """The per-request collaborators: Rasa's handler and the language lookup."""
+    """The per-request collaborators: Rasa's handler, the language lookup, the privacy requests."""
 
     on_new_message: OnNewMessage
     language_lookup: LanguageLookup | None
+    privacy_requests: PrivacyRequestHandler | None = None
 
 
 class _Undeliverable(Exception):
@@ -172,6 +174,8 @@ class WebhookCore:
             messages in a ``messages`` list (channel.WhatsAppOutput) instead of sending them.
         pacer: keeps each user's sends one at a time (keyed by pseudonym).
         language_lookup: the user's language ("de"/"en") for built-in labels, by pseudonym.
+        privacy_requests: performs erase/export requests the dialogue asked for
+            (:mod:`.privacy_requests`); without it their markers are dropped.
         options: claim timings.
     """
 
@@ -186,6 +190,7 @@ class WebhookCore:
         output_factory: Callable[[], OutputChannel],
         pacer: RecipientPacer | None = None,
         language_lookup: LanguageLookup | None = None,
+        privacy_requests: PrivacyRequestHandler | None = None,
         options: DeliveryOptions | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -197,6 +202,7 @@ class WebhookCore:
         self.output_factory = output_factory
         self.pacer = pacer if pacer is not None else RecipientPacer()
         self.language_lookup = language_lookup
+        self.privacy_requests = privacy_requests
         self.options = options if options is not None else DeliveryOptions()
         self._wall_clock = wall_clock
         self._background: set[asyncio.Task[None]] = set()
@@ -239,13 +245,17 @@ class WebhookCore:
         on_new_message: OnNewMessage,
         *,
         language_lookup: LanguageLookup | None = None,
+        privacy_requests: PrivacyRequestHandler | None = None,
     ) -> WebhookResponse:
         """Handle one notification POST; never raises.
 
         ``on_new_message`` runs the dialogue (Rasa's handler, or a fake in tests);
-        ``language_lookup`` overrides the one given at construction for this request.
+        ``language_lookup`` and ``privacy_requests`` override the ones given at
+        construction for this request.
         """
-        dialogue = _Dialogue(on_new_message, language_lookup or self.language_lookup)
+        dialogue = _Dialogue(
+            on_new_message, language_lookup or self.language_lookup, privacy_requests or self.privacy_requests
+        )
         try:
             return await self._receive(body, headers, dialogue)
         except Exception as error:  # the edge: a real internal error, not bad input
@@ -416,6 +426,8 @@ class WebhookCore:
             )
         )
         bot_messages: list[dict[str, Any]] = list(getattr(output, "messages", []))
+        # After the turn (Rasa has saved the tracker): erase/export, markers become replies.
+        bot_messages = await resolve_privacy_requests(bot_messages, dialogue.privacy_requests, user_keys, ref)
         language = await self._language(bot_messages, user_keys.pseudonym, dialogue.language_lookup, ref)
         rendered: list[dict[str, Any]] = []
         for bot_message in bot_messages:
