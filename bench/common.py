@@ -14,6 +14,7 @@ import os
 import platform
 import statistics
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -274,10 +275,12 @@ def plot_latency(results: Mapping[str, Any], path: Path = PLOT_FILE) -> Path | N
     turn_rows = (results.get("turns") or {}).get("rows") or []
     if not ack_rows and not turn_rows:
         return None
-    import matplotlib
+    with warnings.catch_warnings():  # matplotlib 3.7 with a newer pyparsing warns on import
+        warnings.simplefilter("ignore")
+        import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     ack_ax, turn_ax = axes

@@ -10,7 +10,7 @@ How: timeit-style batches (``number`` calls per timing, calibrated so a batch ta
 (interleaved, so a noisy neighbour hits all operations alike); the median of the rounds is
 reported, the minimum next to it as the best case.
 
-Run: ``python -m bench.crypto [--rounds 7] [--batch-ms 10] [--full]``.
+Run: ``python -m bench.crypto [--rounds 15] [--batch-ms 20] [--full]``.
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def _calibrate(fn: Callable[[], Any], batch_seconds: float) -> int:
         number *= 4
 
 
-def run(rounds: int = 7, batch_ms: float = 10.0) -> dict[str, Any]:
+def run(rounds: int = 15, batch_ms: float = 20.0) -> dict[str, Any]:
     """Measure every operation; print the tables; return the results section."""
     ops = _operations()
     numbers = [_calibrate(fn, batch_ms / 1000) for _, _, fn in ops]
@@ -132,8 +132,8 @@ def run(rounds: int = 7, batch_ms: float = 10.0) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench.crypto", description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (median over them)")
-    parser.add_argument("--batch-ms", type=float, default=10.0, help="approximate duration of one batch")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (median over them)")
+    parser.add_argument("--batch-ms", type=float, default=20.0, help="approximate duration of one batch")
     parser.add_argument("--full", action="store_true", help="25 rounds of 50 ms batches")
     args = parser.parse_args(argv)
     rounds, batch_ms = (25, 50.0) if args.full else (args.rounds, args.batch_ms)

@@ -24,7 +24,7 @@ The encrypted store runs inside ``privacy.context.user_context`` with keys from 
 as in the channel; key derivation is not timed (the channel derives the keys once per request
 whatever the store; bench/crypto.py measures it). Unreachable servers are skipped with a note.
 
-Run: ``python -m bench.tracker_store [--reps 7] [--events 10,100,1000] [--backends sqlite,postgresql,redis] [--full]``.
+Run: ``python -m bench.tracker_store [--reps 9] [--events 10,100,1000] [--backends sqlite,postgresql,redis] [--full]``.
 """
 from __future__ import annotations
 
@@ -32,10 +32,12 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import statistics
 import tempfile
 import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -401,11 +403,14 @@ def _ratios(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def run(sizes: Sequence[int] = (10, 100, 1000), reps: int = 7,
+def run(sizes: Sequence[int] = (10, 100, 1000), reps: int = 9,
         backends: Sequence[str] = ("sqlite", "postgresql", "redis")) -> dict[str, Any]:
     """Measure, print the tables and return the results section."""
     logging.getLogger("rasa").setLevel(logging.WARNING)
-    section = asyncio.run(_run(sizes, reps, backends))
+    os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")  # Rasa 3.6 uses SQLAlchemy 1.4 APIs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        section = asyncio.run(_run(sizes, reps, backends))
     rows = section["rows"]
     print_table(
         "Tracker store: retrieve + save of one turn (ms; median and p95 of the repetitions)",
@@ -431,7 +436,7 @@ def run(sizes: Sequence[int] = (10, 100, 1000), reps: int = 7,
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench.tracker_store", description=__doc__.splitlines()[0])
     parser.add_argument("--events", default="10,100,1000", help="tracker sizes in events, comma-separated")
-    parser.add_argument("--reps", type=int, default=7, help="repetitions per store and size")
+    parser.add_argument("--reps", type=int, default=9, help="repetitions per store and size")
     parser.add_argument("--backends", default="sqlite,postgresql,redis")
     parser.add_argument("--full", action="store_true", help="also 5,000 events, 15 repetitions")
     args = parser.parse_args(argv)

@@ -50,7 +50,7 @@ class LocalStack:
         model: the trained model archive.
         rasa_instances: how many ``rasa run`` processes share the stores.
         tracker_store_url: default: an SQLite file in ``workdir``.
-        lock_store_url: ``redis://…`` for Rasa's RedisLockStore (needed with several instances).
+        lock_store_url: ``redis://…`` for the atomic Redis lock store (needed with several instances).
         dedup_url: ``redis://…`` for the channel's shared dedup store and payload id map.
         extra_env: more environment for every process (e.g. send retry tuning).
         tracker_store_options: more keys under ``tracker_store`` in the endpoints file, e.g.
@@ -120,7 +120,7 @@ class LocalStack:
             "http://127.0.0.1:5055/webhook", f"http://127.0.0.1:{self.actions_port}/webhook"
         )
         if self.lock_store_url:
-            text += f'\nlock_store:\n  type: redis\n  url: "{_host(self.lock_store_url)}"\n  port: {_port(self.lock_store_url, 6379)}\n'
+            text += f'\nlock_store:\n  type: locking.redis_lock_store.AtomicRedisLockStore\n  url: "{_host(self.lock_store_url)}"\n  port: {_port(self.lock_store_url, 6379)}\n'
         if self.tracker_store_options or (self.lock_store_url and self.lock_store_options):
             import yaml  # only here: the default path keeps the committed file's text as it is
 

@@ -146,6 +146,24 @@ async def test_graph_api_faults_still_end_with_exactly_one_reply(assistant: Loca
     assert len(replies) == 1 and "Ich bin ein Bot" in _text_of(replies[0]), replies
 
 
+async def test_export_then_confirmed_erasure_through_whatsapp(assistant: LocalStack) -> None:
+    wa_id = "4915550000106"
+    await _turn(assistant, mp.text(wa_id, "Ich suche einen Job als Koch in Berlin"), wa_id)
+    export = await _turn(assistant, mp.text(wa_id, "Welche Daten habt ihr?"), wa_id)
+    summary = _text_of(export[-1])
+    assert "Das speichere ich über dich" in summary and "Koch" in summary and "Berlin" in summary, export
+    assert wa_id not in summary
+
+    ask = await _turn(assistant, mp.text(wa_id, "Lösche meine Daten"), wa_id)
+    choices = _choices(ask[-1])
+    assert "Ja, alles löschen" in choices, ask
+    done = await _turn(assistant, mp.button_reply(wa_id, choices["Ja, alles löschen"], "Ja, alles löschen"), wa_id)
+    assert len(done) == 1 and "Erledigt" in _text_of(done[0]), done
+
+    after = await _turn(assistant, mp.text(wa_id, "Welche Daten habt ihr?"), wa_id)
+    assert "Koch" not in _text_of(after[-1]) and "Berlin" not in _text_of(after[-1]), after
+
+
 def test_nothing_personal_reaches_the_disk(assistant: LocalStack) -> None:
     raw = assistant.db_path.read_bytes()
     assert raw, "the tracker store was written"

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import UserMessage, register
+from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import InMemoryLockStore
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore, TrackerStore
@@ -49,6 +50,7 @@ from connectors.whatsapp.privacy_requests import (
     RESPONSE_FAILED,
     PrivacyRequests,
     export_variables,
+    resolve_privacy_requests,
     format_slots,
     format_time,
     privacy_request_of,
@@ -76,24 +78,26 @@ SETTINGS = WhatsAppSettings(
 BERLIN = ZoneInfo("Europe/Berlin")
 EN = [{"type": "slot", "name": "language", "value": "en"}]
 
-_FLOAT = {"type": "float", "min_value": -180.0, "max_value": 180.0, "influence_conversation": False, "mappings": [{"type": "custom"}]}
-_TEXT = {"type": "text", "influence_conversation": False, "mappings": [{"type": "custom"}]}
+
+
+def _slot(kind: str, **extra: Any) -> dict[str, Any]:
+    """A fresh slot definition (Domain.from_dict consumes the dicts it gets)."""
+    return {"type": kind, "influence_conversation": False, "mappings": [{"type": "custom"}], **extra}
+
+
 DOMAIN = Domain.from_dict(
     {
         "version": "3.1",
         "intents": ["search_job", "confirm_delete", "export_data", "switch_language"],
         "slots": {
-            "job_title": _TEXT,
-            "location": _TEXT,
-            "radius_km": _FLOAT,
-            "remote": {"type": "bool", "influence_conversation": False, "mappings": [{"type": "custom"}]},
-            "latitude": _FLOAT,
-            "longitude": _FLOAT,
-            "search_page": _FLOAT,
-            "language": {
-                "type": "categorical", "values": ["de", "en"], "initial_value": "de",
-                "influence_conversation": False, "mappings": [{"type": "custom"}],
-            },
+            "job_title": _slot("text"),
+            "location": _slot("text"),
+            "radius_km": _slot("float", max_value=200.0),
+            "remote": _slot("bool"),
+            "latitude": _slot("float", min_value=-90.0, max_value=90.0),
+            "longitude": _slot("float", min_value=-180.0, max_value=180.0),
+            "search_page": _slot("float", max_value=100.0),
+            "language": _slot("categorical", values=["de", "en"], initial_value="de"),
         },
         "responses": {
             RESPONSE_ERASED: [{"condition": EN, "text": "ERASED en"}, {"text": "ERASED de"}],
@@ -421,7 +425,7 @@ async def test_export_shows_counts_times_and_slots_but_never_the_number(
         "• latitude: 52,52", "• longitude: 13,40", "• language: de",
     ]
     user = keys_for_user(keyring, WA_ID)
-    sent = json.dumps([m.message for m in standin.messages])
+    sent = json.dumps([{k: v for k, v in m.message.items() if k != "to"} for m in standin.messages], ensure_ascii=False)
     assert WA_ID not in sent and user.pseudonym not in sent and PRIVACY_REQUEST_KEY not in sent
     assert await records_of(store, user)  # export changes nothing
 
@@ -442,18 +446,18 @@ async def test_export_in_english(
     assert "• remote: yes" in slot_lines and "• latitude: 52.52" in slot_lines and "• language: en" in slot_lines
 
 
-async def test_export_with_nothing_stored_says_so() -> None:
+async def test_export_with_nothing_stored_says_so(tmp_path: Path) -> None:
     """Only reachable when Rasa's save did not reach the store; the reply must not invent data."""
     keyring = Keyring(current=Secret.generate())
     user = keys_for_user(keyring, WA_ID)
-    store = EncryptedTrackerStore(DOMAIN, host="sqlite:///:memory:", environ={})
+    store = EncryptedTrackerStore(DOMAIN, host=f"sqlite:///{tmp_path}/empty.db", environ={})
     agent = FakeRasa(store)
     requests = PrivacyRequests.for_agent(agent)
     assert requests is not None
     marker = {"custom": {PRIVACY_REQUEST_KEY: "export", "language": "en"}}
     with user_context(user):
         [reply] = await requests.resolve([marker], user, "ref")
-    assert reply["text"] == "EMPTY en"
+    assert reply["text"] == "EMPTY en" and reply["language"] == "en"  # the renderer's labels, without a lookup
     await store.close()
 
 
@@ -513,6 +517,39 @@ async def test_missing_response_is_an_internal_error_not_a_false_confirmation(
     assert standin.messages == ()
 
 
+async def test_without_a_handler_markers_are_removed_and_the_rest_is_kept(caplog: pytest.LogCaptureFixture) -> None:
+    user = keys_for_user(Keyring(current=Secret.generate()), WA_ID)
+    messages = [{"text": "Vorher"}, {"custom": {PRIVACY_REQUEST_KEY: "erase"}}, {"custom": {"whatsapp": {"type": "text"}}}]
+    assert await resolve_privacy_requests(messages, None, user, "ref") == [messages[0], messages[2]]
+    assert any("privacy request dropped" in r.getMessage() for r in caplog.records)
+    assert await resolve_privacy_requests(messages[:1], None, user, "ref") == messages[:1]
+
+
+async def test_erase_drops_a_stale_lock_but_keeps_one_a_concurrent_turn_holds(tmp_path: Path) -> None:
+    user = keys_for_user(Keyring(current=Secret.generate(), retired=(Secret.generate(),)), WA_ID)
+    store = EncryptedTrackerStore(DOMAIN, host=f"sqlite:///{tmp_path}/locks.db", environ={})
+    agent = FakeRasa(store)
+    requests = PrivacyRequests.for_agent(agent)
+    assert requests is not None
+    crashed = TicketLock(user.pseudonym)
+    crashed.tickets.append(Ticket(1, time.time() - 1))  # a turn that died holding the lock
+    agent.lock_store.save_lock(crashed)
+    agent.lock_store.save_lock(TicketLock(user.retired[0].pseudonym))
+    marker = {"custom": {PRIVACY_REQUEST_KEY: "erase"}}
+    try:
+        await requests.resolve([marker], user, "ref")
+        assert agent.lock_store.get_lock(user.pseudonym) is None
+        assert agent.lock_store.get_lock(user.retired[0].pseudonym) is None
+        busy = TicketLock(user.pseudonym)
+        busy.tickets.append(Ticket(2, time.time() + 60))  # another message of the user is running
+        agent.lock_store.save_lock(busy)
+        [reply] = await requests.resolve([marker], user, "ref")
+        assert reply["text"] == "ERASED de"
+        assert agent.lock_store.get_lock(user.pseudonym) is not None
+    finally:
+        await store.close()
+
+
 # --------------------------------------------------------------------------- through the Sanic channel
 
 
@@ -565,7 +602,7 @@ async def test_domain_yml_defines_every_reply_with_the_variables_the_channel_sup
     variables = export_variables(summary, first=1.7e9, last=1.7e9 + 60, retained_until=1.7e9 + 86400, language=language, tz=BERLIN)
     texts = {}
     for name in (RESPONSE_ERASED, RESPONSE_EXPORT, RESPONSE_EXPORT_EMPTY, RESPONSE_FAILED):
-        reply = await requests._reply(name, language, variables if name == RESPONSE_EXPORT else {})
+        reply = await requests.reply(name, language, variables if name == RESPONSE_EXPORT else {})
         texts[name] = reply["text"]
         assert not re.search(r"\{[a-z_]+\}", reply["text"]), f"{name} has a variable the channel does not fill"
     assert "• job_title: Koch" in texts[RESPONSE_EXPORT] and "7" in texts[RESPONSE_EXPORT]

@@ -43,6 +43,7 @@ from privacy.dev_key import keyring_for_runtime
 from privacy.errors import PrivacyConfigError
 from privacy.keyring import Keyring
 from privacy.log_redaction import install_redaction
+from privacy.tracker_store import make_fail_closed
 
 __all__ = ["WhatsAppInput", "WhatsAppOutput"]
 
@@ -200,6 +201,7 @@ class WhatsAppInput(InputChannel):
 
         @webhook.post("/webhook", stream=True)
         async def receive(request: Request) -> HTTPResponse:
+            _fail_closed_once(request)
             headers = dict(request.headers)
             refused = core.check_declared_length(headers)
             if refused is not None:
@@ -247,6 +249,18 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
         if size > limit:
             return None
         chunks.append(chunk)
+
+
+def _fail_closed_once(request: Request) -> None:
+    """Let storage errors reach the webhook core (503, Meta redelivers) instead of Rasa's
+    FailSafe wrapper hiding them; see privacy.tracker_store.make_fail_closed."""
+    ctx = request.app.ctx
+    if getattr(ctx, "blaupause_fail_closed", False):
+        return
+    agent = getattr(ctx, "agent", None)
+    if agent is not None and getattr(agent, "tracker_store", None) is not None:
+        make_fail_closed(agent.tracker_store)
+        ctx.blaupause_fail_closed = True
 
 
 def _to_sanic(answer: WebhookResponse) -> HTTPResponse:

@@ -246,7 +246,7 @@ class PrivacyRequests:
         language = request.language or _DEFAULT_LANGUAGE
         if request.kind is None:
             logger.error("message %s: unknown privacy request for %s; answered as failed", ref, user_keys.pseudonym)
-            return await self._reply(RESPONSE_FAILED, language, {})
+            return await self.reply(RESPONSE_FAILED, language, {})
         try:
             store = self._store()
             if request.kind is RequestKind.ERASE:
@@ -257,20 +257,21 @@ class PrivacyRequests:
                 "message %s: privacy request %s of %s failed (%s); the user is told to try again later",
                 ref, request.kind.value, user_keys.pseudonym, type(error).__name__,
             )
-            return await self._reply(RESPONSE_FAILED, language, {})
+            return await self.reply(RESPONSE_FAILED, language, {})
 
     async def _erase(self, store: EncryptedTrackerStore, user_keys: UserKeys, language: str, ref: str) -> dict[str, Any]:
         deleted = await store.erase(user_keys)
         self._drop_locks(user_keys, ref)
         logger.info("message %s: erasure of %s done (%d record(s) deleted)", ref, user_keys.pseudonym, deleted)
-        return await self._reply(RESPONSE_ERASED, language, {})
+        return await self.reply(RESPONSE_ERASED, language, {})
 
     def _drop_locks(self, user_keys: UserKeys, ref: str) -> None:
         """Remove Rasa's ticket locks of the user's pseudonyms unless a message is waiting.
 
         Rasa deletes a lock itself when the last ticket is served, so normally there is none;
-        a lock held by a concurrent message of the same user stays (deleting it would break
-        Rasa's one-turn-at-a-time guarantee) and is deleted by Rasa when that turn ends. A
+        one left by a crashed turn (only expired tickets) is deleted here. A lock with a live
+        ticket belongs to a concurrent message of the same user and stays (deleting it would
+        break Rasa's one-turn-at-a-time guarantee); Rasa deletes it when that turn ends. A
         lock holds the pseudonym and ticket numbers only.
         """
         if self._lock_store is None:
@@ -278,7 +279,10 @@ class PrivacyRequests:
         for pseudonym in user_keys.pseudonyms():
             try:
                 lock = self._lock_store.get_lock(pseudonym)
-                if lock is not None and not lock.is_someone_waiting():
+                if lock is None:
+                    continue
+                lock.remove_expired_tickets()  # tickets of a crashed turn
+                if not lock.is_someone_waiting():
                     self._lock_store.delete_lock(pseudonym)
             except Exception as error:  # any lock store backend; the erasure itself has succeeded
                 logger.warning("message %s: lock of %s not removed (%s)", ref, pseudonym, type(error).__name__)
@@ -292,7 +296,7 @@ class PrivacyRequests:
         language = hinted_language or (stored_language if stored_language in _LANGUAGES else _DEFAULT_LANGUAGE)
         if not summary.get("events"):
             logger.info("message %s: export for %s: nothing stored", ref, user_keys.pseudonym)
-            return await self._reply(RESPONSE_EXPORT_EMPTY, language, {})
+            return await self.reply(RESPONSE_EXPORT_EMPTY, language, {})
         first, last = await self._activity(store, user_keys)
         retained_until = last + store.retention.total_seconds() if last is not None else None
         variables = export_variables(
@@ -302,7 +306,7 @@ class PrivacyRequests:
             "message %s: export for %s: %d session(s), %d message(s), %d slot(s)",
             ref, user_keys.pseudonym, summary.get("sessions", 0), summary.get("user_messages", 0), len(slots),
         )
-        return await self._reply(RESPONSE_EXPORT, language, variables)
+        return await self.reply(RESPONSE_EXPORT, language, variables)
 
     @staticmethod
     async def _activity(store: EncryptedTrackerStore, user_keys: UserKeys) -> tuple[float | None, float | None]:
@@ -312,12 +316,17 @@ class PrivacyRequests:
         times = [event.timestamp for event in (tracker.events if tracker is not None else []) if event.timestamp]
         return (min(times), max(times)) if times else (None, None)
 
-    async def _reply(self, response: str, language: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+    async def reply(self, response: str, language: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        """The bot message for a domain response in ``language``, as the output channel collects it.
+
+        Raises :class:`MissingResponseError` when the domain lacks the response (a deployment
+        bug scripts/validate_data.py catches): the turn fails with a 500 rather than answering
+        with wording that is not in domain.yml.
+        """
         generated = await self._generate(response, language, variables)
         if not generated:
             raise MissingResponseError(response)
         message = {key: generated[key] for key in _BOT_MESSAGE_KEYS if generated.get(key)}
-        message["utter_action"] = response
         message["language"] = language  # the renderer's labels; no tracker lookup after an erasure
         return message
 
