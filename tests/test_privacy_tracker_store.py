@@ -567,3 +567,43 @@ def test_make_fail_closed_ignores_other_stores() -> None:
     from privacy.tracker_store import make_fail_closed
 
     assert make_fail_closed(FailSafeTrackerStore(InMemoryTrackerStore(None))) is False
+
+
+async def test_an_attacker_with_the_database_cannot_open_a_record(
+    store: EncryptedTrackerStore, keyring: Keyring, alice: UserKeys
+) -> None:
+    """Database + wrong secret, or database + right secret without the phone number: nothing opens."""
+    import hashlib
+    import hmac
+
+    from privacy.errors import DecryptionError
+    from privacy.identity import data_key
+    from privacy.sealing import unseal
+
+    with user_context(alice):
+        await store.save(tracker_with(alice.pseudonym, session(time.time())))
+    record = await store.backends.live.get(alice.pseudonym)
+    assert record is not None
+    secret = keyring.current.value
+
+    def opens(key: bytes) -> bool:
+        try:
+            unseal(key, record.ciphertext, pseudonym=record.pseudonym, key_version=record.key_version)
+        except DecryptionError:
+            return False
+        return True
+
+    assert opens(alice.key)  # the record is readable with the right key
+    wrong_secret = Secret.generate()
+    guesses = [
+        data_key(wrong_secret, ALICE),  # right number, wrong secret
+        data_key(secret, record.pseudonym),  # right secret, the stored pseudonym instead of a number
+        data_key(secret, "4915550000002"),  # right secret, another number
+        secret,  # the secret itself
+        hashlib.sha256(secret).digest(),
+        hmac.new(secret, record.pseudonym.encode(), hashlib.sha256).digest(),
+    ]
+    assert not any(opens(guess) for guess in guesses)
+    with user_context(keys_for_user(Keyring(current=wrong_secret), ALICE)) as attacker:
+        assert attacker.pseudonym != alice.pseudonym
+        assert await store.retrieve(attacker.pseudonym) is None
