@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -85,3 +86,29 @@ async def drop_encrypted_store(opened, url: str, table: str) -> None:
         with engine.begin() as connection:
             connection.execute(sa.text(f'DROP TABLE IF EXISTS "{table}", "{table}_archive"'))
         engine.dispose()
+
+
+MODEL = Path(__file__).resolve().parent.parent / "models" / "current.tar.gz"
+
+
+def require_model() -> Path:
+    """The trained model for end-to-end tests: skip without one, but fail under CI=true."""
+    if not MODEL.exists():
+        message = f"no trained model at {MODEL}; run `make train` first"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return MODEL
+
+
+def drop_postgres_tables(url: str, table: str) -> None:
+    """Drop a test's encrypted-store table and its archive table."""
+    import psycopg2
+
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP TABLE IF EXISTS "{table}", "{table}_archive"')
+    finally:
+        connection.close()

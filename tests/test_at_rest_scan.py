@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import httpx
-import psycopg2
 import pytest
 
+from conftest import MODEL, drop_postgres_tables, require_model
 from standins import at_rest
 from standins import meta_payloads as mp
 from standins.local_stack import LocalStack
@@ -38,7 +38,6 @@ from standins.webhook_sender import WebhookSender
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "current.tar.gz"
 SETTLE_S = 1.0
 
 
@@ -132,14 +131,6 @@ class Deployment:
     started_at: float = 0.0
 
 
-def _require_model() -> None:
-    if not MODEL.exists():
-        message = f"no trained model at {MODEL}; run `make train` first"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 def _servers(request: pytest.FixtureRequest) -> tuple[Optional[str], Optional[str], str]:
     """(postgres_url, redis_url, skip reason): a missing server skips deployment (b) only (fails in CI)."""
     try:
@@ -208,7 +199,7 @@ def _redis_key_sets(url: str) -> Dict[int, set]:
 @pytest.fixture(scope="module")
 def deployments(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
     """Both deployments, started together, with every user's conversation already played."""
-    _require_model()
+    require_model()
     postgres_url, redis_url, skip_reason = _servers(request)
     started_at = time.time()
     result: Dict[str, Any] = {
@@ -237,17 +228,7 @@ def deployments(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         for deployment in running:
             deployment.stack.stop()
             if deployment.postgres_url and deployment.table:
-                _drop_tables(deployment.postgres_url, deployment.table)
-
-
-def _drop_tables(url: str, table: str) -> None:
-    connection = psycopg2.connect(url)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {table}, {table}_archive")
-    finally:
-        connection.close()
+                drop_postgres_tables(deployment.postgres_url, deployment.table)
 
 
 def _deployment(deployments: Dict[str, Any], name: str) -> Deployment:

@@ -10,32 +10,24 @@ Needs a trained model (``make train``); ``make test`` trains before it runs thes
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import httpx
 import pytest
 
+from conftest import require_model
 from standins import meta_payloads as mp
 from standins.local_stack import LocalStack
 from standins.webhook_sender import WebhookSender
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "current.tar.gz"
 
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    if not MODEL.exists():
-        message = f"no trained model at {MODEL}; run `make train` first"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    stack = LocalStack(tmp_path_factory.mktemp("e2e"), model=MODEL)
+    stack = LocalStack(tmp_path_factory.mktemp("e2e"), model=require_model())
     try:
         stack.start()
         yield stack

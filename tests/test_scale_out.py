@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Sequence
 
 import httpx
-import psycopg2
 import pytest
+from conftest import MODEL, drop_postgres_tables, require_model
 import redis
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
@@ -45,7 +45,6 @@ from standins.webhook_sender import WebhookSender
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "current.tar.gz"
 REPLY_TIMEOUT_S = 90.0
 SETTLE_S = 0.7
 STORES = [name.strip() for name in os.environ.get("SCALE_OUT_STORES", "postgresql").split(",") if name.strip()]
@@ -69,24 +68,6 @@ class Deployment:
         )
 
 
-def _require_model() -> None:
-    if not MODEL.exists():
-        message = f"no trained model at {MODEL}; run `make train` first"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def _drop_postgres_tables(url: str, table: str) -> None:
-    connection = psycopg2.connect(url)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {table}, {table}_archive")
-    finally:
-        connection.close()
-
-
 def _delete_redis_keys(url: str, pattern: str) -> None:
     client = redis.Redis.from_url(url)
     try:
@@ -106,7 +87,7 @@ def deployment(
     A unique table (PostgreSQL) or namespace (Redis) and lock key prefix keep parallel runs
     apart; both are removed afterwards.
     """
-    _require_model()
+    require_model()
     table = "scale_" + uuid.uuid4().hex[:12]
     store_url = postgres_url if request.param == "postgresql" else redis_url
     stack = LocalStack(
@@ -125,7 +106,7 @@ def deployment(
     finally:
         stack.stop()
         if request.param == "postgresql":
-            _drop_postgres_tables(postgres_url, table)
+            drop_postgres_tables(postgres_url, table)
         else:
             _delete_redis_keys(redis_url, f"blaupause:{table}*")
 
