@@ -112,3 +112,26 @@ def drop_postgres_tables(url: str, table: str) -> None:
             cursor.execute(f'DROP TABLE IF EXISTS "{table}", "{table}_archive"')
     finally:
         connection.close()
+
+
+@pytest.fixture
+async def standin():
+    """The Meta Graph API stand-in on a free loopback port (LLM tests define their own)."""
+    from standins.meta_graph import MetaGraphStandIn
+
+    async with MetaGraphStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+async def graph(standin):
+    """A GraphClient pointed at the stand-in, with two attempts and no backoff."""
+    from connectors.whatsapp.graph_client import GraphClient, GraphSettings, RetryPolicy
+    from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID
+
+    client = GraphClient(
+        GraphSettings(access_token=DEFAULT_ACCESS_TOKEN, phone_number_id=DEFAULT_PHONE_NUMBER_ID, api_base_url=standin.base_url),
+        retry=RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0),
+    )
+    yield client
+    await client.aclose()

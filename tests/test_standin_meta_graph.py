@@ -19,12 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-async def standin():
-    async with MetaGraphStandIn() as server:
-        yield server
-
-
-@pytest.fixture
 async def http(standin):
     headers = {"Authorization": f"Bearer {standin.access_token}"}
     async with httpx.AsyncClient(base_url=standin.base_url, headers=headers, timeout=5) as client:

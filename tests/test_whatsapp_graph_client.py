@@ -30,16 +30,10 @@ from connectors.whatsapp.graph_client import (
     GraphSettings,
     RetryPolicy,
 )
-from standins.meta_graph import Fault, MetaGraphStandIn
+from standins.meta_graph import Fault
 
 USER = "4915550000001"
 TEXT = {"type": "text", "text": {"body": "Hallo"}}
-
-
-@pytest.fixture
-async def standin():
-    async with MetaGraphStandIn() as server:
-        yield server
 
 
 class SleepRecorder:

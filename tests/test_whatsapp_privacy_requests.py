@@ -40,7 +40,7 @@ import actions.privacy_actions as privacy_actions
 from connectors.whatsapp import WhatsAppInput
 from connectors.whatsapp.channel import WhatsAppOutput
 from connectors.whatsapp.dedup import InMemoryDedupStore, RedisDedupStore
-from connectors.whatsapp.graph_client import GraphClient, GraphSettings, RetryPolicy
+from connectors.whatsapp.graph_client import GraphClient
 from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap
 from connectors.whatsapp.privacy_requests import (
     PRIVACY_REQUEST_KEY,
@@ -251,22 +251,6 @@ async def backing(request: pytest.FixtureRequest, tmp_path: Path, unique_name: s
                 await client.delete(key)
         finally:
             await client.close(close_connection_pool=True)
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[MetaGraphStandIn]:
-    async with MetaGraphStandIn() as server:
-        yield server
-
-
-@pytest.fixture
-async def graph(standin: MetaGraphStandIn) -> AsyncIterator[GraphClient]:
-    client = GraphClient(
-        GraphSettings(access_token=DEFAULT_ACCESS_TOKEN, phone_number_id=DEFAULT_PHONE_NUMBER_ID, api_base_url=standin.base_url),
-        retry=RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0),
-    )
-    yield client
-    await client.aclose()
 
 
 def make_core(graph: GraphClient, keyring: Keyring, dedup: Any) -> WebhookCore:

@@ -10,7 +10,6 @@ import copy
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from redis.asyncio import Redis
 
 from connectors.whatsapp.channel import WhatsAppOutput
 from connectors.whatsapp.dedup import ClaimStatus, DedupUnavailableError, InMemoryDedupStore, RedisDedupStore, message_key
-from connectors.whatsapp.graph_client import GraphClient, GraphSettings, RetryPolicy
+from connectors.whatsapp.graph_client import GraphClient
 from connectors.whatsapp.outbox import Outbox, deliver, open_outbox, seal_outbox
 from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap
 from connectors.whatsapp.settings import WhatsAppSettings
@@ -101,22 +100,6 @@ class FaultAfter:
 
     async def mark_read(self, message_id: str, typing: bool = True) -> None:
         await self.client.mark_read(message_id, typing=typing)
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[MetaGraphStandIn]:
-    async with MetaGraphStandIn() as server:
-        yield server
-
-
-@pytest.fixture
-async def graph(standin: MetaGraphStandIn) -> AsyncIterator[GraphClient]:
-    client = GraphClient(
-        GraphSettings(access_token=DEFAULT_ACCESS_TOKEN, phone_number_id=DEFAULT_PHONE_NUMBER_ID, api_base_url=standin.base_url),
-        retry=RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0),
-    )
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture
