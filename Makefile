@@ -4,7 +4,7 @@ export RASA_TELEMETRY_ENABLED := false
 PY := .venv/bin/python
 RASA := .venv/bin/rasa
 
-.PHONY: setup train validate run test test-unit test-e2e test-stories nlu-report clean
+.PHONY: setup train validate run test test-unit test-e2e test-reliability soak test-stories nlu-report clean
 
 setup:                       ## create .venv from requirements.lock (once; seconds afterwards)
 	@bash scripts/setup.sh
@@ -24,7 +24,14 @@ test-unit: setup             ## pytest suites (PostgreSQL and Redis tests need t
 	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e"
 
 test-e2e: train              ## the trained assistant driven through the WhatsApp webhook
-	$(PY) -m pytest -q -p no:cacheprovider -m e2e
+	$(PY) -m pytest -q -p no:cacheprovider -m "e2e and not reliability"
+
+test-reliability: train      ## storm, Graph faults, database outages, kill -9, fuzzing (bounded form)
+	@bash scripts/ensure_services.sh
+	$(PY) -m pytest -q -p no:cacheprovider -m reliability
+
+soak: train                  ## the reliability suite's long form (not part of `make test`)
+	RELIABILITY_SOAK=1 $(PY) -m pytest -q -p no:cacheprovider -m reliability
 
 test-stories: train          ## the test conversations in tests/test_*.yml
 	$(RASA) test core --stories tests/ --e2e --model models/current.tar.gz --fail-on-prediction-errors --out results/stories
@@ -33,7 +40,7 @@ nlu-report: setup            ## NLU cross-validation, summarised in reports/nlu-
 	$(RASA) test nlu --cross-validation --folds 3 --config config.yml --nlu data --out results/nlu-cv
 	$(PY) scripts/summarize_nlu_report.py results/nlu-cv reports/nlu-cross-validation.md
 
-test: validate test-unit test-e2e test-stories nlu-report   ## everything CI runs
+test: validate test-unit test-e2e test-reliability test-stories nlu-report   ## everything CI runs
 
 clean:
 	rm -rf results models .rasa

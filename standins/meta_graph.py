@@ -20,6 +20,8 @@ https://developers.facebook.com/docs/whatsapp/cloud-api/guides/mark-message-as-r
 Control endpoints (not Meta's; loopback tooling only):
 
 - ``GET /_standin/messages`` -> ``{"messages": [...], "reads": [...]}``; ``DELETE`` clears both.
+- ``GET /_standin/faults`` -> ``{"queued": N, "random_probability": p, "served": [fault, ...]}``:
+  the faults answered so far (status, code, subcode, message, timeout), for a test's report.
 - ``POST /_standin/faults`` ``{"count": N, "status": 429, "code": 130429, "subcode"?, "message"?,
   "timeout"?: seconds}`` queues N faults for the next sends; ``DELETE`` clears faults.
 - ``POST /_standin/faults/random`` ``{"probability": 0.2, "seed": 7, "kinds"?: [...],
@@ -208,6 +210,7 @@ class MetaGraphStandIn:
         app.router.add_post("/{version}/{phone_number_id}/messages", self._handle_messages)
         app.router.add_get("/_standin/messages", self._handle_list)
         app.router.add_delete("/_standin/messages", self._handle_clear)
+        app.router.add_get("/_standin/faults", self._handle_list_faults)
         app.router.add_post("/_standin/faults", self._handle_add_faults)
         app.router.add_delete("/_standin/faults", self._handle_clear_faults)
         app.router.add_post("/_standin/faults/random", self._handle_random_faults)
@@ -438,6 +441,13 @@ class MetaGraphStandIn:
     async def _handle_clear(self, request: web.Request) -> web.Response:
         self.clear()
         return web.json_response({"ok": True})
+
+    async def _handle_list_faults(self, request: web.Request) -> web.Response:
+        return web.json_response({
+            "queued": len(self._faults),
+            "random_probability": self._random_probability,
+            "served": [dataclasses.asdict(fault) for fault in self._served_faults],
+        })
 
     async def _handle_add_faults(self, request: web.Request) -> web.Response:
         try:

@@ -135,3 +135,30 @@ async def graph(standin):
     )
     yield client
     await client.aclose()
+
+
+async def stored_conversation(store_url: str, table: str, privacy_key: str, wa_id: str) -> list:
+    """A user's whole stored conversation, read the way the bot reads it; its events in order.
+
+    An EncryptedTrackerStore on the deployment's database, inside ``user_context`` with the keys
+    derived from the deployment's secret and the user's number. Fails when there is no tracker
+    or it cannot be decrypted, or when its events are out of order.
+    """
+    from rasa.shared.core.domain import Domain
+
+    from privacy.context import keys_for_user, user_context
+    from privacy.keyring import Keyring
+    from privacy.tracker_store import EncryptedTrackerStore
+
+    keys = keys_for_user(Keyring.from_env({"PRIVACY_KEY": privacy_key}), wa_id)
+    domain = Domain.load(str(Path(__file__).resolve().parent.parent / "domain.yml"))
+    store = EncryptedTrackerStore(domain, url=store_url, table=table, environ={})
+    try:
+        with user_context(keys):
+            tracker = await store.retrieve_full_tracker(keys.pseudonym)
+    finally:
+        await store.close()
+    assert tracker is not None, f"no readable stored conversation for {wa_id}"
+    stamps = [event.timestamp for event in tracker.events]
+    assert stamps == sorted(stamps), f"stored events of {wa_id} are out of order"
+    return list(tracker.events)

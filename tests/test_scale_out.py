@@ -9,7 +9,7 @@ earlier one and a user message is lost), and the channel's Redis dedup store so 
 delivered to both instances is answered once.
 
 Each test plays Meta (signed webhooks, reading replies from the Graph stand-in) and afterwards
-reads the stored conversation the way the bot does: an EncryptedTrackerStore on the same database
+reads the stored conversation the way the bot does (conftest.stored_conversation): an EncryptedTrackerStore on the same database
 inside ``user_context`` with the keys derived from the stack's secret and the user's number.
 
 Needs a trained model; skips without one unless CI=true (like tests/test_e2e_whatsapp.py), and
@@ -30,14 +30,10 @@ from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Sequence
 
 import httpx
 import pytest
-from conftest import MODEL, drop_postgres_tables, require_model
+from conftest import MODEL, drop_postgres_tables, require_model, stored_conversation
 import redis
-from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
 
-from privacy.context import keys_for_user, user_context
-from privacy.keyring import Keyring
-from privacy.tracker_store import EncryptedTrackerStore
 from standins import meta_payloads as mp
 from standins.local_stack import LocalStack
 from standins.webhook_sender import WebhookSender
@@ -60,12 +56,6 @@ class Deployment:
     stack: LocalStack
     store_url: str
     table: str
-
-    def tracker_store(self) -> EncryptedTrackerStore:
-        """A second reader on the bot's database, as the bot itself configures it."""
-        return EncryptedTrackerStore(
-            Domain.load(str(ROOT / "domain.yml")), url=self.store_url, table=self.table, environ={}
-        )
 
 
 def _delete_redis_keys(url: str, pattern: str) -> None:
@@ -290,18 +280,9 @@ async def _converse(meta: Meta, wa_id: str, profile_name: str, turns: Sequence[T
 
 async def _stored_turns(deployment: Deployment, wa_id: str) -> List[tuple[str, int]]:
     """(user text, bot messages until the next user message) of the stored conversation, in order."""
-    keys = keys_for_user(Keyring.from_env({"PRIVACY_KEY": deployment.stack.privacy_key}), wa_id)
-    store = deployment.tracker_store()
-    try:
-        with user_context(keys):
-            tracker = await store.retrieve_full_tracker(keys.pseudonym)
-    finally:
-        await store.close()
-    assert tracker is not None, f"no stored conversation for {wa_id}"
-    stamps = [event.timestamp for event in tracker.events]
-    assert stamps == sorted(stamps), "stored events are out of order"
+    events = await stored_conversation(deployment.store_url, deployment.table, deployment.stack.privacy_key, wa_id)
     turns: List[tuple[str, int]] = []
-    for event in tracker.events:
+    for event in events:
         if isinstance(event, UserUttered):
             turns.append((event.text or "", 0))
         elif isinstance(event, BotUttered) and turns:

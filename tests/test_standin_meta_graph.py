@@ -161,6 +161,8 @@ async def test_fault_and_message_control_endpoints(standin, http):
     assert third.status_code == 200
 
     assert [f.code for f in standin.served_faults] == [130429, 130429]
+    faults = (await http.get("/_standin/faults")).json()
+    assert faults["queued"] == 0 and [(f["status"], f["code"]) for f in faults["served"]] == [(429, 130429)] * 2
     listing = (await http.get("/_standin/messages")).json()
     assert [m["wamid"] for m in listing["messages"]] == [third.json()["messages"][0]["id"]]
     assert listing["messages"][0]["to"] == USER
