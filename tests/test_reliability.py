@@ -124,8 +124,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             dedup_url=redis.url,
             tracker_store_options={"table": TABLE},
             extra_env={
-                # A crashed instance's claim blocks Meta's redelivery this long (default 30 s).
-                "WHATSAPP_CLAIM_LEASE_S": "4",
+                # A crashed instance's claim blocks Meta's redelivery this long (default 30 s); longer
+                # than the outages below, so progress writes wait them out (webhook.py).
+                "WHATSAPP_CLAIM_LEASE_S": f"{2 * OUTAGE_S:g}",
                 # Rasa's ticket lock of a crashed instance expires after this (default 60 s).
                 "TICKET_LOCK_LIFETIME": "8",
                 # The stand-in's "timeout" fault hangs 1.5 s; the client gives up after 1 s.

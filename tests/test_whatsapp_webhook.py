@@ -382,6 +382,50 @@ async def test_dedup_store_down_is_503(graph: GraphClient, keyring: Keyring) -> 
     assert answer.status == 503 and not dialogue.received
 
 
+class FlakyProgressStore(InMemoryDedupStore):
+    """Progress writes fail ``failures`` times (a Redis restart), then work again."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.failed_writes = 0
+
+    async def _maybe_fail(self) -> None:
+        if self.failed_writes < self.failures:
+            self.failed_writes += 1
+            raise DedupUnavailableError("dedup store unavailable (ConnectionError)")
+
+    async def save_outbox(self, message_id: str, token: str, outbox: Any) -> None:
+        await self._maybe_fail()
+        await super().save_outbox(message_id, token, outbox)
+
+    async def mark_sent(self, message_id: str, token: str, sent: int) -> None:
+        await self._maybe_fail()
+        await super().mark_sent(message_id, token, sent)
+
+
+async def test_progress_writes_wait_out_a_short_store_outage(standin: MetaGraphStandIn, graph: GraphClient, keyring: Keyring) -> None:
+    """A store that is back within the lease loses nothing: no re-run, no second send."""
+    store = FlakyProgressStore(failures=4)
+    core = make_core(graph, keyring, store=store, lease_seconds=3.0)
+    dialogue = FakeDialogue(replies=2)
+    body, headers = signed(load("text.json"))
+    assert (await core.receive(body, headers, dialogue)).status == 200
+    assert store.failed_writes == 4 and len(dialogue.received) == 1 and len(standin.messages) == 2
+    assert (await core.receive(body, headers, dialogue)).status == 200  # a redelivery: done
+    assert len(dialogue.received) == 1 and len(standin.messages) == 2
+
+
+async def test_progress_write_gives_up_when_the_store_stays_down(standin: MetaGraphStandIn, graph: GraphClient, keyring: Keyring) -> None:
+    """Down for longer than the lease: 503, so Meta redelivers later (bounded wait, no hang)."""
+    store = FlakyProgressStore(failures=10_000)
+    core = make_core(graph, keyring, store=store, lease_seconds=1.0)
+    started = asyncio.get_running_loop().time()
+    answer = await core.receive(*signed(load("text.json")), FakeDialogue())
+    assert answer.status == 503 and asyncio.get_running_loop().time() - started < 3.0
+    assert not standin.messages
+
+
 async def test_two_instances_sharing_redis_reply_once(
     standin: MetaGraphStandIn, graph: GraphClient, keyring: Keyring, redis_url: str, unique_name: str
 ) -> None:

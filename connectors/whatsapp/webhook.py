@@ -375,7 +375,8 @@ class WebhookCore:
             messages = await self._produce(message, user_keys, dialogue, ref)
             if not messages:
                 return await self._finish(message.message_id, claim.token, ref, Outcome.HANDLED)
-            await self.store.save_outbox(message.message_id, claim.token, seal_outbox(user_keys, messages))
+            sealed = seal_outbox(user_keys, messages)
+            await self._write_while_leased(lambda: self.store.save_outbox(message.message_id, claim.token, sealed), ref)
             start = 0
         else:
             try:
@@ -469,6 +470,7 @@ class WebhookCore:
         user_keys: UserKeys,
     ) -> None:
         recipient = message.sender
+        ref = _ref(message.message_id)
 
         async def send_one(reply: Mapping[str, Any]) -> None:
             try:
@@ -488,7 +490,7 @@ class WebhookCore:
                 raise _Undeliverable(error) from error
 
         async def record_sent(sent: int) -> None:
-            await self.store.mark_sent(message.message_id, token, sent)
+            await self._write_while_leased(lambda: self.store.mark_sent(message.message_id, token, sent), ref)
 
         async with self.pacer.turn(user_keys.pseudonym):
             await deliver(messages, start, send_one, record_sent)
@@ -535,6 +537,30 @@ class WebhookCore:
                 await task
             except asyncio.CancelledError:
                 pass
+
+    async def _write_while_leased(self, write: Callable[[], Awaitable[None]], ref: str) -> None:
+        """Retry a progress write (outbox, sent count) while the dedup store is unreachable.
+
+        Why: when the store is down for a moment (a Redis restart), giving up at once would lose
+        what only this process knows: that the dialogue produced these replies (a redelivery
+        would run it again) or that reply k was accepted by the Graph API (a redelivery would
+        send it again, since the Graph API has no idempotency key). The lease bounds the wait:
+        the write is guarded by the lease token, and once the lease has expired another
+        delivery may own the message, so the write fails with LeaseLostError and is not retried.
+        docs/reliability.md shows the effect.
+        """
+        deadline = time.monotonic() + self.options.lease_seconds
+        pause = 0.05
+        while True:
+            try:
+                await write()
+                return
+            except DedupUnavailableError:
+                if time.monotonic() + pause > deadline:
+                    raise
+                logger.warning("message %s: dedup store unreachable; retrying the progress write", ref)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
     async def _finish(self, message_id: str, token: str, ref: str, outcome: Outcome) -> Outcome:
         await self.store.finish(message_id, token)
