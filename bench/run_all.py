@@ -4,10 +4,12 @@ Why one runner: the figures in docs/performance.md should come from one run on o
 state. The in-process benchmarks (crypto, tracker stores) run first, while no Rasa process is
 loading or serving, then one set of processes (REST, WhatsApp/SQLite and, when reachable,
 WhatsApp/PostgreSQL+Redis) is started once and shared by the webhook and turn benchmarks,
-because starting Rasa costs a minute or two on a shared 2-core machine.
+because starting Rasa costs a minute or two on a shared 2-core machine. The scale-out benchmark
+runs last, on its own 1- and 2-instance stacks (PostgreSQL + Redis), started after the others
+stopped so that no idle Rasa process holds memory or a loading one steals CPU from a measurement.
 
-Run: ``python -m bench.run_all [--full] [--only crypto,tracker_store,webhook_ack,turns]``.
-The default run takes about 5-8 minutes, most of it loading Rasa.
+Run: ``python -m bench.run_all [--full] [--only crypto,tracker_store,webhook_ack,turns,scale_out]``.
+The default run takes about 10-12 minutes, most of it loading Rasa (twice).
 """
 from __future__ import annotations
 
@@ -21,19 +23,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import crypto, tracker_store, turns, webhook_ack
+from bench import crypto, scale_out, tracker_store, turns, webhook_ack
 from bench.common import PLOT_FILE, RESULTS_FILE, load_results, parse_list, plot_latency, save_section
 
 __all__ = ["BENCHMARKS", "main"]
 
-BENCHMARKS = ("crypto", "tracker_store", "webhook_ack", "turns")
+BENCHMARKS = ("crypto", "tracker_store", "webhook_ack", "turns", "scale_out")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="benchmarks to run, comma-separated")
     parser.add_argument("--full", action="store_true",
-                        help="longer runs: more rounds, 5,000-event trackers, 20 s per rate, 4 rounds of turns")
+                        help="longer runs: more rounds, 5,000-event trackers, 20 s per rate, 4 rounds of turns"
+                             " and of scale-out")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--with-postgres-redis", dest="pg", action="store_true", default=None)
     group.add_argument("--no-postgres-redis", dest="pg", action="store_false")
@@ -84,14 +87,27 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     timings["turns"] = time.monotonic() - started
             finally:
                 stacks.stop()
+    if "scale_out" in chosen:
+        _run_scale_out(args.full, args.pg, timings)
 
     results = load_results()
-    plot = plot_latency(results)
+    plot = plot_latency(scale_out.with_plot_rows(results))
     total = time.monotonic() - began
     print("\nseconds per step: " + ", ".join(f"{name} {secs:.0f}" for name, secs in timings.items())
           + f"; total {total:.0f}", flush=True)
     print(f"results: {RESULTS_FILE}" + (f"\nplot: {PLOT_FILE}" if plot else ""), flush=True)
     return results
+
+
+def _run_scale_out(full: bool, with_pg: bool | None, timings: dict[str, float]) -> None:
+    """The scale-out benchmark needs PostgreSQL and Redis: skip it (and say so) without them."""
+    if with_pg is False or not turns.pg_redis_reachable():
+        print("\nscale_out skipped: needs PostgreSQL and Redis on loopback", flush=True)
+        return
+    started = time.monotonic()
+    min_turns, rounds = (60, 4) if full else (40, 2)
+    save_section("scale_out", scale_out.run(scale_out.DEFAULT_CONCURRENCY, min_turns, rounds))
+    timings["scale_out"] = time.monotonic() - started
 
 
 if __name__ == "__main__":

@@ -64,7 +64,20 @@ from standins import meta_payloads as mp
 from standins.local_stack import LocalStack
 from standins.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
 
-__all__ = ["SCRIPT", "BenchStacks", "measure", "run", "main"]
+__all__ = [
+    "SCRIPT",
+    "BenchStacks",
+    "Level",
+    "add_closed_loop_options",
+    "cleanup_pg_redis",
+    "delete_dedup_records_of",
+    "interleaved_levels",
+    "level_row",
+    "pg_redis_reachable",
+    "measure",
+    "run",
+    "main",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -158,11 +171,15 @@ class BenchStacks:
             if stack is not None:
                 stack.stop()
         if self.pg is not None:
-            _cleanup_pg_redis(self.tag)
+            cleanup_pg_redis(f"bench_turns_{self.tag}", f"bench{self.tag}")
 
 
-def _cleanup_pg_redis(tag: str) -> None:
-    """Drop the benchmark's tables and Redis keys (tracker store, lock store)."""
+def cleanup_pg_redis(table: str, key_prefix: str) -> None:
+    """Drop a benchmark's tracker tables and delete its Redis keys (tracker store, lock store).
+
+    ``table`` and ``key_prefix`` must be benchmark-only names (``bench…``): everything under
+    them is removed from the shared PostgreSQL and Redis (db 0).
+    """
     import psycopg2
     import redis
 
@@ -171,22 +188,22 @@ def _cleanup_pg_redis(tag: str) -> None:
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS bench_turns_{tag}")
-                cursor.execute(f"DROP TABLE IF EXISTS bench_turns_{tag}_archive")
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+                cursor.execute(f"DROP TABLE IF EXISTS {table}_archive")
         finally:
             connection.close()
     except psycopg2.Error as error:
-        print(f"cleanup: could not drop bench_turns_{tag}: {type(error).__name__}", flush=True)
+        print(f"cleanup: could not drop {table}: {type(error).__name__}", flush=True)
     try:
         client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
         try:
-            keys = list(client.scan_iter(match=f"bench{tag}*", count=1000))
+            keys = list(client.scan_iter(match=f"{key_prefix}*", count=1000))
             if keys:
                 client.delete(*keys)
         finally:
             client.close()
     except redis.RedisError as error:
-        print(f"cleanup: Redis keys bench{tag}* not deleted: {type(error).__name__}", flush=True)
+        print(f"cleanup: Redis keys {key_prefix}* not deleted: {type(error).__name__}", flush=True)
 
 
 def _delete_dedup_records(wamids: Sequence[str]) -> int:
@@ -290,11 +307,18 @@ class _WhatsAppDriver(_Driver):
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.stack.app_secret, body)}
         sent = time.time()
         try:
-            response = await client.post(self.stack.webhook_url(), content=body, headers=headers)
+            response = await client.post(self.webhook_url(user, step), content=body, headers=headers)
         except httpx.HTTPError as error:
             return _Turn(user, sent, time.time(), None, type(error).__name__)
         return _Turn(user, sent, time.time(), response.status_code,
                      None if response.status_code == 200 else f"HTTP {response.status_code}")
+
+    def webhook_url(self, user: str, step: int) -> str:
+        """Where ``user``'s message number ``step`` goes: the stack's first Rasa instance.
+
+        A hook so that a load-balancing driver (bench/scale_out.py) can spread messages.
+        """
+        return self.stack.webhook_url()
 
     async def finish_level(self, turns: list[_Turn]) -> None:
         async with httpx.AsyncClient(timeout=30) as client:
@@ -335,15 +359,36 @@ def _cpu_seconds(pid: int) -> float:
 _CLOCK_TICKS = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
 
 
+def _machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine so far, summed over cores (Linux /proc/stat).
+
+    Busy is user + nice + system + irq + softirq: our processes, the database servers and other
+    people's jobs, so a level's figures can be read against how busy the shared cores were. Stolen
+    is time the hypervisor gave our virtual cores to someone else: cores the machine has on paper
+    but could not use. (0.0, 0.0) when unavailable.
+    """
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        busy = sum(fields[:3]) + sum(fields[5:7])
+        stolen = fields[7] if len(fields) > 7 else 0
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0.0
+    return busy / _CLOCK_TICKS, stolen / _CLOCK_TICKS
+
+
 async def _level(driver: _Driver, users: Sequence[str], steps: int) -> tuple[list[_Turn], float, dict[str, float]]:
     """One closed-loop level: (turns, wall seconds, CPU seconds per serving process)."""
     limits = httpx.Limits(max_connections=len(users) + 10, max_keepalive_connections=len(users) + 10)
     async with httpx.AsyncClient(timeout=120.0, limits=limits) as client:
         cpu_before = {name: _cpu_seconds(pid) for name, pid in driver.pids.items()}
+        machine_before = _machine_cpu_seconds()
         started = time.time()
         per_user = await asyncio.gather(*(_user_loop(driver, client, user, steps) for user in users))
         wall = time.time() - started
         cpu = {name: _cpu_seconds(pid) - cpu_before[name] for name, pid in driver.pids.items()}
+        machine_after = _machine_cpu_seconds()  # every process, not one:
+        cpu["_machine_busy_s"] = machine_after[0] - machine_before[0]
+        cpu["_machine_stolen_s"] = machine_after[1] - machine_before[1]
         cpu["_loadavg_1min"] = os.getloadavg()[0]  # machine load at the end of the level, not a process
     turns = [turn for user_turns in per_user for turn in user_turns]
     await driver.finish_level(turns)
@@ -358,62 +403,12 @@ async def measure(stacks: BenchStacks, concurrency: Sequence[int], min_turns: in
     drivers: list[_Driver] = [_RestDriver(stacks.rest_url, rest_pids), _WhatsAppDriver("whatsapp-sqlite", stacks.sqlite)]
     if stacks.pg is not None:
         drivers.append(_WhatsAppDriver("whatsapp-pg-redis", stacks.pg))
-    next_number = FAKE_NUMBER_BASE
-
-    def new_users(count: int) -> list[str]:
-        nonlocal next_number
-        users = [str(next_number + i) for i in range(count)]
-        next_number += count
-        return users
-
-    for driver in drivers:  # warm-up: first turns load lazy code paths and open connections
-        await _level(driver, new_users(1), len(SCRIPT))
-    pooled: dict[tuple[str, int], list[tuple[list[_Turn], float, dict[str, float]]]] = defaultdict(list)
-    for round_index in range(rounds):
-        for level_index, users_count in enumerate(concurrency):
-            steps = max(len(SCRIPT), -(-min_turns // users_count))
-            shift = (level_index + round_index) % len(drivers)
-            for driver in drivers[shift:] + drivers[:shift]:
-                turns, wall, cpu = await _level(driver, new_users(users_count), steps)
-                pooled[(driver.name, users_count)].append((turns, wall, cpu))
-                print(f"  round {round_index + 1}: {driver.name} x{users_count}: {len(turns)} turns in {wall:.1f} s",
-                      flush=True)
-    rows: list[dict[str, Any]] = []
-    for users_count in concurrency:
-        for driver in drivers:
-            levels = pooled[(driver.name, users_count)]
-            turns = [turn for level_turns, _, _ in levels for turn in level_turns]
-            wall = sum(level_wall for _, level_wall, _ in levels)
-            cpu: dict[str, float] = defaultdict(float)
-            loads = [level_cpu.get("_loadavg_1min", float("nan")) for _, _, level_cpu in levels]
-            for _, _, level_cpu in levels:
-                for name, seconds in level_cpu.items():
-                    if not name.startswith("_"):
-                        cpu[name] += seconds
-            ok = [t.latency for t in turns if t.latency is not None and t.error is None]
-            stats = summarize(ok, scale=1000)
-            rows.append({
-                "variant": driver.name,
-                "concurrency": users_count,
-                "turns": len(turns),
-                "errors": sum(1 for t in turns if t.error),
-                "throughput": len(ok) / wall if wall > 0 else 0.0,
-                "throughput_per_round": [
-                    sum(1 for t in level_turns if t.latency is not None and t.error is None) / level_wall
-                    for level_turns, level_wall, _ in levels if level_wall > 0
-                ],
-                "cpu_ms_per_turn": {name: seconds * 1000 / len(turns) for name, seconds in cpu.items()} if turns else {},
-                "loadavg_1min_per_round": loads,
-                "p50_ms": stats["p50"],
-                "p95_ms": stats["p95"],
-                "p99_ms": stats["p99"],
-                "max_ms": stats["max"],
-                "replies_per_turn": (sum(t.replies for t in turns) / len(turns)) if turns else 0.0,
-            })
+    pooled = await interleaved_levels(drivers, concurrency, min_turns, rounds, FAKE_NUMBER_BASE)
+    rows = [level_row(driver.name, users_count, pooled[(driver.name, users_count)])
+            for users_count in concurrency for driver in drivers]
     for driver in drivers:
         if isinstance(driver, _WhatsAppDriver) and driver.stack is stacks.pg:
-            deleted = await asyncio.to_thread(_delete_dedup_records, driver.wamids)
-            print(f"  cleanup: deleted {deleted} Redis dedup record(s) of {len(driver.wamids)} messages sent", flush=True)
+            await delete_dedup_records_of(driver)
 
     comparisons = _compare(rows)
     print_table(
@@ -440,6 +435,84 @@ async def measure(stacks: BenchStacks, concurrency: Sequence[int], min_turns: in
                      "script": [s for s, _ in SCRIPT],
                      "variants": [d.name for d in drivers]},
     }
+
+
+Level = tuple[list[_Turn], float, dict[str, float]]  # (turns, wall seconds, CPU seconds by process)
+
+
+async def interleaved_levels(drivers: Sequence[_Driver], concurrency: Sequence[int], min_turns: int, rounds: int,
+                             first_number: int, warmup_steps: int = len(SCRIPT)) -> dict[tuple[str, int], list[Level]]:
+    """Every level against every driver, ``rounds`` times; the driver order rotates per level and round.
+
+    Why interleaved: on a shared machine the load changes within minutes, so each variant must see
+    every phase of it; pooling a level's rounds then compares like with like. Each level gets
+    fresh users (numbers from ``first_number`` on) so no conversation carries over. One warm-up
+    user per driver (``warmup_steps`` turns, not counted) loads lazy code paths first.
+    Returns (driver name, users) -> the measured levels.
+    """
+    next_number = first_number
+
+    def new_users(count: int) -> list[str]:
+        nonlocal next_number
+        users = [str(next_number + i) for i in range(count)]
+        next_number += count
+        return users
+
+    for driver in drivers:  # warm-up: first turns load lazy code paths and open connections
+        await _level(driver, new_users(1), warmup_steps)
+    pooled: dict[tuple[str, int], list[Level]] = defaultdict(list)
+    for round_index in range(rounds):
+        for level_index, users_count in enumerate(concurrency):
+            steps = max(len(SCRIPT), -(-min_turns // users_count))
+            shift = (level_index + round_index) % len(drivers)
+            for driver in list(drivers[shift:]) + list(drivers[:shift]):
+                turns, wall, cpu = await _level(driver, new_users(users_count), steps)
+                pooled[(driver.name, users_count)].append((turns, wall, cpu))
+                print(f"  round {round_index + 1}: {driver.name} x{users_count}: {len(turns)} turns in {wall:.1f} s",
+                      flush=True)
+    return pooled
+
+
+def level_row(variant: str, users_count: int, levels: Sequence[Level]) -> dict[str, Any]:
+    """One table row from the pooled rounds of a level: throughput, latency percentiles, CPU per turn.
+
+    Throughput is successful turns over the summed wall time, so a slow round weighs as much as it
+    lasted; CPU is per turn sent (failed turns cost CPU too).
+    """
+    turns = [turn for level_turns, _, _ in levels for turn in level_turns]
+    wall = sum(level_wall for _, level_wall, _ in levels)
+    cpu: dict[str, float] = defaultdict(float)
+    loads = [level_cpu.get("_loadavg_1min", float("nan")) for _, _, level_cpu in levels]
+    for _, _, level_cpu in levels:
+        for name, seconds in level_cpu.items():
+            if not name.startswith("_"):
+                cpu[name] += seconds
+    ok = [t.latency for t in turns if t.latency is not None and t.error is None]
+    stats = summarize(ok, scale=1000)
+    return {
+        "variant": variant,
+        "concurrency": users_count,
+        "turns": len(turns),
+        "errors": sum(1 for t in turns if t.error),
+        "throughput": len(ok) / wall if wall > 0 else 0.0,
+        "throughput_per_round": [
+            sum(1 for t in level_turns if t.latency is not None and t.error is None) / level_wall
+            for level_turns, level_wall, _ in levels if level_wall > 0
+        ],
+        "cpu_ms_per_turn": {name: seconds * 1000 / len(turns) for name, seconds in cpu.items()} if turns else {},
+        "loadavg_1min_per_round": loads,
+        "p50_ms": stats["p50"],
+        "p95_ms": stats["p95"],
+        "p99_ms": stats["p99"],
+        "max_ms": stats["max"],
+        "replies_per_turn": (sum(t.replies for t in turns) / len(turns)) if turns else 0.0,
+    }
+
+
+async def delete_dedup_records_of(driver: _WhatsAppDriver) -> None:
+    """Delete the Redis dedup records of every message ``driver`` sent, and say how many."""
+    deleted = await asyncio.to_thread(_delete_dedup_records, driver.wamids)
+    print(f"  cleanup: deleted {deleted} Redis dedup record(s) of {len(driver.wamids)} messages sent", flush=True)
 
 
 def _cpu_text(cpu: dict[str, float]) -> str:
@@ -484,12 +557,19 @@ def run(concurrency: Sequence[int] = (1, 10, 50), min_turns: int = 30, with_pg_r
             started.stop()
 
 
+def add_closed_loop_options(parser: argparse.ArgumentParser, concurrency: Sequence[int], min_turns: int,
+                            rounds: int) -> None:
+    """--concurrency, --min-turns and --rounds with these defaults: every closed-loop benchmark's knobs."""
+    parser.add_argument("--concurrency", default=",".join(map(str, concurrency)),
+                        help="virtual users per level, comma-separated")
+    parser.add_argument("--min-turns", type=int, default=min_turns,
+                        help="at least this many turns per level, variant and round")
+    parser.add_argument("--rounds", type=int, default=rounds, help="passes over all levels (variant order rotates)")
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench.turns", description=__doc__.splitlines()[0])
-    parser.add_argument("--concurrency", default="1,10,50", help="virtual users per level, comma-separated")
-    parser.add_argument("--min-turns", type=int, default=30,
-                        help="at least this many turns per level, variant and round")
-    parser.add_argument("--rounds", type=int, default=2, help="passes over all levels (variant order rotates)")
+    add_closed_loop_options(parser, (1, 10, 50), min_turns=30, rounds=2)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--with-postgres-redis", dest="pg", action="store_true", default=None,
                        help="also the PostgreSQL tracker store + Redis lock/dedup variant (default: if reachable)")
