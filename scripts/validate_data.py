@@ -20,7 +20,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Set
+from typing import List, Set
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
@@ -65,6 +65,28 @@ class ProjectValidator(Validator):
         return ok and (ignore_warnings or not unused)
 
 
+_UNESCAPED_ENTITIES = re.compile(r'(?<!\{)\{"')
+
+
+def unescaped_payloads(responses: dict) -> List[str]:
+    """Response button payloads with entities written ``{"...}`` instead of ``{{"...}}``.
+
+    Why: Rasa fills ``{slot}`` placeholders in every response string, button payloads included.
+    ``/inform{"job_title":"Koch"}`` looks like a placeholder named ``"job_title":"Koch"``, so
+    Rasa logs an ERROR with every slot value of the conversation (job title, city: personal data
+    in the log) and sends the payload unchanged. Doubled braces are Rasa's documented escape and
+    reach the user's tap as ``/inform{"job_title":"Koch"}``.
+    """
+    found = []
+    for name, variations in responses.items():
+        for variation in variations:
+            for button in variation.get("buttons") or []:
+                payload = button.get("payload") if isinstance(button, dict) else None
+                if isinstance(payload, str) and _UNESCAPED_ENTITIES.search(payload):
+                    found.append(f"{name}: {payload}")
+    return found
+
+
 def main() -> int:
     importer = TrainingDataImporter.load_from_config(
         str(ROOT / "config.yml"), str(ROOT / "domain.yml"), [str(ROOT / "data")]
@@ -91,6 +113,9 @@ def main() -> int:
         ok = False
         for name in missing:
             print(f"validate: actions send the response '{name}', which domain.yml does not define", file=sys.stderr)
+    for where in unescaped_payloads(domain.responses):
+        ok = False
+        print(f"validate: write entities in button payloads with doubled braces, {{{{...}}}}: {where}", file=sys.stderr)
     ok = _validate_domain(validator) and ok
     ok = _validate_nlu(validator, True) and ok
     ok = _validate_story_structure(validator, None, True) and ok

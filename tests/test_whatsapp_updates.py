@@ -227,3 +227,37 @@ def test_arbitrary_json_never_raises_anything_but_payload_error(payload: Any) ->
         parse_update(payload)
     except PayloadError:
         pass
+
+
+# Found by tests/test_reliability_fuzz.py: each of these was a 500 from the running app.
+def _text_body(**overrides: Any) -> dict[str, Any]:
+    payload = load("text.json")
+    payload["entry"][0]["changes"][0]["value"]["messages"][0].update(overrides)
+    return payload
+
+
+@pytest.mark.parametrize("stamp", ["²", "①", "1" * 400, 10**40, -5])
+def test_implausible_timestamps_count_as_absent(stamp: Any) -> None:
+    (message,) = parse_update(_text_body(timestamp=stamp)).messages
+    assert message.timestamp is None
+
+
+def test_integers_beyond_pythons_digit_limit_are_a_payload_error() -> None:
+    body = b'{"object":"whatsapp_business_account","entry":[],"n":' + b"1" * 4301 + b"}"
+    with pytest.raises(PayloadError):
+        parse_body(body)
+
+
+def test_a_coordinate_too_large_for_a_float_makes_the_location_unusable() -> None:
+    payload = load("location.json")
+    payload["entry"][0]["changes"][0]["value"]["messages"][0]["location"]["latitude"] = 10**310
+    (message,) = parse_update(payload).messages
+    assert not isinstance(message, LocationMessage)
+
+
+def test_lone_surrogates_are_replaced_and_pairs_kept() -> None:
+    body = json.dumps(_text_body(id="wamid.\udc00", text={"body": "Koch \ud83d\ude00 \ud800"}), ensure_ascii=True)
+    (message,) = parse_body(body.encode("ascii")).messages
+    assert message.message_id == "wamid.\ufffd"
+    assert message.body == "Koch \U0001F600 \ufffd"
+    message.message_id.encode("utf-8"), message.body.encode("utf-8")  # both encodable now

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,13 +168,35 @@ def parse_body(raw_body: bytes) -> WebhookUpdate:
     """Decode the (already verified) raw body and parse it; :class:`PayloadError` on bad JSON."""
     try:
         payload = json.loads(raw_body.decode("utf-8"))
+        if b"\\ud" in raw_body or b"\\uD" in raw_body:
+            payload = _without_lone_surrogates(payload)
     except UnicodeDecodeError:
         raise PayloadError("body is not UTF-8") from None
-    except json.JSONDecodeError:
+    except ValueError:  # JSONDecodeError, and integers above Python's 4,300-digit limit
         raise PayloadError("body is not valid JSON") from None
     except RecursionError:
         raise PayloadError("body is nested too deeply") from None
     return parse_update(payload)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")  # after json.loads, any surrogate left is unpaired
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """Replace unpaired UTF-16 surrogates (``"\\udc00"`` in JSON) by U+FFFD, everywhere.
+
+    Why: JSON may escape any code point, and Python decodes an unpaired surrogate escape into
+    a string that cannot be encoded to UTF-8 again, so hashing a message id or handing the
+    text to Rasa would fail deep inside a turn. Meta sends emoji as *paired* escapes, which
+    ``json`` joins into one code point; those are left as they are.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(key): _without_lone_surrogates(item) for key, item in value.items()}
+    return value
 
 
 def parse_update(payload: Any) -> WebhookUpdate:
@@ -232,14 +255,19 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+#: Unix seconds have 10 digits until the year 2286; anything longer is not a timestamp.
+_MAX_TIMESTAMP = 10**11
+
+
 def _timestamp(value: Any) -> int | None:
-    # Meta sends Unix seconds as a string; be lenient about ints.
+    # Meta sends Unix seconds as a string; be lenient about ints. Only ASCII digits count
+    # ("²".isdigit() is True, int("²") fails) and only plausible sizes (no overflow later).
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 11:
+        value = int(value)
+    if isinstance(value, int) and 0 <= value < _MAX_TIMESTAMP:
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
     return None
 
 
@@ -297,7 +325,7 @@ def _coordinate(value: Any, bound: float) -> float | None:
         return None
     try:
         number = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an integer too large for a float
         return None
     if not math.isfinite(number) or abs(number) > bound:
         return None

@@ -1,0 +1,26 @@
+"""scripts/validate_data.py's own checks (the Rasa validator's are Rasa's)."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("validate_data", ROOT / "scripts" / "validate_data.py")
+validate_data = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(validate_data)
+
+
+def test_entities_in_button_payloads_must_be_escaped() -> None:
+    responses = {"utter_x": [{"text": "?", "buttons": [
+        {"title": "A", "payload": '/inform{"job_title":"Koch"}'},
+        {"title": "B", "payload": '/inform{{"job_title":"Koch"}}'},
+        {"title": "C", "payload": "/greet"},
+    ]}]}
+    assert validate_data.unescaped_payloads(responses) == ['utter_x: /inform{"job_title":"Koch"}']
+
+
+def test_the_shipped_domain_escapes_every_payload() -> None:
+    responses = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
+    assert validate_data.unescaped_payloads(responses) == []
