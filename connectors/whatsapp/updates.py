@@ -32,6 +32,7 @@ from typing import Any
 
 __all__ = [
     "PayloadError",
+    "without_lone_surrogates",
     "InboundMessage",
     "TextMessage",
     "ButtonReply",
@@ -169,7 +170,7 @@ def parse_body(raw_body: bytes) -> WebhookUpdate:
     try:
         payload = json.loads(raw_body.decode("utf-8"))
         if b"\\ud" in raw_body or b"\\uD" in raw_body:
-            payload = _without_lone_surrogates(payload)
+            payload = without_lone_surrogates(payload)
     except UnicodeDecodeError:
         raise PayloadError("body is not UTF-8") from None
     except ValueError:  # JSONDecodeError, and integers above Python's 4,300-digit limit
@@ -182,7 +183,7 @@ def parse_body(raw_body: bytes) -> WebhookUpdate:
 _SURROGATE = re.compile("[\ud800-\udfff]")  # after json.loads, any surrogate left is unpaired
 
 
-def _without_lone_surrogates(value: Any) -> Any:
+def without_lone_surrogates(value: Any) -> Any:
     """Replace unpaired UTF-16 surrogates (``"\\udc00"`` in JSON) by U+FFFD, everywhere.
 
     Why: JSON may escape any code point, and Python decodes an unpaired surrogate escape into
@@ -193,9 +194,9 @@ def _without_lone_surrogates(value: Any) -> Any:
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
     if isinstance(value, list):
-        return [_without_lone_surrogates(item) for item in value]
+        return [without_lone_surrogates(item) for item in value]
     if isinstance(value, dict):
-        return {_without_lone_surrogates(key): _without_lone_surrogates(item) for key, item in value.items()}
+        return {without_lone_surrogates(key): without_lone_surrogates(item) for key, item in value.items()}
     return value
 
 
