@@ -1,4 +1,4 @@
-"""Per-request user keys, bound to the current context and nowhere else.
+"""Per-request user keys (and a per-request memo), bound to the current context and nowhere else.
 
 Why a context variable: Rasa's ``TrackerStore`` API only receives the ``sender_id``
 (our pseudonym). The data key must not be derivable from it, so the channel, which
@@ -10,6 +10,13 @@ not there (a background job, another user's request, a bug).
 ``contextvars`` (PEP 567) give exactly the needed scope: the value follows ``await``
 within a task, is copied into tasks created inside the block, and is invisible to
 concurrent tasks handling other users.
+
+The same block also carries a small memo (:func:`remember`, :func:`recall`,
+:func:`forget`): what one step of a request computed from the user's data can be
+handed to a later step of the *same* request instead of being read, decrypted and
+rebuilt again (the tracker store keeps the tracker it just saved for the channel).
+The memo lives exactly as long as the block, is emptied when it ends and only ever
+answers for the bound user's current pseudonym, so nothing crosses requests or users.
 """
 from __future__ import annotations
 
@@ -28,6 +35,9 @@ __all__ = [
     "keys_for_user",
     "user_context",
     "current_user_keys",
+    "remember",
+    "recall",
+    "forget",
 ]
 
 
@@ -89,26 +99,42 @@ def keys_for_user(keyring: Keyring, wa_id: str) -> UserKeys:
     )
 
 
-_CURRENT_USER_KEYS: contextvars.ContextVar[UserKeys | None] = contextvars.ContextVar(
-    "blaupause_privacy_user_keys", default=None
+@dataclass(eq=False, slots=True)
+class _Scope:
+    """What one :func:`user_context` block binds: the keys, the block's memo, the enclosing block."""
+
+    keys: UserKeys
+    outer: _Scope | None
+    memo: dict[str, object] = field(default_factory=dict)
+
+    def of_user(self, pseudonym: str) -> _Scope | None:
+        """This scope if ``pseudonym`` is its user's current pseudonym, else None."""
+        return self if self.keys.pseudonym == pseudonym else None
+
+
+_CURRENT_SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
+    "blaupause_privacy_user_scope", default=None
 )
 
 
 @contextmanager
 def user_context(user_keys: UserKeys) -> Iterator[UserKeys]:
-    """Bind ``user_keys`` to the current context for the duration of the block.
+    """Bind ``user_keys`` (and an empty memo) to the current context for the duration of the block.
 
-    The previous value is restored on exit, also when the block raises. Tasks
-    created inside the block keep the keys (they copy the context at creation).
-    Enter and exit in the same task (a plain ``with`` around ``await`` is fine).
+    The previous value is restored on exit, also when the block raises, and the block's
+    memo is emptied. Tasks created inside the block keep the keys (they copy the
+    context at creation). Enter and exit in the same task (a plain ``with`` around
+    ``await`` is fine).
     """
     if not isinstance(user_keys, UserKeys):
         raise TypeError("user_context needs a UserKeys")
-    token = _CURRENT_USER_KEYS.set(user_keys)
+    scope = _Scope(user_keys, _CURRENT_SCOPE.get())
+    token = _CURRENT_SCOPE.set(scope)
     try:
         yield user_keys
     finally:
-        _CURRENT_USER_KEYS.reset(token)
+        _CURRENT_SCOPE.reset(token)
+        scope.memo.clear()  # a task that outlives the block keeps the keys, never the memo
 
 
 def current_user_keys(pseudonym: str) -> UserKeys:
@@ -118,9 +144,47 @@ def current_user_keys(pseudonym: str) -> UserKeys:
     open a record written before a key rotation. Raises ``NoKeyInContextError``
     when no keys are bound or they belong to someone else.
     """
-    keys = _CURRENT_USER_KEYS.get()
-    if keys is None:
+    scope = _CURRENT_SCOPE.get()
+    if scope is None:
         raise NoKeyInContextError(pseudonym, "no user context is active")
-    if not keys.owns(pseudonym):
+    if not scope.keys.owns(pseudonym):
         raise NoKeyInContextError(pseudonym, "the active user context belongs to another pseudonym")
-    return keys
+    return scope.keys
+
+
+def _bound_scope(pseudonym: str) -> _Scope | None:
+    scope = _CURRENT_SCOPE.get()
+    return scope.of_user(pseudonym) if scope is not None else None
+
+
+def remember(pseudonym: str, name: str, value: object) -> bool:
+    """Keep ``value`` under ``name`` until the current :func:`user_context` block ends.
+
+    Only for the bound user's *current* pseudonym: outside a block, or for anyone
+    else, nothing is kept and False is returned (the caller then simply has no
+    shortcut later). Child tasks created inside the block share the memo.
+    """
+    scope = _bound_scope(pseudonym)
+    if scope is None:
+        return False
+    scope.memo[name] = value
+    return True
+
+
+def recall(pseudonym: str, name: str) -> object | None:
+    """What :func:`remember` kept under ``name`` for ``pseudonym`` in this block, else None."""
+    scope = _bound_scope(pseudonym)
+    return scope.memo.get(name) if scope is not None else None
+
+
+def forget(pseudonym: str) -> None:
+    """Empty the memo of every active block of this user (e.g. after an erasure).
+
+    Enclosing blocks of the same user are emptied too: after an erasure nothing
+    from before it may be recalled anywhere in the request.
+    """
+    scope = _CURRENT_SCOPE.get()
+    while scope is not None:
+        if scope.of_user(pseudonym) is not None:
+            scope.memo.clear()
+        scope = scope.outer

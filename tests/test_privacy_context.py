@@ -5,7 +5,16 @@ import asyncio
 
 import pytest
 
-from privacy.context import RetiredIdentity, UserKeys, current_user_keys, keys_for_user, user_context
+from privacy.context import (
+    RetiredIdentity,
+    UserKeys,
+    current_user_keys,
+    forget,
+    keys_for_user,
+    recall,
+    remember,
+    user_context,
+)
 from privacy.errors import InvalidIdentifierError, NoKeyInContextError, PrivacyError, UnknownKeyVersionError
 from privacy.identity import data_key, pseudonym
 from privacy.keyring import Keyring, parse_secret
@@ -185,3 +194,90 @@ async def test_concurrent_tasks_are_isolated(alice: UserKeys, bob: UserKeys) -> 
     assert seen == {alice.pseudonym: [alice.pseudonym], bob.pseudonym: [bob.pseudonym]}
     with pytest.raises(NoKeyInContextError):
         current_user_keys(alice.pseudonym)
+
+
+# --------------------------------------------------------------- the per-request memo
+
+
+def test_memo_lives_for_one_block_only(alice: UserKeys) -> None:
+    with user_context(alice):
+        assert remember(alice.pseudonym, "note", "value") is True
+        assert recall(alice.pseudonym, "note") == "value"
+        assert recall(alice.pseudonym, "other") is None
+    assert recall(alice.pseudonym, "note") is None
+    with user_context(alice):  # the next request of the same user starts empty
+        assert recall(alice.pseudonym, "note") is None
+
+
+def test_memo_outside_a_block_keeps_nothing(alice: UserKeys) -> None:
+    assert remember(alice.pseudonym, "note", "value") is False
+    assert recall(alice.pseudonym, "note") is None
+
+
+def test_memo_answers_only_the_bound_users_current_pseudonym(alice: UserKeys, bob: UserKeys) -> None:
+    retired = alice.retired[0].pseudonym
+    with user_context(alice):
+        remember(alice.pseudonym, "note", "alice's")
+        assert remember(bob.pseudonym, "note", "bob's") is False
+        assert remember(retired, "note", "old") is False
+        assert recall(bob.pseudonym, "note") is None
+        assert recall(retired, "note") is None
+        assert recall(alice.pseudonym, "note") == "alice's"
+    with user_context(bob):
+        assert recall(alice.pseudonym, "note") is None and recall(bob.pseudonym, "note") is None
+
+
+def test_memo_is_emptied_when_the_block_raises(alice: UserKeys) -> None:
+    kept: list[object] = []
+    with pytest.raises(RuntimeError):
+        with user_context(alice):
+            remember(alice.pseudonym, "note", kept)
+            raise RuntimeError("boom")
+    with user_context(alice):
+        assert recall(alice.pseudonym, "note") is None
+
+
+def test_nested_block_has_its_own_memo_and_forget_empties_the_enclosing_ones(alice: UserKeys, bob: UserKeys) -> None:
+    with user_context(alice):
+        remember(alice.pseudonym, "outer", 1)
+        with user_context(alice):
+            assert recall(alice.pseudonym, "outer") is None
+            remember(alice.pseudonym, "inner", 2)
+        assert recall(alice.pseudonym, "inner") is None
+        assert recall(alice.pseudonym, "outer") == 1
+        with user_context(bob):
+            remember(bob.pseudonym, "bob", 3)
+            forget(alice.pseudonym)  # e.g. an erasure of alice's data inside a nested block
+            assert recall(bob.pseudonym, "bob") == 3
+        assert recall(alice.pseudonym, "outer") is None
+
+
+async def test_memo_is_shared_with_child_tasks_but_not_after_the_block(alice: UserKeys) -> None:
+    release = asyncio.Event()
+
+    async def child() -> tuple[object, object]:
+        first = recall(alice.pseudonym, "note")
+        await release.wait()
+        return first, recall(alice.pseudonym, "note")
+
+    with user_context(alice):
+        remember(alice.pseudonym, "note", "value")
+        task = asyncio.create_task(child())
+        await asyncio.sleep(0)
+    release.set()
+    # the child still has alice's keys (it copied the context), but the memo ended with the block
+    assert await task == ("value", None)
+
+
+async def test_memos_of_concurrent_users_are_isolated(alice: UserKeys, bob: UserKeys) -> None:
+    both_inside = asyncio.Barrier(2)
+
+    async def handle(keys: UserKeys, other: UserKeys) -> object:
+        with user_context(keys):
+            remember(keys.pseudonym, "note", keys.pseudonym)
+            await both_inside.wait()
+            await asyncio.sleep(0)
+            assert recall(other.pseudonym, "note") is None
+            return recall(keys.pseudonym, "note")
+
+    assert await asyncio.gather(handle(alice, bob), handle(bob, alice)) == [alice.pseudonym, bob.pseudonym]

@@ -36,7 +36,7 @@ from privacy.context import UserKeys, keys_for_user, user_context
 from privacy.errors import NoKeyInContextError, PrivacyConfigError
 from privacy.keyring import Keyring, Secret
 from privacy.maintenance import key_status
-from privacy.tracker_store import EncryptedTrackerStore, find_encrypted_store
+from privacy.tracker_store import EncryptedTrackerStore, find_encrypted_store, tracker_saved_in_this_request
 
 ALICE = "4915550000001"
 BOB = "4915550000002"
@@ -189,6 +189,34 @@ async def test_get_or_create_tracker_for_a_new_user(store: EncryptedTrackerStore
         again = await store.retrieve(alice.pseudonym)
     assert [e.as_dict() for e in created.events] == as_dicts(again)  # type: ignore[arg-type]
     assert isinstance(created.events[0], ActionExecuted)
+
+
+async def test_the_saved_tracker_is_kept_for_the_rest_of_the_request_only(
+    store: EncryptedTrackerStore, alice: UserKeys, bob: UserKeys
+) -> None:
+    """The channel reads the turn's slots from it instead of a second retrieve (never across users/requests)."""
+    tracker = tracker_with(alice.pseudonym, session(time.time()))
+    with user_context(alice):
+        assert tracker_saved_in_this_request(alice.pseudonym) is None  # retrieving keeps nothing
+        await store.retrieve(alice.pseudonym)
+        assert tracker_saved_in_this_request(alice.pseudonym) is None
+        await store.save(tracker)
+        assert tracker_saved_in_this_request(alice.pseudonym) is tracker
+        with user_context(bob):
+            assert tracker_saved_in_this_request(alice.pseudonym) is None
+            assert tracker_saved_in_this_request(bob.pseudonym) is None
+    assert tracker_saved_in_this_request(alice.pseudonym) is None
+    with user_context(alice):
+        assert tracker_saved_in_this_request(alice.pseudonym) is None
+        loaded = await store.retrieve(alice.pseudonym)  # the record itself is what was saved
+    assert loaded is not None and as_dicts(loaded) == as_dicts(tracker)
+
+
+async def test_erase_forgets_the_saved_tracker(store: EncryptedTrackerStore, alice: UserKeys) -> None:
+    with user_context(alice):
+        await store.save(tracker_with(alice.pseudonym, session(time.time())))
+        await store.erase(alice)
+        assert tracker_saved_in_this_request(alice.pseudonym) is None
 
 
 # --------------------------------------------------------------- fail closed
@@ -471,6 +499,7 @@ async def test_unreachable_database_raises_typed_error(template: str, alice: Use
                 await down.retrieve(alice.pseudonym)
             with pytest.raises(TrackerStorageUnavailable):
                 await down.save(tracker_with(alice.pseudonym, session(time.time())))
+            assert tracker_saved_in_this_request(alice.pseudonym) is None  # only what was written
         with pytest.raises(TrackerStorageUnavailable):
             await down.erase(alice)
         # Rasa's wrapper keeps the bot alive: no crash, no tracker.

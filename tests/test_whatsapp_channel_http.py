@@ -15,14 +15,19 @@ from typing import Any
 import httpx
 import pytest
 from rasa.core.channels.channel import UserMessage, register
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import class_from_module_path
 from sanic import Sanic
 
 from connectors.whatsapp import WhatsAppInput
 from connectors.whatsapp.settings import SettingsError
+from privacy.context import keys_for_user, user_context
 from privacy.identity import pseudonym
 from privacy.keyring import Keyring
 from privacy.log_redaction import uninstall_redaction
+from privacy.tracker_store import EncryptedTrackerStore
 from standins import meta_payloads
 from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, Fault, MetaGraphStandIn
 from standins.webhook_sender import WebhookSender, sign
@@ -33,26 +38,55 @@ APP_SECRET = "http-test-app-secret"
 VERIFY_TOKEN = "http-verify-token"
 PRIVACY_KEY = "5" * 64
 MAX_BODY = 8 * 1024
+LANGUAGE_DOMAIN = Domain.from_dict(
+    {"version": "3.1", "slots": {"language": {"type": "text", "mappings": [{"type": "custom"}]}}}
+)
 
 
 class FakeAgent:
-    """Stands in for rasa's Agent: ``register`` calls ``app.ctx.agent.handle_message``."""
+    """Stands in for rasa's Agent: ``register`` calls ``app.ctx.agent.handle_message``.
 
-    tracker_store = None
+    With a ``tracker_store`` it ends each turn like Rasa (unless ``saves`` is off): the
+    tracker, with the ``language`` slot set to ``language``, is saved after the replies.
+    """
 
-    def __init__(self, delay: float = 0.0, replies: int = 1) -> None:
+    tracker_store: Any = None
+
+    def __init__(self, delay: float = 0.0, replies: int = 1, buttons: int = 1, language: str = "de") -> None:
         self.received: list[UserMessage] = []
         self.delay = delay
         self.replies = replies
+        more = [{"title": f"Neue Suche {n}", "payload": f"/new_search_{n}"} for n in range(2, buttons + 1)]
+        self.buttons = [{"title": "Neue Suche", "payload": "/new_search"}, *more]
+        self.language = language
+        self.saves = True
 
     async def handle_message(self, message: UserMessage) -> None:
         self.received.append(message)
         await asyncio.sleep(self.delay)
         for n in range(1, self.replies + 1):
             await message.output_channel.send_response(
-                message.sender_id,
-                {"text": f"Antwort {n}: {message.text}", "buttons": [{"title": "Neue Suche", "payload": "/new_search"}]},
+                message.sender_id, {"text": f"Antwort {n}: {message.text}", "buttons": self.buttons}
             )
+        if self.tracker_store is not None and self.saves:
+            tracker = DialogueStateTracker(message.sender_id, LANGUAGE_DOMAIN.slots)
+            tracker.update(SlotSet("language", self.language))
+            await self.tracker_store.save(tracker)
+
+
+class CountingStore:
+    """Rasa's wrapper around the configured store (``_tracker_store``), counting reads."""
+
+    def __init__(self, inner: EncryptedTrackerStore) -> None:
+        self._tracker_store = inner
+        self.retrieves = 0
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        self.retrieves += 1
+        return await self._tracker_store.retrieve(sender_id)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self._tracker_store.save(tracker)
 
 
 @dataclass
@@ -151,6 +185,22 @@ def test_malformed_send_setting_stops_the_start(environment: None, monkeypatch: 
     monkeypatch.setenv("WHATSAPP_SEND_MAX_ATTEMPTS", "many")
     with pytest.raises(SettingsError, match="WHATSAPP_SEND_MAX_ATTEMPTS"):
         WhatsAppInput.from_credentials(None)
+
+
+@pytest.mark.parametrize("value", ["0.5", "soon"])
+def test_bad_claim_lease_stops_the_start(environment: None, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("WHATSAPP_CLAIM_LEASE_S", value)
+    with pytest.raises(SettingsError, match="WHATSAPP_CLAIM_LEASE_S"):
+        WhatsAppInput.from_credentials(None)
+
+
+def test_claim_lease_comes_from_the_environment(environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WHATSAPP_CLAIM_LEASE_S", "4.5")
+    channel = WhatsAppInput.from_credentials(None)
+    try:
+        assert channel.core.options.lease_seconds == 4.5
+    finally:
+        asyncio.run(channel.aclose())
 
 
 def test_channel_name_and_no_proactive_output(environment: None) -> None:
@@ -282,3 +332,70 @@ async def test_graph_faults_end_with_exactly_one_delivery_each(running: Running,
     await running.channel.core.drain()
     for forbidden in (WA_ID, PROFILE_NAME):
         assert forbidden not in caplog.text
+
+
+# --------------------------------------------------------------------------- label language
+
+
+@pytest.fixture
+async def language_store(running: Running, tmp_path: Any) -> AsyncIterator[CountingStore]:
+    """An encrypted SQLite store behind the fake agent, counting the channel's reads."""
+    store = CountingStore(EncryptedTrackerStore(LANGUAGE_DOMAIN, host=f"sqlite:///{tmp_path}/trackers.db", environ={}))
+    running.agent.tracker_store = store
+    yield store
+    await store._tracker_store.close()
+
+
+async def send_text(running: Running, text: str) -> int:
+    payload = meta_payloads.payload(meta_payloads.text(WA_ID, text), profile_name=PROFILE_NAME)
+    async with running.sender(retry_delays=()) as sender:
+        return (await sender.send(payload)).status
+
+
+@pytest.mark.agent(buttons=5, language="en")
+async def test_list_labels_come_from_the_turns_saved_tracker_without_a_second_read(
+    running: Running, language_store: CountingStore
+) -> None:
+    assert await send_text(running, "Hello") == 200
+    [reply] = running.standin.messages
+    assert reply.message["interactive"]["action"]["button"] == "Options"
+    assert language_store.retrieves == 0
+
+
+@pytest.mark.agent(buttons=5)
+async def test_list_labels_fall_back_to_reading_the_store_when_the_turn_saved_nothing(
+    running: Running, language_store: CountingStore
+) -> None:
+    keys = keys_for_user(running.channel.keyring, WA_ID)
+    with user_context(keys):  # an earlier turn left the conversation in English
+        tracker = DialogueStateTracker(keys.pseudonym, LANGUAGE_DOMAIN.slots)
+        tracker.update(SlotSet("language", "en"))
+        await language_store.save(tracker)
+    running.agent.saves = False  # this turn saves nothing
+    assert await send_text(running, "Hello") == 200
+    assert running.standin.messages[-1].message["interactive"]["action"]["button"] == "Options"
+    assert language_store.retrieves == 1
+
+
+def _raw_status(url: str, head: bytes) -> int | None:
+    """Send ``head`` (and a small body) over a raw socket; the status of the answer, if any."""
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head + b"{}")
+        data = b""
+        while b"\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return None
+            data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("header", [b"Content-Length: abc", b"Content-Length: 1.5", b"Transfer-Encoding: gzip",
+                                    b"Transfer-Encoding: Chunked"])
+async def test_malformed_framing_is_400_not_500(running: Running, header: bytes) -> None:
+    """Sanic 21.12 raised ValueError/KeyError for these before any route (found by the fuzzing)."""
+    head = b"POST /webhooks/whatsapp/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header + b"\r\n\r\n"
+    assert await asyncio.to_thread(_raw_status, running.url, head) == 400
+    async with httpx.AsyncClient() as client:  # the server still answers
+        assert (await client.get(running.url + "/webhooks/whatsapp/")).status_code == 200

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import random
 import socket
 
 import httpx
 import pytest
+from aiohttp import web
 
 from connectors.whatsapp.errors import (
     AuthenticationError,
@@ -25,6 +27,7 @@ from connectors.whatsapp.errors import (
 )
 from connectors.whatsapp.graph_client import (
     DEFAULT_API_VERSION,
+    AiohttpTransport,
     BaseURLTransport,
     GraphClient,
     GraphSettings,
@@ -243,6 +246,36 @@ async def test_base_url_override_reaches_standin_not_meta(standin, make_client):
     assert client.settings.api_base_url == standin.base_url
     await client.send(USER, TEXT)
     assert len(standin.messages) == 1
+
+
+async def test_aiohttp_transport_sends_httpx_requests_as_built_and_decodes_answers():
+    """The default innermost transport: method, path, query, headers and body pass unchanged;
+    a gzip answer is decoded by httpx as with its own transport; the session closes with the client."""
+    seen: list[tuple[str, str, str | None, bytes]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append((request.method, request.path_qs, request.headers.get("Authorization"), await request.read()))
+        body = gzip.compress(json.dumps({"messages": [{"id": "wamid.GZ"}]}).encode())
+        return web.Response(body=body, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    transport = AiohttpTransport()
+    try:
+        settings = GraphSettings(access_token="tok", phone_number_id="123", api_base_url=f"http://127.0.0.1:{port}")
+        async with GraphClient(settings, transport=transport) as client:
+            assert await client.send(USER, TEXT) == "wamid.GZ"
+        assert transport._session is not None and transport._session.closed
+    finally:
+        await runner.cleanup()
+    [(method, path, authorization, body)] = seen
+    assert (method, path, authorization) == ("POST", f"/{DEFAULT_API_VERSION}/123/messages", "Bearer tok")
+    assert json.loads(body) == {"messaging_product": "whatsapp", "recipient_type": "individual", **TEXT, "to": USER}
 
 
 async def test_base_url_transport_keeps_path_prefix_and_sets_host():

@@ -32,7 +32,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.whatsapp.dedup import DedupStore, store_from_url
+from connectors.whatsapp.dedup import DEFAULT_LEASE_SECONDS, DedupStore, store_from_url
+from connectors.whatsapp.framing import install_framing_guard
 from connectors.whatsapp.graph_client import GraphClient, GraphSettings, RetryPolicy
 from connectors.whatsapp.pacing import Pacer
 from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap, PayloadIdMap, RedisPayloadIdMap
@@ -43,7 +44,7 @@ from privacy.dev_key import keyring_for_runtime
 from privacy.errors import PrivacyConfigError
 from privacy.keyring import Keyring
 from privacy.log_redaction import install_redaction
-from privacy.tracker_store import make_fail_closed
+from privacy.tracker_store import make_fail_closed, tracker_saved_in_this_request
 
 __all__ = ["WhatsAppInput", "WhatsAppOutput"]
 
@@ -155,7 +156,7 @@ class WhatsAppInput(InputChannel):
             id_map=self.id_map,
             output_factory=WhatsAppOutput,
             pacer=self.pacer.recipients,
-            options=options,
+            options=options if options is not None else _options_from_env(env),
         )
 
     @classmethod
@@ -220,6 +221,10 @@ class WhatsAppInput(InputChannel):
                 )
             )
 
+        @webhook.listener("before_server_start")
+        async def guard_framing(app: Any, loop: Any) -> None:
+            install_framing_guard(app)
+
         @webhook.listener("after_server_stop")
         async def close(app: Any, loop: Any) -> None:
             await self.aclose()
@@ -268,18 +273,37 @@ def _to_sanic(answer: WebhookResponse) -> HTTPResponse:
 
 
 def _language_lookup(request: Request) -> LanguageLookup | None:
-    """Read the ``language`` slot from Rasa's tracker store (inside the user's key context)."""
+    """The user's ``language`` slot as the turn left it (inside the user's key context).
+
+    The tracker the encrypted store saved in this request answers it; reading it back
+    from the store (retrieve, decrypt, rebuild) is only the fallback for another store
+    or a turn that saved nothing.
+    """
     agent = getattr(request.app.ctx, "agent", None)
     tracker_store = getattr(agent, "tracker_store", None)
     if tracker_store is None:
         return None
 
     async def lookup(pseudonym: str) -> str | None:
-        tracker = await tracker_store.retrieve(pseudonym)
+        tracker = tracker_saved_in_this_request(pseudonym)
+        if tracker is None:
+            tracker = await tracker_store.retrieve(pseudonym)
         value = tracker.get_slot("language") if tracker is not None else None
         return value if isinstance(value, str) else None
 
     return lookup
+
+
+def _options_from_env(environ: Mapping[str, str]) -> DeliveryOptions:
+    """``WHATSAPP_CLAIM_LEASE_S``: how long a crashed instance's claim blocks a redelivery.
+
+    30 s by default: long enough that a slow but alive turn (an LLM call) renews it in time
+    (every third), short next to Meta's redelivery pauses. Tests of a crash lower it.
+    """
+    lease = _float_env(environ, "WHATSAPP_CLAIM_LEASE_S", DEFAULT_LEASE_SECONDS)
+    if lease < 1.0:
+        raise SettingsError("WHATSAPP_CLAIM_LEASE_S", "must be at least 1 second")
+    return DeliveryOptions(lease_seconds=lease)
 
 
 def _pacer_from_env(environ: Mapping[str, str]) -> Pacer:
