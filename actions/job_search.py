@@ -301,6 +301,13 @@ def _log_failure(action: str, exc: BaseException) -> None:
     logger.debug("%s: provider failure details", action, exc_info=exc)
 
 
+def _filled_fields(query: object) -> str:
+    """The names of the query's non-empty fields, e.g. ``"title,location,radius_km"``."""
+    fields = getattr(query, "__dataclass_fields__", None) or vars(query)
+    names = [name for name in fields if getattr(query, name, None) not in (None, "", (), [], {})]
+    return ",".join(names) or "no fields"
+
+
 class _SearchBase(_UsesProvider):
     """Shared search step of action_search_jobs and action_more_results."""
 
@@ -310,7 +317,8 @@ class _SearchBase(_UsesProvider):
         """The result page, the UnknownLocation raised, or None after uttering unavailability."""
         try:
             query = _query(tracker, page, self.cities())
-            logger.debug("%s: query %s", action, query)
+            # Field names and the page only: the values are what the user asked for (issue 16, finding 2).
+            logger.debug("%s: query page %d with %s", action, page, _filled_fields(query))
             return await self._call(lambda provider: provider.search(query))
         except UnknownLocation as exc:
             return exc

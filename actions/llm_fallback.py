@@ -35,6 +35,7 @@ from actions.llm import (
     prompt_path_from_env,
     shorten_answer,
 )
+from privacy.personal_values import personal_values
 
 __all__ = ["ActionLLMFallback", "ACTION_NAME", "CANNED_RESPONSE", "ANSWER_RESPONSE"]
 
@@ -90,6 +91,9 @@ class ActionLLMFallback(Action):
                 user_text=clip_user_text(text, prompt.max_user_chars),
                 max_tokens=prompt.max_tokens,
                 temperature=prompt.temperature,
+                # The profile name and username the webhook carried, sent by the channel beside
+                # the tracker (never in it): masked by value (privacy/personal_values.py).
+                known_values=personal_values(),
             )
         except LLMNotConfigured:
             return self._canned(dispatcher, started, "not_configured")

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import parse_list, percentile, print_table, save_section, verdict
+from privacy.backends import conversation_namespaces
 
 __all__ = ["build_events", "turn_events", "run", "main"]
 
@@ -196,7 +197,7 @@ async def _encrypted(domain: Any, backend: str, url: str, tag: str, keys: _Keys)
 async def _drop_encrypted(store: Any, backend: str, url: str, table: str, tag: str) -> None:
     await store.close()
     if backend == "postgresql":
-        await asyncio.to_thread(_pg_execute, [f"DROP TABLE IF EXISTS {table}", f"DROP TABLE IF EXISTS {table}_archive"])
+        await asyncio.to_thread(_pg_execute, [f"DROP TABLE IF EXISTS {name}" for name in conversation_namespaces(table)])
     elif backend == "redis":
         await asyncio.to_thread(_redis_delete_prefix, f"bench{tag}:")
 

@@ -60,6 +60,7 @@ import httpx
 import yaml
 
 from bench.common import parse_list, print_table, save_section, summarize, verdict
+from privacy.backends import conversation_namespaces
 from standins import meta_payloads as mp
 from standins.local_stack import LocalStack
 from standins.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
@@ -188,8 +189,8 @@ def cleanup_pg_redis(table: str, key_prefix: str) -> None:
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS {table}")
-                cursor.execute(f"DROP TABLE IF EXISTS {table}_archive")
+                for name in conversation_namespaces(table):
+                    cursor.execute(f"DROP TABLE IF EXISTS {name}")
         finally:
             connection.close()
     except psycopg2.Error as error:
@@ -206,19 +207,23 @@ def cleanup_pg_redis(table: str, key_prefix: str) -> None:
         print(f"cleanup: Redis keys {key_prefix}* not deleted: {type(error).__name__}", flush=True)
 
 
-def _delete_dedup_records(wamids: Sequence[str]) -> int:
-    """Delete the dedup records of the messages we sent (keys derive from the wamid)."""
+def _delete_dedup_records(wamids: Sequence[str], privacy_key: str) -> int:
+    """Delete the dedup records of the messages we sent (keyed references of the wamids under the
+    stack's secret, as connectors/whatsapp/references.py computes them)."""
     import redis
 
     from connectors.whatsapp.dedup import message_key
+    from connectors.whatsapp.references import References
+    from privacy.keyring import Keyring
 
+    references = References.from_keyring(Keyring.from_env({"PRIVACY_KEY": privacy_key}))
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
     deleted = 0
     try:
         for start in range(0, len(wamids), 500):
             keys = []
             for wamid in wamids[start:start + 500]:
-                record = f"blaupause:wa:dedup:{message_key(wamid)}"
+                record = f"blaupause:wa:dedup:{message_key(references.dedup_key(wamid))}"
                 keys += [record, record + ":lease"]
             deleted += client.delete(*keys)
     finally:
@@ -326,7 +331,7 @@ class _WhatsAppDriver(_Driver):
             await client.delete(f"{self.stack.graph_url}/_standin/messages")
         by_user: dict[str, list[float]] = defaultdict(list)
         for message in sent:
-            by_user[message["to"]].append(float(message["received_at"]))
+            by_user[message.get("to") or message.get("recipient")].append(float(message["received_at"]))
         for turn in turns:
             if turn.error:
                 continue
@@ -511,7 +516,7 @@ def level_row(variant: str, users_count: int, levels: Sequence[Level]) -> dict[s
 
 async def delete_dedup_records_of(driver: _WhatsAppDriver) -> None:
     """Delete the Redis dedup records of every message ``driver`` sent, and say how many."""
-    deleted = await asyncio.to_thread(_delete_dedup_records, driver.wamids)
+    deleted = await asyncio.to_thread(_delete_dedup_records, driver.wamids, driver.stack.privacy_key)
     print(f"  cleanup: deleted {deleted} Redis dedup record(s) of {len(driver.wamids)} messages sent", flush=True)
 
 

@@ -11,6 +11,13 @@ not there (a background job, another user's request, a bug).
 within a task, is copied into tasks created inside the block, and is invisible to
 concurrent tasks handling other users.
 
+One person, several identifiers (issue 9): the keys are derived from the user's
+*anchor* (:meth:`privacy.identity.UserIdentifiers.anchor`), and :attr:`UserKeys.aliases`
+carries the pseudonym and key of every other identifier the webhook carried, under the
+current and every retired secret, so the tracker store can find and move a
+conversation that was stored under an alias before (the phone number, before BSUIDs
+arrived) and erasure/export cover it too.
+
 The same block also carries a small memo (:func:`remember`, :func:`recall`,
 :func:`forget`): what one step of a request computed from the user's data can be
 handed to a later step of the *same* request instead of being read, decrypted and
@@ -21,18 +28,19 @@ answers for the bound user's current pseudonym, so nothing crosses requests or u
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from privacy.errors import NoKeyInContextError, UnknownKeyVersionError
-from privacy.identity import data_key, pseudonym
-from privacy.keyring import Keyring
+from privacy.identity import UserIdentifiers, data_key, normalize_wa_id, pseudonym
+from privacy.keyring import Keyring, Secret
 
 __all__ = [
     "RetiredIdentity",
     "UserKeys",
     "keys_for_user",
+    "keys_for_identifiers",
     "user_context",
     "current_user_keys",
     "remember",
@@ -43,7 +51,11 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class RetiredIdentity:
-    """A user's pseudonym and data key under one retired secret (for migration)."""
+    """A user's pseudonym and data key under one secret version.
+
+    Used for the anchor under a retired secret (key rotation) and for aliases
+    (other identifiers of the same person) under the current and retired secrets.
+    """
 
     version: str
     pseudonym: str
@@ -54,14 +66,17 @@ class RetiredIdentity:
 class UserKeys:
     """Everything needed to read and write one user's data; ``repr`` hides the keys.
 
-    ``pseudonym``/``version``/``key`` are under the current secret; ``retired`` holds
-    one :class:`RetiredIdentity` per retired secret, in keyring order.
+    ``pseudonym``/``version``/``key`` are the anchor's under the current secret;
+    ``retired`` holds the anchor's :class:`RetiredIdentity` per retired secret, in
+    keyring order; ``aliases`` one per (alias, secret): for each alias in the order
+    given, current secret first, then the retired ones.
     """
 
     pseudonym: str
     version: str
     key: bytes = field(repr=False)
     retired: tuple[RetiredIdentity, ...] = ()
+    aliases: tuple[RetiredIdentity, ...] = ()
 
     def key_for_version(self, version: str) -> bytes:
         """The data key under the secret with this version (current or retired)."""
@@ -73,30 +88,70 @@ class UserKeys:
         raise UnknownKeyVersionError(version)
 
     def pseudonyms(self) -> tuple[str, ...]:
-        """All pseudonyms of this user, current first, then retired in keyring order."""
-        return (self.pseudonym, *(identity.pseudonym for identity in self.retired))
+        """All pseudonyms of this user: current, retired in keyring order, then the aliases'.
+
+        Used for everything keyed by pseudonym that must cover the whole person
+        (Rasa's locks on erasure, :meth:`owns`).
+        """
+        return (
+            self.pseudonym,
+            *(identity.pseudonym for identity in self.retired),
+            *(identity.pseudonym for identity in self.aliases),
+        )
+
+    def all_identities(self) -> tuple[RetiredIdentity, ...]:
+        """Every (version, pseudonym, key) of this user, in :meth:`pseudonyms` order.
+
+        What erasure and export walk: the anchor under every secret and each alias
+        under every secret.
+        """
+        return (
+            RetiredIdentity(version=self.version, pseudonym=self.pseudonym, key=self.key),
+            *self.retired,
+            *self.aliases,
+        )
 
     def owns(self, candidate: str) -> bool:
-        """True if ``candidate`` is this user's current or a retired pseudonym."""
+        """True if ``candidate`` is any pseudonym of this user (anchor, retired or alias)."""
         return candidate in self.pseudonyms()
 
 
-def keys_for_user(keyring: Keyring, wa_id: str) -> UserKeys:
-    """Derive a user's keys under the current and every retired secret.
+def _identity(secret: Secret, identifier: str) -> RetiredIdentity:
+    return RetiredIdentity(version=secret.version, pseudonym=pseudonym(secret, identifier), key=data_key(secret, identifier))
 
-    Raises ``InvalidIdentifierError`` for an identifier that cannot be normalised.
+
+def keys_for_user(keyring: Keyring, anchor: str, aliases: Iterable[str] = ()) -> UserKeys:
+    """Derive a user's keys from their anchor under the current and every retired secret.
+
+    ``anchor`` is the identifier the conversation is keyed on (a phone number or a
+    BSUID; ``keys_for_user(keyring, wa_id)`` keeps its old meaning). ``aliases`` are
+    the other identifiers of the same person: their pseudonyms and keys (under every
+    secret) let the store find a conversation stored under them. An alias equal to
+    the anchor after normalisation, or repeated, is skipped. Raises
+    ``InvalidIdentifierError`` for an identifier that cannot be normalised.
     """
-    retired = tuple(
-        RetiredIdentity(version=secret.version, pseudonym=pseudonym(secret, wa_id), key=data_key(secret, wa_id))
-        for secret in keyring.retired
-    )
-    current = keyring.current
+    anchor_normalized = normalize_wa_id(anchor)
+    seen = {anchor_normalized}
+    alias_identities: list[RetiredIdentity] = []
+    for alias in aliases:
+        normalized = normalize_wa_id(alias)
+        if normalized in seen:
+            continue
+        seen.add(normalized)
+        alias_identities.extend(_identity(secret, normalized) for secret in keyring.secrets)
+    current = _identity(keyring.current, anchor_normalized)
     return UserKeys(
-        pseudonym=pseudonym(current, wa_id),
+        pseudonym=current.pseudonym,
         version=current.version,
-        key=data_key(current, wa_id),
-        retired=retired,
+        key=current.key,
+        retired=tuple(_identity(secret, anchor_normalized) for secret in keyring.retired),
+        aliases=tuple(alias_identities),
     )
+
+
+def keys_for_identifiers(keyring: Keyring, ids: UserIdentifiers, use_parent: bool = False) -> UserKeys:
+    """:func:`keys_for_user` for the anchor and aliases of ``ids`` (see :class:`UserIdentifiers`)."""
+    return keys_for_user(keyring, ids.anchor(use_parent), ids.aliases(use_parent))
 
 
 @dataclass(eq=False, slots=True)

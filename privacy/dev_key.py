@@ -14,6 +14,10 @@ Runtime selection (:func:`keyring_for_runtime`):
 * ``BLAUPAUSE_ENV=local`` and no ``PRIVACY_KEY``: the secret comes from
   ``PRIVACY_DEV_KEY_FILE`` (relative paths are relative to the project root) or
   ``var/privacy.key`` under the project root; ``PRIVACY_OLD_KEYS`` still applies.
+  Refused (:class:`DevKeyRefusedError`) when ``WHATSAPP_API_BASE_URL`` points at
+  Meta (unset means Meta's ``https://graph.facebook.com``): real users' messages
+  must never be sealed with a key that lives in a file next to the code. Local
+  runs point the channel at the Graph API stand-in (``scripts/run.sh`` does).
 
 CLI: ``python -m privacy.dev_key [PATH]`` creates or checks the file and prints only
 the path and a note, never the key.
@@ -28,6 +32,7 @@ import stat
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from privacy.errors import InsecureKeyFileError, PrivacyConfigError
 from privacy.keyring import (
@@ -44,6 +49,9 @@ __all__ = [
     "PRIVACY_DEV_KEY_FILE_ENV",
     "PROJECT_ROOT",
     "DEFAULT_DEV_KEY_PATH",
+    "API_BASE_URL_ENV",
+    "DevKeyRefusedError",
+    "is_meta_api",
     "ensure_dev_key",
     "dev_key_path",
     "is_local",
@@ -58,7 +66,34 @@ PRIVACY_DEV_KEY_FILE_ENV = "PRIVACY_DEV_KEY_FILE"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DEV_KEY_PATH = PROJECT_ROOT / "var" / "privacy.key"
 
+API_BASE_URL_ENV = "WHATSAPP_API_BASE_URL"
+#: The channel's default when WHATSAPP_API_BASE_URL is unset (connectors/whatsapp/graph_client.py).
+META_API_BASE_URL = "https://graph.facebook.com"
+_META_DOMAINS = ("facebook.com", "whatsapp.com", "whatsapp.net", "fb.com", "meta.com")
+
 _GROUP_OTHER = stat.S_IRWXG | stat.S_IRWXO
+
+
+class DevKeyRefusedError(PrivacyConfigError):
+    """The local development key would be used against Meta's real Graph API.
+
+    ``variable`` names the setting to change (for the channel's start-up error).
+    """
+
+    def __init__(self, api_base_url_host: str) -> None:
+        self.variable = PRIVACY_KEY_ENV
+        super().__init__(
+            f"refusing the local development key (BLAUPAUSE_ENV=local without {PRIVACY_KEY_ENV}) because "
+            f"{API_BASE_URL_ENV} points at Meta ({api_base_url_host}); set {PRIVACY_KEY_ENV} for real traffic, "
+            f"or point {API_BASE_URL_ENV} at the Graph API stand-in for local use"
+        )
+
+
+def is_meta_api(base_url: str | None) -> bool:
+    """True if ``base_url`` (None/empty: the channel's default) is a Meta host."""
+    url = (base_url or "").strip() or META_API_BASE_URL
+    host = (urlsplit(url if "://" in url else "//" + url).hostname or "").rstrip(".").lower()
+    return any(host == domain or host.endswith("." + domain) for domain in _META_DOMAINS)
 
 
 def _check_directory(directory: Path) -> None:
@@ -162,14 +197,18 @@ def keyring_for_runtime(environ: Mapping[str, str] | None = None) -> Keyring:
 
     Production (``BLAUPAUSE_ENV`` not ``local``) raises ``MissingSecretError`` when
     ``PRIVACY_KEY`` is absent. Locally without ``PRIVACY_KEY`` it logs a WARNING with
-    the file path (never the key) and uses :func:`ensure_dev_key`.
+    the file path (never the key) and uses :func:`ensure_dev_key`, unless
+    ``WHATSAPP_API_BASE_URL`` is Meta's (or unset): then :class:`DevKeyRefusedError`.
     """
     env = os.environ if environ is None else environ
     if not is_local(env) or env.get(PRIVACY_KEY_ENV, "") != "":
         return Keyring.from_env(env)
+    base_url = env.get(API_BASE_URL_ENV)
+    if is_meta_api(base_url):
+        raise DevKeyRefusedError(urlsplit((base_url or "").strip() or META_API_BASE_URL).hostname or "?")
     path = dev_key_path(env)
     current = parse_secret(ensure_dev_key(path), name=str(path))
-    retired = parse_old_secrets(env.get(PRIVACY_OLD_KEYS_ENV, ""))
+    retired = parse_old_secrets(env.get(PRIVACY_OLD_KEYS_ENV, ""), strict=True)
     logger.warning(
         "%s is not set; using the local development key file %s (BLAUPAUSE_ENV=local, never use this in production)",
         PRIVACY_KEY_ENV,

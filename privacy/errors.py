@@ -142,3 +142,12 @@ class InvalidIdentifierError(PrivacyError):
     The message describes the problem (e.g. ``"phone number has 5 digits"``) but
     never repeats the identifier itself.
     """
+
+
+class ErasureJournalError(PrivacyError):
+    """The erasure journal (``PRIVACY_ERASURE_JOURNAL``) cannot be written or read.
+
+    An erasure fails (before anything is deleted) rather than go unjournalled: a
+    backup restored later would otherwise bring the conversation back unnoticed.
+    The message names the file's failure, never a pseudonym.
+    """

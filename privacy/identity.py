@@ -13,11 +13,26 @@ https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/payload-example
 * ``wa_id`` is the user's phone number in international format without ``+``
   (``4915550000001``). Humans and some tools format it (``+49 155 5000-0001``,
   ``0049 155 50000001``); :func:`normalize_wa_id` maps all of these to the same digits.
-* Business-scoped user ids (BSUIDs), announced by Meta for users with usernames, are
-  opaque strings containing letters. Any identifier containing a letter is treated as
-  a BSUID. It is compared case-insensitively (``str.casefold``) and lives in its own
+* Business-scoped user ids (BSUIDs, ``contacts[].user_id`` / ``messages[].from_user_id``)
+  look like ``US.13491208655302741918``: a country code, a dot, digits (Meta allows up
+  to 128 alphanumerics); a portfolio-wide *parent* BSUID (``contacts[].parent_user_id``)
+  adds ``ENT.``: ``US.ENT.11815799212886844830``
+  (https://developers.facebook.com/docs/whatsapp/cloud-api/business-scoped-user-ids).
+  Any identifier containing a letter is treated as a BSUID (:data:`BSUID_SHAPE` is the
+  documented shape; the parser stays tolerant because Meta marks it "subject to
+  change"). It is compared case-insensitively (``str.casefold``) and lives in its own
   namespace (``bsuid:`` vs ``tel:`` in the derivation input) so it can never collide
   with a phone number.
+
+Identity anchor (issue 9): one webhook may carry a phone number, a BSUID and a parent
+BSUID for the same person, and the phone number comes and goes (Meta shares it only
+for a while). Keying the conversation on whichever identifier happens to arrive would
+split one person into several conversations, so :class:`UserIdentifiers` names one
+*anchor*: the BSUID when present (or, with ``use_parent``, the portfolio-wide parent
+BSUID when present), else the phone number. Everything else the webhook carried is an
+*alias*: a conversation found under an alias pseudonym is moved to the anchor's (see
+:mod:`privacy.tracker_store`). Usernames are no identifiers (users change them) and
+never enter a derivation.
 
 Derivations (RFC 2104 HMAC-SHA256, RFC 5869 HKDF-SHA256)::
 
@@ -37,6 +52,7 @@ import base64
 import hashlib
 import hmac
 import re
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -49,8 +65,10 @@ __all__ = [
     "DATA_KEY_BYTES",
     "MIN_PHONE_DIGITS",
     "MAX_PHONE_DIGITS",
+    "BSUID_SHAPE",
     "normalize_wa_id",
     "is_bsuid",
+    "UserIdentifiers",
     "pseudonym",
     "data_key",
 ]
@@ -65,6 +83,12 @@ _PSEUDONYM_BYTES = 20
 _PSEUDONYM_LABEL = b"blaupause/pseudonym\x00"
 _DATA_KEY_LABEL = b"blaupause/data-key\x00"
 _DATA_KEY_INFO = b"blaupause/data-key/v1"
+
+BSUID_SHAPE = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[0-9A-Z]{1,128}", re.IGNORECASE)
+"""The documented shape of a BSUID or parent BSUID (``US.1349...``, ``US.ENT.1181...``), any case.
+
+Documentation and tests only: :func:`is_bsuid` stays "contains a letter" so that a
+changed format from Meta still keys a conversation instead of being refused."""
 
 _PHONE_SEPARATORS = re.compile(r"[\s\-./()]")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
@@ -156,3 +180,77 @@ def data_key(secret: Secret | bytes, wa_id: str) -> bytes:
     ikm = hmac.new(_secret_bytes(secret), _DATA_KEY_LABEL + _namespaced(wa_id), hashlib.sha256).digest()
     hkdf = HKDF(algorithm=hashes.SHA256(), length=DATA_KEY_BYTES, salt=None, info=_DATA_KEY_INFO)
     return hkdf.derive(ikm)
+
+
+def _usable(raw: object, *, bsuid: bool) -> tuple[str | None, str | None]:
+    """(normalised identifier, None) or (None, reason): phone fields hold numbers, id fields BSUIDs."""
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None, None
+    try:
+        normalized = normalize_wa_id(raw)  # type: ignore[arg-type]
+    except InvalidIdentifierError as error:
+        return None, str(error)
+    if is_bsuid(normalized) != bsuid:
+        return None, "a business-scoped user id where a phone number belongs" if not bsuid else (
+            "a phone number where a business-scoped user id belongs"
+        )
+    return normalized, None
+
+
+@dataclass(frozen=True, slots=True)
+class UserIdentifiers:
+    """The identifiers one webhook carried for one user; ``repr`` shows none of them.
+
+    ``phone`` (``messages[].from`` / ``contacts[].wa_id``), ``user_id`` (the BSUID,
+    ``messages[].from_user_id`` / ``contacts[].user_id``) and ``parent_user_id``
+    (``contacts[].parent_user_id``); each may be ``None``. Values are kept as given;
+    :meth:`anchor` and :meth:`aliases` return normalised forms and skip a value that
+    cannot be used (an unparsable number, a BSUID in the phone field), so one malformed
+    field never costs the user the conversation the others identify.
+    """
+
+    phone: str | None = field(default=None, repr=False)
+    user_id: str | None = field(default=None, repr=False)
+    parent_user_id: str | None = field(default=None, repr=False)
+
+    def _normalized(self) -> tuple[str | None, str | None, str | None, list[str]]:
+        phone, phone_problem = _usable(self.phone, bsuid=False)
+        user_id, user_problem = _usable(self.user_id, bsuid=True)
+        parent, parent_problem = _usable(self.parent_user_id, bsuid=True)
+        problems = [
+            f"{name}: {problem}"
+            for name, problem in (("phone", phone_problem), ("user_id", user_problem), ("parent_user_id", parent_problem))
+            if problem
+        ]
+        return phone, user_id, parent, problems
+
+    def anchor(self, use_parent: bool = False) -> str:
+        """The identifier the user's pseudonym and data key derive from (normalised).
+
+        The BSUID when present, else the phone number; with ``use_parent`` the parent
+        BSUID first (portfolio-wide: one conversation across the linked businesses that
+        share this deployment's store), then the BSUID, then the phone number. Raises
+        :class:`~privacy.errors.InvalidIdentifierError` (naming fields, never values)
+        when no identifier is usable.
+        """
+        phone, user_id, parent, problems = self._normalized()
+        order = (parent, user_id, phone) if use_parent else (user_id, phone)
+        for candidate in order:
+            if candidate is not None:
+                return candidate
+        detail = "; ".join(problems) if problems else "no phone number, user_id or parent_user_id"
+        raise InvalidIdentifierError(f"no usable user identifier ({detail})")
+
+    def aliases(self, use_parent: bool = False) -> tuple[str, ...]:
+        """Every other usable identifier (normalised, without duplicates), phone first.
+
+        A conversation stored under the pseudonym of an alias (e.g. the phone number,
+        before BSUIDs arrived) belongs to the same person and moves to the anchor.
+        """
+        anchor = self.anchor(use_parent)
+        phone, user_id, parent, _ = self._normalized()
+        found: list[str] = []
+        for candidate in (phone, user_id, parent):
+            if candidate is not None and candidate != anchor and candidate not in found:
+                found.append(candidate)
+        return tuple(found)

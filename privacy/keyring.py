@@ -15,6 +15,13 @@ Configuration (secrets only ever come from the environment):
     optional, comma-separated retired secrets in the same format, newest first by
     convention. Whitespace around the commas is ignored; empty entries are errors.
 
+Secrets read from the environment must also look random (:func:`check_strength`):
+an all-zero, single-byte, repeating (``"ab" * 32``), counting (``00 01 02 ...``) or
+otherwise low-variety value is refused with :class:`WeakSecretError` naming the
+variable. A value from ``secrets.token_hex(32)`` never trips the check: 32 random
+bytes hold about 30 distinct byte values; the check asks for at least 16, which a
+random key misses with a probability far below 2**-80.
+
 Each secret carries a *version*: the first 8 hex characters of
 HMAC-SHA256(secret, ``b"blaupause/key-version"``) (RFC 2104). It is short, stable,
 safe to store next to sealed data and reveals nothing usable about the secret.
@@ -38,6 +45,9 @@ from privacy.errors import (
 
 __all__ = [
     "SECRET_BYTES",
+    "MIN_DISTINCT_BYTES",
+    "WeakSecretError",
+    "check_strength",
     "PRIVACY_KEY_ENV",
     "PRIVACY_OLD_KEYS_ENV",
     "Secret",
@@ -56,6 +66,44 @@ _VERSION_HEX_CHARS = 8
 _HEX_SECRET = re.compile(r"[0-9a-fA-F]{64}")
 _VERSION_SYNTAX = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 _GENERATE_HINT = 'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
+
+#: The fewest distinct byte values a secret from the environment may hold (see module doc).
+MIN_DISTINCT_BYTES = 16
+_MAX_PERIOD = SECRET_BYTES // 2
+
+
+class WeakSecretError(MalformedSecretError):
+    """A secret is well-formed but does not look random (zeros, a repeated pattern, ...).
+
+    Why refuse: every pseudonym and data key derives from this one value; a guessable
+    secret turns the pseudonyms into a lookup table of phone numbers. The message
+    names the variable and the kind of weakness, never the value.
+    """
+
+
+def _weakness(value: bytes) -> str | None:
+    """Why ``value`` does not look like 32 random bytes, or None."""
+    if not any(value):
+        return "is all zeros"
+    for period in range(1, _MAX_PERIOD + 1):
+        if all(value[i] == value[i % period] for i in range(len(value))):
+            return f"repeats a {period}-byte pattern"
+    steps = {(value[i + 1] - value[i]) % 256 for i in range(len(value) - 1)}
+    if len(steps) == 1:
+        return "is a counting sequence"
+    if len(set(value)) < MIN_DISTINCT_BYTES:
+        return f"holds only {len(set(value))} distinct byte values (a random secret holds about 30)"
+    return None
+
+
+def check_strength(secret: Secret, *, name: str = PRIVACY_KEY_ENV, position: int | None = None) -> Secret:
+    """Return ``secret`` if it looks random; raise :class:`WeakSecretError` otherwise."""
+    reason = _weakness(secret.value)
+    if reason is not None:
+        raise WeakSecretError(
+            name, f"{reason}; a low-entropy secret makes pseudonyms guessable, {_GENERATE_HINT}", position=position
+        )
+    return secret
 
 
 def key_version_of(value: bytes) -> str:
@@ -117,8 +165,11 @@ def parse_secret(text: str, *, name: str = PRIVACY_KEY_ENV, position: int | None
     return Secret.from_value(bytes.fromhex(text))
 
 
-def parse_old_secrets(text: str, *, name: str = PRIVACY_OLD_KEYS_ENV) -> tuple[Secret, ...]:
-    """Parse a comma-separated list of retired secrets; an empty string means none."""
+def parse_old_secrets(text: str, *, name: str = PRIVACY_OLD_KEYS_ENV, strict: bool = False) -> tuple[Secret, ...]:
+    """Parse a comma-separated list of retired secrets; an empty string means none.
+
+    ``strict`` also applies :func:`check_strength` to every entry (the environment path).
+    """
     if text.strip() == "":
         return ()
     parsed: list[Secret] = []
@@ -126,7 +177,8 @@ def parse_old_secrets(text: str, *, name: str = PRIVACY_OLD_KEYS_ENV) -> tuple[S
         item = item.strip()
         if item == "":
             raise MalformedSecretError(name, "is empty (check for a stray comma)", position=position)
-        parsed.append(parse_secret(item, name=name, position=position))
+        secret = parse_secret(item, name=name, position=position)
+        parsed.append(check_strength(secret, name=name, position=position) if strict else secret)
     return tuple(parsed)
 
 
@@ -184,16 +236,16 @@ class Keyring:
         """Build the keyring from ``PRIVACY_KEY`` and ``PRIVACY_OLD_KEYS``.
 
         ``environ`` defaults to ``os.environ`` (read at call time). An unset or empty
-        ``PRIVACY_KEY`` raises ``MissingSecretError``; malformed or duplicate values
-        raise ``MalformedSecretError``/``DuplicateSecretError`` naming the variable
-        and the list position.
+        ``PRIVACY_KEY`` raises ``MissingSecretError``; malformed, weak or duplicate
+        values raise ``MalformedSecretError``/``WeakSecretError``/``DuplicateSecretError``
+        naming the variable and the list position.
         """
         env = os.environ if environ is None else environ
         raw_current = env.get(PRIVACY_KEY_ENV, "")
         if raw_current == "":
             raise MissingSecretError(PRIVACY_KEY_ENV, _GENERATE_HINT)
-        current = parse_secret(raw_current, name=PRIVACY_KEY_ENV)
-        retired = parse_old_secrets(env.get(PRIVACY_OLD_KEYS_ENV, ""))
+        current = check_strength(parse_secret(raw_current, name=PRIVACY_KEY_ENV), name=PRIVACY_KEY_ENV)
+        retired = parse_old_secrets(env.get(PRIVACY_OLD_KEYS_ENV, ""), strict=True)
         return cls.with_env_names(current, retired)
 
     @classmethod

@@ -2,7 +2,8 @@
 
     python -m privacy.maintenance purge      [--url URL] [--retention-days N]
     python -m privacy.maintenance key-status [--url URL]
-    python -m privacy.maintenance erase      [--url URL]  < file-with-one-number
+    python -m privacy.maintenance erase      [--url URL]  < file-with-the-users-identifiers
+    python -m privacy.maintenance replay-erasures [--url URL] [--journal FILE]
 
 ``purge`` deletes conversations nobody touched for longer than the retention period
 (``PRIVACY_RETENTION_DAYS``, default 30) and prints how many; Redis expires them by
@@ -16,8 +17,27 @@ When no record uses a retired version any more, that secret can leave
 and disappear with retention.
 
 ``erase`` handles an erasure request that reached the operator outside WhatsApp
-(GDPR Art. 17): it reads the phone number from standard input, so it never appears
-in shell history or the process list, and prints only the pseudonym and a count.
+(GDPR Art. 17): it reads the user's identifiers from standard input, one per line
+(the phone number, the BSUID and/or the parent BSUID: every identifier the person
+may have been stored under, see :class:`privacy.identity.UserIdentifiers`), so they
+never appear in shell history or the process list, and prints only the pseudonym of
+the first one and a count. Records under every identifier, under the current and
+every retired secret, are deleted.
+
+``replay-erasures`` is the step after restoring a backup of the tracker database (issue
+16, finding 3): a backup taken before an erasure holds that person's wrapped
+conversation key and records, and no tombstone. Every erasure is also appended to the
+erasure journal (``PRIVACY_ERASURE_JOURNAL``, default ``var/erasures.journal``:
+``<time> <pseudonym>`` per line, kept outside the database and its backups); this
+command writes the tombstones again and deletes every key record and record last
+written at or before its entry's time (a conversation begun after the erasure stays),
+then scrubs. It needs no secret and no identifier. Run it before the bot serves the
+restored database.
+
+``purge`` also deletes wrapped conversation keys that no longer have a record and
+were written before the cutoff, and tombstones older than the retention period (a
+record older than such a tombstone is older than the retention period too, so purge
+deletes it as well; the journal covers restores of older backups).
 
 None of these commands can read a conversation: that needs the user's phone number
 and the secret together, and only ``erase`` ever sees a number (and reads nothing).
@@ -49,11 +69,15 @@ from privacy.errors import PrivacyConfigError, PrivacyError
 from privacy.tracker_store import (
     TRACKER_STORE_URL_ENV,
     EncryptedTrackerStore,
+    ErasureJournal,
+    apply_erasure,
+    resolve_journal_path,
     resolve_retention_days,
     resolve_url,
+    scrub_backends,
 )
 
-__all__ = ["main", "run_command", "purge", "key_status", "EXIT_OK", "EXIT_CONFIG", "EXIT_UNAVAILABLE"]
+__all__ = ["main", "run_command", "purge", "key_status", "replay_erasures", "EXIT_OK", "EXIT_CONFIG", "EXIT_UNAVAILABLE"]
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -63,7 +87,27 @@ EXIT_UNAVAILABLE = 3
 async def purge(backends: ConversationBackends, retention: timedelta, *, now: Optional[datetime] = None) -> int:
     """Delete live and archived records last written before ``now - retention``."""
     cutoff = (now or datetime.now(timezone.utc)) - retention
-    return await backends.live.purge_older_than(cutoff) + await backends.archive.purge_older_than(cutoff)
+    deleted = await backends.live.purge_older_than(cutoff) + await backends.archive.purge_older_than(cutoff)
+    # A wrapped key is written once; it goes when its conversation has gone (Redis: TTL, touched per save).
+    in_use = {*await backends.live.list_pseudonyms(), *await backends.archive.list_pseudonyms()}
+    for pseudonym in await backends.keys.list_pseudonyms():
+        if pseudonym not in in_use:
+            record = await backends.keys.get(pseudonym)
+            if record is not None and record.updated_at < cutoff:
+                await backends.keys.delete(pseudonym)
+    await backends.erased.purge_older_than(cutoff)
+    return deleted
+
+
+async def replay_erasures(backends: ConversationBackends, journal: ErasureJournal) -> tuple[int, int]:
+    """Apply every journal entry (tombstone, then delete what is older); ``(entries, records deleted)``."""
+    entries = journal.entries()
+    deleted = 0
+    for pseudonym, erased_at in entries:
+        deleted += await apply_erasure(backends, pseudonym, erased_at)
+    if entries:
+        await scrub_backends(backends)
+    return len(entries), deleted
 
 
 async def key_status(backends: ConversationBackends) -> dict[str, tuple[int, int]]:
@@ -87,7 +131,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("purge", parents=[common], help="delete conversations older than the retention period")
     commands.add_parser("key-status", parents=[common], help="count records per key version")
-    commands.add_parser("erase", parents=[common], help="erase one user's records (number on stdin)")
+    commands.add_parser("erase", parents=[common], help="erase one user's records (identifiers on stdin)")
+    replay = commands.add_parser(
+        "replay-erasures", parents=[common], help="after restoring a backup: apply the erasure journal again"
+    )
+    replay.add_argument("--journal", help="erasure journal (default: $PRIVACY_ERASURE_JOURNAL or var/erasures.journal)")
     return parser
 
 
@@ -103,6 +151,11 @@ async def _run(
     try:
         if args.command == "purge":
             return await _purge(backends, retention, url, out)
+        if args.command == "replay-erasures":
+            journal = ErasureJournal(resolve_journal_path(args.journal, {} if args.journal else env))
+            entries, deleted = await replay_erasures(backends, journal)
+            print(f"replayed {entries} erasure(s) from {journal.path}: deleted {deleted} record(s) on {safe_url(url)}", file=out)
+            return EXIT_OK
         return await _key_status(backends, env, url, out)
     finally:
         await backends.close()
@@ -146,15 +199,18 @@ async def _erase(
     url: str, args: argparse.Namespace, env: Mapping[str, str], retention: timedelta, stdin: TextIO, out: TextIO
 ) -> int:
     keyring = keyring_for_runtime(env)
-    line = stdin.readline().strip()
-    if not line:
-        raise PrivacyConfigError("erase reads the user's WhatsApp number from standard input; none given")
-    user_keys = keys_for_user(keyring, line)
+    identifiers = [line.strip() for line in stdin.read().splitlines() if line.strip()]
+    if not identifiers:
+        raise PrivacyConfigError(
+            "erase reads the user's WhatsApp number and/or BSUIDs from standard input (one per line); none given"
+        )
+    user_keys = keys_for_user(keyring, identifiers[0], identifiers[1:])
     store = EncryptedTrackerStore(
         url=url,
         table=args.table,
         key_prefix=args.key_prefix,
         retention_days=retention.days,
+        erasure_journal=str(resolve_journal_path(None, env)),
         environ={},  # url and retention are resolved above; the CLI flags win here
     )
     try:

@@ -14,6 +14,7 @@ Construction (NIST SP 800-38D, AES-256-GCM via ``cryptography``'s ``AESGCM``)::
     aad  = b"blaupause/v1" | format_version (1 byte)
          | len(key_version) (2 bytes, big endian) | key_version (UTF-8)
          | len(pseudonym)   (2 bytes, big endian) | pseudonym   (UTF-8)
+        [| len(purpose)     (2 bytes, big endian) | purpose     (UTF-8)]   only when given
 
 The length prefixes make the encoding injective (no two (version, pseudonym) pairs
 give the same bytes). Random 96-bit nonces are safe for far more than the number of
@@ -73,14 +74,22 @@ def _field(name: str, value: str) -> bytes:
     return len(encoded).to_bytes(2, "big") + encoded
 
 
-def associated_data(*, pseudonym: str, key_version: str, format_version: int = FORMAT_VERSION) -> bytes:
-    """The GCM associated data binding a blob to its pseudonym and key version."""
-    return (
+def associated_data(
+    *, pseudonym: str, key_version: str, format_version: int = FORMAT_VERSION, purpose: str | None = None
+) -> bytes:
+    """The GCM associated data binding a blob to its pseudonym and key version (and purpose).
+
+    ``purpose`` (e.g. ``"conversation-key"`` for a wrapped key) is appended as a third
+    length-prefixed field when given, so a blob sealed for one purpose never opens as
+    another; without it the bytes are exactly those of earlier releases.
+    """
+    aad = (
         _AAD_LABEL
         + bytes([format_version])
         + _field("key_version", key_version)
         + _field("pseudonym", pseudonym)
     )
+    return aad if purpose is None else aad + _field("purpose", purpose)
 
 
 def _aead(key: bytes) -> AESGCM:
@@ -89,7 +98,7 @@ def _aead(key: bytes) -> AESGCM:
     return AESGCM(key)
 
 
-def seal(key: bytes, plaintext: bytes, *, pseudonym: str, key_version: str) -> bytes:
+def seal(key: bytes, plaintext: bytes, *, pseudonym: str, key_version: str, purpose: str | None = None) -> bytes:
     """Encrypt and authenticate ``plaintext`` for one user and key version.
 
     Every call uses a fresh random nonce, so sealing the same plaintext twice gives
@@ -97,13 +106,13 @@ def seal(key: bytes, plaintext: bytes, *, pseudonym: str, key_version: str) -> b
     """
     if not isinstance(plaintext, (bytes, bytearray, memoryview)):
         raise TypeError("plaintext must be bytes")
-    aad = associated_data(pseudonym=pseudonym, key_version=key_version)
+    aad = associated_data(pseudonym=pseudonym, key_version=key_version, purpose=purpose)
     nonce = secrets.token_bytes(NONCE_BYTES)
     ciphertext = _aead(key).encrypt(nonce, bytes(plaintext), aad)
     return bytes([FORMAT_VERSION]) + nonce + ciphertext
 
 
-def unseal(key: bytes, blob: bytes, *, pseudonym: str, key_version: str) -> bytes:
+def unseal(key: bytes, blob: bytes, *, pseudonym: str, key_version: str, purpose: str | None = None) -> bytes:
     """Decrypt a blob made by :func:`seal` with the same key, pseudonym and key version.
 
     Raises ``DecryptionError`` for a truncated blob, an unknown format version, a wrong
@@ -113,7 +122,7 @@ def unseal(key: bytes, blob: bytes, *, pseudonym: str, key_version: str) -> byte
         raise TypeError("blob must be bytes")
     blob = bytes(blob)
     aead = _aead(key)
-    aad = associated_data(pseudonym=pseudonym, key_version=key_version)
+    aad = associated_data(pseudonym=pseudonym, key_version=key_version, purpose=purpose)
     if len(blob) < OVERHEAD:
         raise DecryptionError(REASON_TRUNCATED)
     if blob[0] != FORMAT_VERSION:

@@ -10,6 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-chat}
 export RASA_TELEMETRY_ENABLED=false
+# Rasa renders its structlog events as JSON when this is set (also on a terminal), which is
+# the shape the log redaction can allowlist field by field (privacy/log_redaction.py).
+export FORCE_JSON_LOGGING=1
 mkdir -p var/log
 chmod 700 var
 
@@ -40,7 +43,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 echo "run: starting the action server on 127.0.0.1:$ACTIONS_PORT (log: var/log/actions.log)"
-SANIC_HOST=127.0.0.1 .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" \
+# The action server gets an allowlisted environment (privacy/action_server.py): no
+# PRIVACY_KEY, no PRIVACY_OLD_KEYS, no WHATSAPP_* secrets, no store URLs. It holds no key.
+SANIC_HOST=127.0.0.1 .venv/bin/python -m privacy.action_server -- \
+  .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" \
   > var/log/actions.log 2>&1 &
 pids+=($!)
 

@@ -16,6 +16,11 @@ list means "nothing found". Needles are matched case-insensitively (ASCII case) 
 encodings a value could be stored in: UTF-8, JSON's ``\\uXXXX`` escapes, Latin-1 and UTF-16-LE
 (see :func:`encodings_of`). ``Finding`` shows a short excerpt around the hit so a failing test
 says exactly what leaked where.
+
+Identifiers of the username era are needles too (:func:`identity_needles`): a business-scoped
+user id (``DE.1000000000000000001``) also in the forms a store might cut it into (without the
+country prefix, its bare digits), a parent BSUID (``DE.ENT.2000000000000000001``) likewise, and a
+username (``@erika_test``) with and without its ``@``. Facts: docs/whatsapp-delivery.md.
 """
 from __future__ import annotations
 
@@ -29,7 +34,10 @@ __all__ = [
     "Needles",
     "encodings_of",
     "phone_formats",
+    "bsuid_formats",
+    "username_formats",
     "needles",
+    "identity_needles",
     "find_in",
     "scan_bytes",
     "scan_files",
@@ -107,6 +115,64 @@ def phone_formats(wa_id: str) -> tuple[str, ...]:
         "00" + wa_id,
         national,
     )
+
+
+_MIN_FRAGMENT = 6
+"""Shortest fragment of an identifier worth a needle of its own: shorter ones (a 3-letter
+username, a short BSUID tail) would match random ciphertext and base64 by chance."""
+
+
+def bsuid_formats(user_id: str) -> tuple[str, ...]:
+    """The ways a (parent) business-scoped user id could be written down.
+
+    ``DE.1000000000000000001`` -> itself, ``1000000000000000001`` (the part after the country
+    prefix, e.g. a column that drops the country); ``DE.ENT.2000000000000000001`` -> itself,
+    ``ENT.2000000000000000001`` and ``2000000000000000001``. The tail forms are contained in the
+    full one, so a leak of the whole id is reported under all of them; each stands for a
+    different way to cut the id. Case does not matter (the match is case-blind).
+    """
+    parts = user_id.split(".")
+    if len(parts) < 2 or not parts[0].isalpha() or not all(parts[1:]):
+        raise ValueError("expected a business-scoped user id such as DE.1000000000000000001")
+    forms = [user_id, ".".join(parts[1:]), parts[-1]]
+    return tuple(form for form in dict.fromkeys(forms) if len(form) >= _MIN_FRAGMENT)
+
+
+def username_formats(username: str) -> tuple[str, ...]:
+    """A WhatsApp username with and without the leading ``@`` (``@erika_test``, ``erika_test``);
+    the bare name only when it is long enough not to match by chance."""
+    bare = username.lstrip("@")
+    if not bare:
+        raise ValueError("an empty username matches everything")
+    forms = ["@" + bare]
+    if len(bare) >= _MIN_FRAGMENT:
+        forms.append(bare)
+    return tuple(forms)
+
+
+def identity_needles(
+    phone: Optional[str] = None,
+    user_id: Optional[str] = None,
+    parent_user_id: Optional[str] = None,
+    username: Optional[str] = None,
+) -> dict[str, tuple[bytes, ...]]:
+    """Needles for every identifier a webhook may carry for one person, in all their formats
+    (:func:`phone_formats`, :func:`bsuid_formats`, :func:`username_formats`) and encodings
+    (:func:`encodings_of`). A phone number that is not a German wa_id is used as given."""
+    formats: list[str] = []
+    if phone:
+        try:
+            formats.extend(phone_formats(phone))
+        except ValueError:
+            formats.append(phone)
+    for bsuid in (user_id, parent_user_id):
+        if bsuid:
+            formats.extend(bsuid_formats(bsuid))
+    if username:
+        formats.extend(username_formats(username))
+    if not formats:
+        raise ValueError("identity_needles needs at least one identifier")
+    return needles(formats)
 
 
 def needles(secrets: Iterable[str]) -> dict[str, tuple[bytes, ...]]:

@@ -24,6 +24,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import httpx
 
+from privacy.action_server import action_server_environment
+
 __all__ = ["LocalStack", "StackError", "PHONE_NUMBER_ID", "free_port"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +59,8 @@ class LocalStack:
             ``{"table": "t1234"}`` (SQL table / Redis namespace) so parallel runs never share data.
         lock_store_options: more keys under ``lock_store`` (with ``lock_store_url``), e.g.
             ``{"db": 0, "key_prefix": "t1234"}``; Rasa's RedisLockStore uses db 1 unless told.
+        debug: start Rasa and the action server with ``--debug``. Refused at start in
+            production unless ``extra_env`` sets ``BLAUPAUSE_ALLOW_DEBUG_LOGS=1``.
     """
 
     workdir: Path
@@ -68,6 +72,7 @@ class LocalStack:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     tracker_store_options: Mapping[str, Any] = field(default_factory=dict)
     lock_store_options: Mapping[str, Any] = field(default_factory=dict)
+    debug: bool = False
 
     def __post_init__(self) -> None:
         self.app_secret = secrets.token_hex(16)
@@ -109,11 +114,16 @@ class LocalStack:
             TRACKER_STORE_URL=str(self.tracker_store_url),
             SANIC_HOST="127.0.0.1",
             JOBS_PROVIDER="local",
+            FORCE_JSON_LOGGING="1",
         )
         if self.dedup_url:
             env["WHATSAPP_DEDUP_URL"] = self.dedup_url
         env.update(self.extra_env)
         return env
+
+    def actions_env(self) -> Dict[str, str]:
+        """The action server's environment: :meth:`env` through the allowlist (no key, no Meta secret)."""
+        return action_server_environment(self.env())
 
     def _endpoints_file(self) -> Path:
         text = (ROOT / "endpoints.yml").read_text(encoding="utf-8").replace(
@@ -148,12 +158,13 @@ class LocalStack:
         bin_dir = Path(sys.executable).parent
         endpoints = self._endpoints_file()
         self._spawn("graph", [sys.executable, "-m", "standins.meta_graph", "--port", str(self.graph_port)], env)
+        debug = ["--debug"] if self.debug else []
         self._spawn("actions", [str(bin_dir / "rasa"), "run", "actions", "--actions", "actions",
-                                "--port", str(self.actions_port)], env)
+                                "--port", str(self.actions_port), *debug], self.actions_env())
         for index, port in enumerate(self.rasa_ports):
             self._spawn(f"rasa{index}", [
                 str(bin_dir / "rasa"), "run", "--model", str(self.model), "--credentials", "credentials.yml",
-                "--endpoints", str(endpoints), "--interface", "127.0.0.1", "--port", str(port),
+                "--endpoints", str(endpoints), "--interface", "127.0.0.1", "--port", str(port), *debug,
             ], env)
         self._wait(f"{self.graph_url}/_standin/messages", timeout)
         self._wait(f"http://127.0.0.1:{self.actions_port}/health", timeout)
@@ -204,8 +215,9 @@ class LocalStack:
         """Every message the assistant sent, in the stand-in's order: {to, wamid, message, received_at}."""
         return httpx.get(f"{self.graph_url}/_standin/messages", timeout=10).json()["messages"]
 
-    def sent_to(self, wa_id: str) -> List[Dict[str, Any]]:
-        return [m["message"] for m in self.sent() if m["to"] == wa_id]
+    def sent_to(self, address: str) -> List[Dict[str, Any]]:
+        """What was sent to a phone number (``to``) or a BSUID (``recipient``)."""
+        return [m["message"] for m in self.sent() if address in (m.get("to"), m.get("recipient"))]
 
     def inject_faults(self, **fault: Any) -> None:
         """Queue Graph API faults, e.g. ``inject_faults(status=500, code=2, count=3)``."""

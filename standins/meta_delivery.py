@@ -43,6 +43,7 @@ __all__ = [
     "Storm",
     "account_replies",
     "canonical",
+    "replies_by_user",
     "run_users",
 ]
 
@@ -199,6 +200,10 @@ async def run_users(
 ) -> dict[str, list[bool]]:
     """Every user (wa_id -> profile name) types ``script``, message after message, all at once.
 
+    A user key is a phone number (old payloads) or a business-scoped user id such as
+    ``DE.1000000000000000001`` (a username user whose number Meta does not share: the webhooks
+    carry ``from_user_id`` and no ``from``; the replies come via ``recipient``).
+
     A message is delivered once (or as ``storm`` says) and the next follows when it was acked.
     ``on_message(wa_id, index)`` is awaited before each message (to pace or pause a run).
     Returns wa_id -> acked flag per message.
@@ -225,7 +230,7 @@ async def run_users(
 
 
 def canonical(message: Mapping[str, Any]) -> str:
-    """A sent message as comparable text across users: the recipient (``to``) is dropped, and
+    """A sent message as comparable text across users: the address (``to`` or ``recipient``) is dropped, and
     ids of the payload id map (``~token``) are random per send, so they are replaced by ``~``;
     everything else must match exactly."""
 
@@ -238,8 +243,20 @@ def canonical(message: Mapping[str, Any]) -> str:
             return "~"
         return value
 
-    body = {key: value for key, value in message.items() if key != "to"}
+    body = {key: value for key, value in message.items() if key not in ("to", "recipient")}
     return json.dumps(scrub(body), sort_keys=True, ensure_ascii=False)
+
+
+def replies_by_user(listing: Sequence[Mapping[str, Any]], users: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
+    """The Graph stand-in's accepted messages (``GET /_standin/messages`` -> ``messages``) per
+    user, in order, whether a reply was addressed ``to`` the number or to the ``recipient`` BSUID.
+    Messages for addresses outside ``users`` are left out."""
+    received: dict[str, list[Mapping[str, Any]]] = {user: [] for user in users}
+    for item in listing:
+        address = item.get("to") or item.get("recipient")
+        if address in received:
+            received[address].append(item["message"])
+    return received
 
 
 @dataclass

@@ -12,6 +12,13 @@ https://developers.facebook.com/docs/whatsapp/cloud-api/guides/mark-message-as-r
 
 - ``POST /{version}/{phone_number_id}/messages``: a message send or a mark-as-read
   (``{"status": "read", "message_id": ..., "typing_indicator"?: {"type": "text"}}``).
+  A send is addressed ``to`` a phone number or to a ``recipient`` (a business-scoped user id or
+  parent BSUID, https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids);
+  if both are present ``to`` wins, like at Meta. A BSUID in ``to`` is rejected (400, code 100),
+  and the stand-in can be told to answer 131062 ("BSUID recipients not supported for this
+  message") for all or some ``recipient`` sends (:meth:`MetaGraphStandIn.reject_bsuid_recipients`).
+  Sends are answered with Meta's ``contacts`` shape: ``{"input", "wa_id"}`` for a phone number,
+  ``{"input", "user_id"}`` for a BSUID.
   Checks the bearer token (401, code 190), the phone number id (400, code 100 subcode 33),
   required fields (400, code 100 / 131008) and every outbound limit via
   ``connectors.whatsapp.limits.validate_outbound`` (400, code 131009), with Meta's error shape
@@ -20,6 +27,9 @@ https://developers.facebook.com/docs/whatsapp/cloud-api/guides/mark-message-as-r
 Control endpoints (not Meta's; loopback tooling only):
 
 - ``GET /_standin/messages`` -> ``{"messages": [...], "reads": [...]}``; ``DELETE`` clears both.
+  Each message shows ``to`` and ``recipient`` as sent (one is null) and ``address_field``.
+- ``POST /_standin/bsuid-unsupported`` ``{"recipients"?: [BSUID, ...]}`` answers 131062 to
+  ``recipient`` sends (to all when ``recipients`` is missing or null); ``DELETE`` turns it off.
 - ``GET /_standin/faults`` -> ``{"queued": N, "random_probability": p, "served": [fault, ...]}``:
   the faults answered so far (status, code, subcode, message, timeout), for a test's report.
 - ``POST /_standin/faults`` ``{"count": N, "status": 429, "code": 130429, "subcode"?, "message"?,
@@ -55,6 +65,7 @@ __all__ = [
     "RANDOM_FAULT_KINDS",
     "AcceptedMessage",
     "ReadReceipt",
+    "looks_like_bsuid",
     "Fault",
     "MetaGraphStandIn",
     "meta_error",
@@ -82,6 +93,7 @@ _ERROR_TEXT: Mapping[int, str] = {
     131030: "Recipient phone number not in allowed list",
     131047: "Re-engagement message",
     131056: "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+    131062: "(#131062) Business-scoped User ID (BSUID) recipients are not supported for this message",
 }
 
 _MESSAGE_TYPES = frozenset(
@@ -110,17 +122,46 @@ RANDOM_FAULT_KINDS: Mapping[str, Fault] = {
 }
 
 
+def looks_like_bsuid(identifier: str) -> bool:
+    """True for a business-scoped user id (``DE.1000…``, ``DE.ENT.2000…``): a phone number
+    never contains a letter. The same rule as ``connectors.whatsapp.recipient``, repeated so the
+    stand-in, which plays Meta, does not import the channel it tests."""
+    return any(ch.isalpha() for ch in identifier)
+
+
 @dataclasses.dataclass(frozen=True)
 class AcceptedMessage:
-    """A message the stand-in accepted: recipient, the request body as sent, the assigned id."""
+    """A message the stand-in accepted: its address, the request body as sent, the assigned id.
 
-    to: str
+    ``to`` is the phone number when the send used ``to``; ``recipient`` the BSUID when it used
+    ``recipient`` (the other one is None), so tests can assert which field addressed a reply.
+    """
+
+    to: str | None
     message: Mapping[str, Any]
     wamid: str
     received_at: float
+    recipient: str | None = None
+
+    @property
+    def address_field(self) -> str:
+        """``"to"`` or ``"recipient"``: the field Meta used to address this message."""
+        return "to" if self.to is not None else "recipient"
+
+    @property
+    def address(self) -> str:
+        """The phone number or BSUID this message went to, whichever field carried it."""
+        return self.to if self.to is not None else str(self.recipient)
 
     def as_json(self) -> dict[str, Any]:
-        return {"to": self.to, "wamid": self.wamid, "message": dict(self.message), "received_at": self.received_at}
+        return {
+            "to": self.to,
+            "recipient": self.recipient,
+            "address_field": self.address_field,
+            "wamid": self.wamid,
+            "message": dict(self.message),
+            "received_at": self.received_at,
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +238,7 @@ class MetaGraphStandIn:
         self._random_probability = 0.0
         self._random_kinds: tuple[Fault, ...] = ()
         self._random = random.Random()
+        self._bsuid_unsupported: frozenset[str] | None = frozenset()
         self._subscribers: list[asyncio.Queue[AcceptedMessage]] = []
         self._stopping = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -215,6 +257,8 @@ class MetaGraphStandIn:
         app.router.add_delete("/_standin/faults", self._handle_clear_faults)
         app.router.add_post("/_standin/faults/random", self._handle_random_faults)
         app.router.add_delete("/_standin/faults/random", self._handle_random_off)
+        app.router.add_post("/_standin/bsuid-unsupported", self._handle_bsuid_unsupported)
+        app.router.add_delete("/_standin/bsuid-unsupported", self._handle_bsuid_supported)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -343,6 +387,21 @@ class MetaGraphStandIn:
         self._random_probability = 0.0
         self._random_kinds = ()
 
+    def reject_bsuid_recipients(self, recipients: Iterable[str] | None = None) -> None:
+        """Answer 131062 ("BSUID recipients are not supported for this message") to sends
+        addressed by ``recipient``: to every such send when ``recipients`` is None, else only to
+        those BSUIDs. Meta answers so for messages that still need a phone number (one-tap,
+        zero-tap and copy-code authentication templates). Sends ``to`` a number are unaffected.
+        """
+        self._bsuid_unsupported = None if recipients is None else frozenset(recipients)
+
+    def accept_bsuid_recipients(self) -> None:
+        """Undo :meth:`reject_bsuid_recipients`: ``recipient`` sends are accepted again."""
+        self._bsuid_unsupported = frozenset()
+
+    def _bsuid_refused(self, recipient: str) -> bool:
+        return self._bsuid_unsupported is None or recipient in self._bsuid_unsupported
+
     def _next_fault(self) -> Fault | None:
         if self._faults:
             return self._faults.popleft()
@@ -399,8 +458,32 @@ class MetaGraphStandIn:
         return web.json_response({"success": True})
 
     async def _send(self, body: dict[str, Any]) -> web.Response:
-        to = body.get("to")
-        if not isinstance(to, str) or not to.strip():
+        to, recipient = body.get("to"), body.get("recipient")
+        if to is not None:
+            # Meta: "If both are present, to wins"; the recipient is then ignored.
+            recipient = None
+            if not isinstance(to, str) or not to.strip():
+                return meta_error(400, 100, "(#100) The parameter to is required.")
+            if looks_like_bsuid(to):
+                return meta_error(
+                    400,
+                    100,
+                    "(#100) Invalid parameter",
+                    details="The parameter to must be a phone number. "
+                    "Send to a business-scoped user ID with the parameter recipient.",
+                )
+        elif recipient is not None:
+            if not isinstance(recipient, str) or not recipient.strip():
+                return meta_error(400, 100, "(#100) The parameter recipient must be a non-empty string.")
+            if not looks_like_bsuid(recipient):
+                return meta_error(
+                    400,
+                    100,
+                    "(#100) Invalid parameter",
+                    details="The parameter recipient must be a business-scoped user ID. "
+                    "Send to a phone number with the parameter to.",
+                )
+        else:
             return meta_error(400, 100, "(#100) The parameter to is required.")
         kind = body.get("type")
         if not isinstance(kind, str) or not kind:
@@ -412,25 +495,36 @@ class MetaGraphStandIn:
         if body.get("recipient_type", "individual") != "individual":
             return meta_error(400, 100, "(#100) Param recipient_type must be 'individual'")
         if self._validate is not None:
-            message = {key: value for key, value in body.items() if key not in ("messaging_product", "recipient_type", "to")}
+            message = {
+                key: value
+                for key, value in body.items()
+                if key not in ("messaging_product", "recipient_type", "to", "recipient")
+            }
             problems = self._validate(message)
             if problems:
                 return meta_error(400, 131009, details="; ".join(problems))
+        if recipient is not None and self._bsuid_refused(recipient):
+            return meta_error(
+                400,
+                131062,
+                details="This message cannot be sent to a business-scoped user ID. Send it to the user's phone number.",
+            )
         fault = self._next_fault()
         if fault is not None:
             self._served_faults.append(fault)
             return await self._apply_fault(fault)
         wamid = "wamid.FAKE" + secrets.token_hex(16).upper()
-        accepted = AcceptedMessage(to=to, message=body, wamid=wamid, received_at=time.time())
+        accepted = AcceptedMessage(to=to, recipient=recipient, message=body, wamid=wamid, received_at=time.time())
         self._messages.append(accepted)
         for queue in self._subscribers:
             queue.put_nowait(accepted)
         async with self._changed:
             self._changed.notify_all()
-        wa_id = "".join(ch for ch in to if ch.isdigit())
-        return web.json_response(
-            {"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": wa_id}], "messages": [{"id": wamid}]}
-        )
+        if to is not None:
+            contact = {"input": to, "wa_id": "".join(ch for ch in to if ch.isdigit())}
+        else:
+            contact = {"input": recipient, "user_id": recipient}
+        return web.json_response({"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": wamid}]})
 
     # -- control endpoints -----------------------------------------------------------------
     async def _handle_list(self, request: web.Request) -> web.Response:
@@ -488,10 +582,30 @@ class MetaGraphStandIn:
         return web.json_response({"probability": 0.0})
 
 
+    async def _handle_bsuid_unsupported(self, request: web.Request) -> web.Response:
+        try:
+            spec = await request.json() if request.can_read_body else {}
+            recipients = spec.get("recipients") if isinstance(spec, Mapping) else None
+            if recipients is not None and (
+                not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients)
+            ):
+                raise ValueError("recipients must be a list of strings or null")
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        self.reject_bsuid_recipients(recipients)
+        return web.json_response({"bsuid_unsupported": "all" if recipients is None else sorted(recipients)})
+
+    async def _handle_bsuid_supported(self, request: web.Request) -> web.Response:
+        self.accept_bsuid_recipients()
+        return web.json_response({"bsuid_unsupported": []})
+
+
 async def _serve(args: argparse.Namespace) -> None:
     standin = MetaGraphStandIn(args.token, args.phone_number_id)
     if args.fault_probability:
         standin.set_random_faults(args.fault_probability, seed=args.seed)
+    if args.bsuid_unsupported:
+        standin.reject_bsuid_recipients()
     base_url = await standin.start(args.host, args.port)
     print(f"Meta Graph stand-in on {base_url} (phone number id {standin.phone_number_id})", flush=True)
     try:
@@ -511,6 +625,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--fault-probability", type=float, default=0.0, help="random fault rate for sends (0..1)")
     parser.add_argument("--seed", type=int, default=None, help="seed for random faults")
+    parser.add_argument(
+        "--bsuid-unsupported", action="store_true", help="answer 131062 to every send addressed by 'recipient' (a BSUID)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

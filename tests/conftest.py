@@ -10,9 +10,12 @@ import os
 import socket
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+
+from standins import meta_payloads as mp
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
@@ -77,15 +80,28 @@ async def drop_encrypted_store(opened, url: str, table: str) -> None:
     """Delete what a test's EncryptedTrackerStore wrote, close it, drop its SQL tables."""
     import sqlalchemy as sa
 
-    for backend in (opened.backends.live, opened.backends.archive):
+    for backend in opened.backends.all():
         for pseudonym in await backend.list_pseudonyms():
             await backend.delete(pseudonym)
     await opened.close()
     if url.startswith("postgresql"):
         engine = sa.create_engine(url)
         with engine.begin() as connection:
-            connection.execute(sa.text(f'DROP TABLE IF EXISTS "{table}", "{table}_archive"'))
+            connection.execute(sa.text(_drop_tables_sql(table)))
         engine.dispose()
+
+
+def _drop_tables_sql(table: str) -> str:
+    from privacy.backends import conversation_namespaces
+
+    return "DROP TABLE IF EXISTS " + ", ".join(f'"{name}"' for name in conversation_namespaces(table))
+
+
+@pytest.fixture(autouse=True)
+def _erasure_journal_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stores built without an environment journal erasures to their default path under var/;
+    tests keep theirs in a temporary directory instead of the working tree."""
+    monkeypatch.setattr("privacy.tracker_store.DEFAULT_ERASURE_JOURNAL", str(tmp_path / "erasures.journal"))
 
 
 MODEL = Path(__file__).resolve().parent.parent / "models" / "current.tar.gz"
@@ -102,14 +118,14 @@ def require_model() -> Path:
 
 
 def drop_postgres_tables(url: str, table: str) -> None:
-    """Drop a test's encrypted-store table and its archive table."""
+    """Drop a test's encrypted-store tables (live, archive, keys, erased)."""
     import psycopg2
 
     connection = psycopg2.connect(url)
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:
-            cursor.execute(f'DROP TABLE IF EXISTS "{table}", "{table}_archive"')
+            cursor.execute(_drop_tables_sql(table))
     finally:
         connection.close()
 
@@ -121,6 +137,37 @@ async def standin():
 
     async with MetaGraphStandIn() as server:
         yield server
+
+
+@pytest.fixture
+async def http(standin):
+    """An HTTP client for the stand-in's Graph API, with the stand-in's access token."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {standin.access_token}"}
+    async with httpx.AsyncClient(base_url=standin.base_url, headers=headers, timeout=5) as client:
+        yield client
+
+
+async def serve_sanic(app: Any) -> tuple[Any, str]:
+    """Start a Sanic app on a free loopback port (as `rasa run` would); (server, base URL)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    return server, f"http://127.0.0.1:{port}"
+
+
+async def stop_sanic(server: Any) -> None:
+    """Stop a server started with :func:`serve_sanic` the way Sanic stops it."""
+    await server.before_stop()
+    closing = server.close()
+    if closing is not None:
+        await closing
+    await server.after_stop()
 
 
 @pytest.fixture
@@ -162,3 +209,23 @@ async def stored_conversation(store_url: str, table: str, privacy_key: str, wa_i
     stamps = [event.timestamp for event in tracker.events]
     assert stamps == sorted(stamps), f"stored events of {wa_id} are out of order"
     return list(tracker.events)
+
+
+# ------------------------------------------------------- users of the username era (BSUIDs)
+def as_user(message: dict[str, Any], *, phone: str | None, user_id: str | None,
+            parent_user_id: str | None = None, username: str | None = None) -> dict[str, Any]:
+    """A POST body for ``message`` (from any builder) re-addressed as Meta identifies the user today.
+
+    ``phone`` None plays a username user, or one whose number Meta no longer shares: no
+    ``from``, no ``wa_id``; the BSUID is in ``from_user_id`` and ``contacts[].user_id``.
+    """
+    user = mp.WhatsAppUser(phone=phone, user_id=user_id, parent_user_id=parent_user_id, username=username,
+                           name="Erika Testfrau")
+    addressed = {key: value for key, value in message.items() if key not in ("from", "from_user_id")}
+    addressed.update({key: value for key, value in mp.text(user, "-").items() if key in ("from", "from_user_id")})
+    return mp.payload(addressed, users=[user], contacts_=[user.contact()])
+
+
+def system_change(previous_user_id: str, new_user_id: str) -> dict[str, Any]:
+    """Meta's ``user_changed_user_id`` system message (no ``contacts`` array)."""
+    return mp.payload(mp.user_changed_user_id(previous_user_id, new_user_id))

@@ -6,10 +6,14 @@ the promise the way an attacker with a copy of the disk, the database or Redis w
 drives scripted WhatsApp conversations (German and English, typed texts, button and list taps, a
 location share with a place name and address, profile names, a name typed into a message)
 through the real processes, then scans the raw bytes of everything they stored
-(standins/at_rest.py) for the numbers in every common spelling, the profile names, the users'
+(standins/at_rest.py) for the numbers in every common spelling, the business-scoped user ids
+(BSUIDs), parent BSUIDs and usernames in their forms, the profile names, the users'
 texts and distinctive words of them, the place, and the bot's answers as the Graph stand-in
-received them. The processes' logs (except the Graph stand-in's, which plays Meta and must see
-the numbers) are scanned for numbers, profile names and the users' distinctive words.
+received them. The users cover the identities of the username era: one whose webhooks carry
+number, BSUID, parent BSUID and username until the number disappears mid-conversation, one with
+the old phone-only payloads, and a username user who writes with a BSUID only. The processes' logs (except the Graph stand-in's, which plays Meta and must see
+the numbers) are scanned for numbers, BSUIDs, usernames, profile names and the users' distinctive
+words.
 
 Two deployments: (a) the default encrypted SQLite store; (b) the PostgreSQL tracker store
 with Rasa's Redis lock store and the channel's Redis dedup store. Both start at once to save
@@ -42,13 +46,13 @@ SETTLE_S = 1.0
 
 
 # ------------------------------------------------------------------------- the script
-Step = Callable[[str, List[Dict[str, Any]]], Dict[str, Any]]  # (wa_id, previous replies) -> message
+Step = Callable[[mp.Sender, List[Dict[str, Any]]], Dict[str, Any]]  # (sender, previous replies) -> message
 
 
 def _tap(title: str) -> Step:
     """Tap the button or list row titled ``title`` in the previous reply."""
 
-    def step(wa_id: str, previous: List[Dict[str, Any]]) -> Dict[str, Any]:
+    def step(wa_id: mp.Sender, previous: List[Dict[str, Any]]) -> Dict[str, Any]:
         for message in reversed(previous):
             interactive = message.get("interactive", {})
             if interactive.get("type") == "button":
@@ -71,16 +75,48 @@ def _say(body: str) -> Step:
 
 @dataclass
 class User:
-    """One scripted user: who they are, what they send, and the words that must never be readable."""
+    """One scripted user: who they are, what they send, and the words that must never be readable.
+
+    ``identity``: ``"phone"`` (old payloads: number only), ``"bsuid"`` (a username user whose
+    number Meta does not share) or ``"both"`` (number, BSUID and parent BSUID; the number
+    disappears from the webhooks after ``drop_number_after`` steps when set).
+    """
 
     offset: int
     profile_name: str
     steps: Sequence[Step]
     secrets: Sequence[str]  # besides the texts sent, which are secrets anyway
+    identity: str = "phone"
+    username: Optional[str] = None
+    drop_number_after: Optional[int] = None
     sent_texts: List[str] = field(default_factory=list)
 
     def wa_id(self, base: int) -> str:
         return str(base + self.offset)
+
+    def user_id(self, base: int) -> Optional[str]:
+        # Obviously fake and unrelated to the number (no digits of it inside).
+        return None if self.identity == "phone" else f"DE.{7000000000000000000 + (base % 100000) * 10 + self.offset}"
+
+    def parent_user_id(self, base: int) -> Optional[str]:
+        return f"DE.ENT.{8000000000000000000 + (base % 100000) * 10 + self.offset}" if self.identity == "both" else None
+
+    def sender(self, base: int, step: int) -> mp.WhatsAppUser:
+        """Who the ``step``-th webhook (0-based) says wrote."""
+        has_number = self.identity == "phone" or (
+            self.identity == "both" and (self.drop_number_after is None or step < self.drop_number_after)
+        )
+        return mp.WhatsAppUser(
+            phone=self.wa_id(base) if has_number else None,
+            user_id=self.user_id(base),
+            parent_user_id=self.parent_user_id(base),
+            username=self.username,
+            name=self.profile_name,
+        )
+
+    def addresses(self, base: int) -> List[str]:
+        """Every address a reply to this user may carry (``to`` or ``recipient``)."""
+        return [a for a in (self.wa_id(base), self.user_id(base), self.parent_user_id(base)) if a]
 
 
 PLACE_NAME = "Café Wunderlich"
@@ -96,7 +132,8 @@ def _users() -> List[User]:
             _tap("Pflege"),
             lambda wa_id, _: mp.location(wa_id, 48.13712, 11.57543, name=PLACE_NAME, address=PLACE_ADDRESS),
             lambda wa_id, previous: _tap("1.")(wa_id, previous),
-        ], ["Testfrau", "Tierpflegerin", PLACE_NAME, "Wunderlich", PLACE_ADDRESS, "Quellenweg 42", "48.13712", "11.57543"]),
+        ], ["Testfrau", "Tierpflegerin", PLACE_NAME, "Wunderlich", PLACE_ADDRESS, "Quellenweg 42", "48.13712", "11.57543"],
+            identity="both", username="@erika_testfrau", drop_number_after=3),
         User(2, "John Sampleton", [
             _say("Hello, do you speak English?"),
             _say("I'm looking for a job as a falconer in Hamburg"),
@@ -110,7 +147,7 @@ def _users() -> List[User]:
             _tap("Mehr Ergebnisse"),
             _say("nur Teilzeit"),
             _say("Danke schön"),
-        ], ["Prüfmann", "Hufschmied"]),
+        ], ["Prüfmann", "Hufschmied"], identity="bsuid", username="@juergen_pruefmann"),
     ]
 
 
@@ -128,6 +165,7 @@ class Deployment:
     redis_keys_before: Dict[int, set] = field(default_factory=dict)
     users: List[User] = field(default_factory=_users)
     replies: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
+    reply_fields: Dict[str, List[str]] = field(default_factory=dict)  # "to" / "recipient" per reply
     started_at: float = 0.0
 
 
@@ -165,31 +203,41 @@ async def _converse(deployment: Deployment) -> None:
         stack.webhook_url(), stack.app_secret, retry_delays=(0.3, 0.6, 1.2, 2.4)
     ) as sender:
 
-        async def sent_to(wa_id: str) -> List[Dict[str, Any]]:
+        async def sent_to(addresses: Sequence[str]) -> List[Dict[str, Any]]:
             response = await client.get(f"{stack.graph_url}/_standin/messages")
-            return [m["message"] for m in response.json()["messages"] if m["to"] == wa_id]
+            return [
+                m["message"] for m in response.json()["messages"]
+                if m.get("to") in addresses or m.get("recipient") in addresses
+            ]
 
+        base = deployment.number_base
         for user in deployment.users:
-            wa_id = user.wa_id(deployment.number_base)
+            addresses = user.addresses(base)
             previous: List[Dict[str, Any]] = []
-            for step in user.steps:
-                message = step(wa_id, previous)
+            for index, step in enumerate(user.steps):
+                sender_now = user.sender(base, index)
+                message = step(sender_now, previous)
                 if message["type"] == "text":
                     user.sent_texts.append(message["text"]["body"])
-                before = len(await sent_to(wa_id))
-                delivery = await sender.send(mp.payload(message, profile_name=user.profile_name))
+                before = len(await sent_to(addresses))
+                delivery = await sender.send(mp.payload(message, profile_name=user.profile_name, users=[sender_now]))
                 assert delivery.delivered, delivery
                 deadline, seen, quiet = time.monotonic() + 60, before, time.monotonic()
                 while time.monotonic() < deadline:
-                    count = len(await sent_to(wa_id))
+                    count = len(await sent_to(addresses))
                     if count != seen:
                         seen, quiet = count, time.monotonic()
                     elif count > before and time.monotonic() - quiet > SETTLE_S:
                         break
                     await asyncio.sleep(0.1)
-                previous = (await sent_to(wa_id))[before:]
+                previous = (await sent_to(addresses))[before:]
                 assert previous, f"no reply to {message}"
-            deployment.replies[wa_id] = await sent_to(wa_id)
+            deployment.replies[user.wa_id(base)] = await sent_to(addresses)
+            listing = (await client.get(f"{stack.graph_url}/_standin/messages")).json()["messages"]
+            deployment.reply_fields[user.wa_id(base)] = [
+                "to" if m.get("to") else "recipient"
+                for m in listing if m.get("to") in addresses or m.get("recipient") in addresses
+            ]
 
 
 def _redis_key_sets(url: str) -> Dict[int, set]:
@@ -255,10 +303,17 @@ def _bot_texts(deployment: Deployment) -> List[str]:
 
 
 def _identity_secrets(deployment: Deployment) -> List[str]:
-    """Phone numbers in every spelling and the profile names: never anywhere, not even in logs."""
+    """Phone numbers in every spelling, BSUIDs and parent BSUIDs in their forms, usernames and
+    the profile names: never anywhere, not even in logs."""
     secrets: List[str] = []
+    base = deployment.number_base
     for user in deployment.users:
-        secrets += at_rest.phone_formats(user.wa_id(deployment.number_base))
+        secrets += at_rest.phone_formats(user.wa_id(base))
+        for bsuid in (user.user_id(base), user.parent_user_id(base)):
+            if bsuid:
+                secrets += at_rest.bsuid_formats(bsuid)
+        if user.username:
+            secrets += at_rest.username_formats(user.username)
         secrets += [user.profile_name]
     return secrets
 
@@ -291,6 +346,12 @@ def test_the_conversations_happened(deployments: Dict[str, Any], name: str) -> N
     assert "Arbeitgeber:" in bodies and len(erika) >= 6
     assert "I can only read text messages" in bodies
     assert "Pflege" in bodies and "Hier sind 6 bis" in bodies
+    erika_user, john, juergen = deployment.users
+    fields = {user.profile_name: deployment.reply_fields[user.wa_id(deployment.number_base)] for user in deployment.users}
+    assert set(fields[john.profile_name]) == {"to"}, "old payloads are answered via to"
+    assert set(fields[juergen.profile_name]) == {"recipient"}, "a username user without a number via recipient"
+    erika_fields = fields[erika_user.profile_name]
+    assert erika_fields[0] == "to" and erika_fields[-1] == "recipient", "the number disappeared mid-conversation"
 
 
 def test_sqlite_file_holds_nothing_readable(deployments: Dict[str, Any]) -> None:

@@ -16,7 +16,8 @@ from typing import Any, Dict, Iterator, List
 import httpx
 import pytest
 
-from conftest import require_model
+from conftest import as_user as _as_user, require_model, stored_conversation, system_change as _system_change
+from rasa.shared.core.events import UserUttered
 from standins import meta_payloads as mp
 from standins.local_stack import LocalStack
 from standins.webhook_sender import WebhookSender
@@ -156,6 +157,122 @@ async def test_export_then_confirmed_erasure_through_whatsapp(assistant: LocalSt
     assert "Koch" not in _text_of(after[-1]) and "Berlin" not in _text_of(after[-1]), after
 
 
+# --------------------------------------------------------------- identity (usernames, BSUIDs)
+# Identifiers of the username era (obviously fake): a BSUID is a country code, a dot and digits.
+BSUID_USER = "DE.1000000000000000101"
+BSUID_MIGRATING = "DE.1000000000000000102"
+PHONE_MIGRATING = "4915550000107"
+BSUID_BEFORE_CHANGE = "DE.1000000000000000103"
+BSUID_AFTER_CHANGE = "DE.1000000000000000104"
+PARENT_BSUID = "DE.ENT.2000000000000000101"
+USERNAME = "@erika_beispiel_test"
+IDENTITY_SECRETS = (BSUID_USER, BSUID_MIGRATING, BSUID_BEFORE_CHANGE, BSUID_AFTER_CHANGE, PARENT_BSUID, USERNAME)
+
+
+def _sent_records(assistant: LocalStack, address: str) -> List[Dict[str, Any]]:
+    """What the Graph stand-in accepted for ``address``, whether addressed by ``to`` or ``recipient``."""
+    return [m for m in assistant.sent() if address in (m.get("to"), m.get("recipient"))]
+
+
+async def _identity_turn(assistant: LocalStack, body: Dict[str, Any], address: str, settle: float = 1.0) -> List[Dict[str, Any]]:
+    """Deliver one POST body and return the records the stand-in accepted for ``address`` after it."""
+    before = len(_sent_records(assistant, address))
+    async with WebhookSender(assistant.webhook_url(), assistant.app_secret, retry_delays=(0.2, 0.5, 1.0, 2.0)) as sender:
+        delivery = await sender.send(body)
+    assert delivery.delivered, delivery
+    deadline = time.monotonic() + 60
+    seen, quiet_since = before, time.monotonic()
+    while time.monotonic() < deadline:
+        count = len(_sent_records(assistant, address))
+        if count != seen:
+            seen, quiet_since = count, time.monotonic()
+        elif count > before and time.monotonic() - quiet_since > settle:
+            break
+        elif count == before and time.monotonic() - quiet_since > 3 * settle and settle < 1.0:
+            break  # a message that must get no reply: wait a little, then look
+        await asyncio.sleep(0.1)
+    return _sent_records(assistant, address)[before:]
+
+
+def _stored_pseudonyms(assistant: LocalStack) -> List[str]:
+    import sqlite3
+
+    with sqlite3.connect(assistant.db_path) as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return [row[0] for table in tables for row in db.execute(f"SELECT pseudonym FROM {table}")]
+
+
+def _pseudonym_of(assistant: LocalStack, identifier: str) -> str:
+    from privacy.identity import pseudonym
+    from privacy.keyring import Secret
+
+    return pseudonym(Secret.from_hex(assistant.privacy_key), identifier)
+
+
+async def test_a_username_user_without_a_number_is_answered_via_recipient(assistant: LocalStack) -> None:
+    body = _as_user(mp.text("0", "Hallo"), phone=None, user_id=BSUID_USER, username=USERNAME)
+    replies = await _identity_turn(assistant, body, BSUID_USER)
+    assert replies and "Blaupause-Jobassistent" in _text_of(replies[0]["message"]), replies
+    for record in replies:
+        assert record.get("recipient") == BSUID_USER and not record.get("to"), record
+
+
+def _tap(previous: List[Dict[str, Any]], title: str) -> Dict[str, Any]:
+    """The interactive reply a tap on ``title`` in the previous replies (stand-in records) sends."""
+    for record in reversed(previous):
+        message = record["message"]
+        choices = _choices(message)
+        if title in choices:
+            kind = mp.list_reply if message["interactive"]["type"] == "list" else mp.button_reply
+            return kind("0", choices[title], title)
+    raise AssertionError(f"no choice {title!r} in {previous}")
+
+
+async def test_a_conversation_begun_with_a_number_continues_after_the_number_disappears(assistant: LocalStack) -> None:
+    # 1. An old-style payload (number only): the conversation is stored under the number's pseudonym.
+    first = await _identity_turn(assistant, _as_user(mp.text("0", "Hallo"), phone=PHONE_MIGRATING, user_id=None),
+                                 PHONE_MIGRATING)
+    assert first and "Blaupause-Jobassistent" in _text_of(first[0]["message"]), first
+    assert _pseudonym_of(assistant, PHONE_MIGRATING) in _stored_pseudonyms(assistant)
+    # 2. Number and BSUID: the conversation moves to the BSUID's pseudonym; the reply still goes to the number.
+    second = await _identity_turn(assistant, _as_user(mp.text("0", "Ich suche einen Job als Koch"),
+                                                      phone=PHONE_MIGRATING, user_id=BSUID_MIGRATING), PHONE_MIGRATING)
+    assert "Wo soll der Job sein?" in _text_of(second[-1]["message"]), second
+    assert all(r.get("to") == PHONE_MIGRATING and not r.get("recipient") for r in second), second
+    stored = _stored_pseudonyms(assistant)
+    assert _pseudonym_of(assistant, BSUID_MIGRATING) in stored
+    assert _pseudonym_of(assistant, PHONE_MIGRATING) not in stored, "the number's record was not removed"
+    # 3. BSUID only (Meta stopped sharing the number): same conversation, the job title is remembered.
+    third = await _identity_turn(assistant, _as_user(_tap(second, "Berlin"), phone=None, user_id=BSUID_MIGRATING),
+                                 BSUID_MIGRATING)
+    assert any("Stellen für \"Koch\" in Berlin" in _text_of(r["message"]) for r in third), third
+    assert all(r.get("recipient") == BSUID_MIGRATING and not r.get("to") for r in third), third
+    # What was said before the move is in the conversation now stored under the BSUID.
+    events = await stored_conversation(f"sqlite:///{assistant.db_path}", "encrypted_trackers",
+                                       assistant.privacy_key, BSUID_MIGRATING)
+    said = [event.text for event in events if isinstance(event, UserUttered)]
+    assert said[:2] == ["Hallo", "Ich suche einen Job als Koch"], said
+
+
+async def test_a_changed_bsuid_keeps_the_conversation_and_gets_no_reply(assistant: LocalStack) -> None:
+    asked = await _identity_turn(assistant, _as_user(mp.text("0", "Ich suche einen Job als Koch"), phone=None,
+                                                     user_id=BSUID_BEFORE_CHANGE, parent_user_id=PARENT_BSUID),
+                                 BSUID_BEFORE_CHANGE)
+    assert "Wo soll der Job sein?" in _text_of(asked[-1]["message"]), asked
+
+    silent = await _identity_turn(assistant, _system_change(BSUID_BEFORE_CHANGE, BSUID_AFTER_CHANGE),
+                                  BSUID_AFTER_CHANGE, settle=0.5)
+    assert silent == [], "a system message must not be answered with a chat reply"
+    assert _sent_records(assistant, BSUID_BEFORE_CHANGE) == asked
+    stored = _stored_pseudonyms(assistant)
+    assert _pseudonym_of(assistant, BSUID_AFTER_CHANGE) in stored
+    assert _pseudonym_of(assistant, BSUID_BEFORE_CHANGE) not in stored
+
+    results = await _identity_turn(assistant, _as_user(_tap(asked, "Berlin"), phone=None, user_id=BSUID_AFTER_CHANGE),
+                                   BSUID_AFTER_CHANGE)
+    assert any("Stellen für \"Koch\" in Berlin" in _text_of(r["message"]) for r in results), results
+
+
 def test_nothing_personal_reaches_the_disk(assistant: LocalStack) -> None:
     raw = assistant.db_path.read_bytes()
     assert raw, "the tracker store was written"
@@ -165,5 +282,8 @@ def test_nothing_personal_reaches_the_disk(assistant: LocalStack) -> None:
         if name == "graph":
             continue  # the stand-in plays Meta: it must see the numbers it delivers to
         text = log.read_bytes()
-        for secret in (b"4915550000101", b"Erika Testfrau"):
+        for secret in (b"4915550000101", b"Erika Testfrau", *(s.encode() for s in IDENTITY_SECRETS)):
             assert secret not in text, (name, secret)
+    for secret in IDENTITY_SECRETS:  # the username era: BSUIDs, parent BSUIDs, usernames never at rest
+        for encoded in (secret.encode(), secret.casefold().encode(), secret.lstrip("@").encode()):
+            assert encoded not in raw, secret

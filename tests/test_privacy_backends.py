@@ -7,6 +7,8 @@ stopping the shared servers.
 """
 from __future__ import annotations
 
+import asyncio
+
 import dataclasses
 import os
 import socket
@@ -120,7 +122,7 @@ class TcpProxy:
 async def drop_everything(url: str, backends: ConversationBackends, table: str) -> None:
     """Remove what a test wrote, through the interface, then the SQL tables themselves."""
     try:
-        for backend in (backends.live, backends.archive):
+        for backend in backends.all():
             for pseudonym in await backend.list_pseudonyms():
                 await backend.delete(pseudonym)
     finally:
@@ -128,7 +130,9 @@ async def drop_everything(url: str, backends: ConversationBackends, table: str) 
     if url.startswith("postgresql"):
         engine = sa.create_engine(url)
         with engine.begin() as connection:
-            connection.execute(sa.text(f'DROP TABLE IF EXISTS "{table}", "{table}_archive"'))
+            connection.execute(
+                sa.text(f'DROP TABLE IF EXISTS "{table}", "{table}_archive", "{table}_keys", "{table}_erased"')
+            )
         engine.dispose()
 
 
@@ -160,6 +164,31 @@ async def test_get_returns_what_put_stored(backends: ConversationBackends) -> No
     assert (loaded.pseudonym, loaded.key_version, loaded.ciphertext) == ("u_alice", "v1", stored.ciphertext)
     assert abs(loaded.updated_at - stored.updated_at) < timedelta(milliseconds=1)
     assert loaded.updated_at.tzinfo is not None
+
+
+async def test_add_inserts_only_when_absent_and_returns_what_is_stored(backends: ConversationBackends) -> None:
+    """Issue 16 item 2: instances creating one person's conversation key at once agree on one."""
+    first = record(data=b"first key", at=NOW - timedelta(hours=1))
+    stored = await backends.keys.add(first)
+    assert (stored.ciphertext, stored.key_version) == (b"first key", "v1")
+    again = await backends.keys.add(record(version="v2", data=b"second key"))
+    assert (again.ciphertext, again.key_version) == (b"first key", "v1")
+    assert abs(again.updated_at - first.updated_at) < timedelta(milliseconds=1)
+    loaded = await backends.keys.get("u_alice")
+    assert loaded is not None and loaded.ciphertext == b"first key"
+    racers = await asyncio.gather(*(backends.keys.add(record("u_bob", data=bytes([n]) * 8)) for n in range(8)))
+    assert len({racer.ciphertext for racer in racers}) == 1
+    await backends.keys.touch("u_alice")  # restarts a TTL (Redis) or does nothing; never rewrites
+    assert (await backends.keys.get("u_alice")).ciphertext == b"first key"  # type: ignore[union-attr]
+    await backends.keys.touch("u_nobody")  # no record: nothing happens
+    assert await backends.keys.get("u_nobody") is None
+
+
+async def test_the_four_namespaces_are_separate(backends: ConversationBackends) -> None:
+    for index, backend in enumerate(backends.all()):
+        await backend.put(record(data=bytes([index]) * 4))
+    for index, backend in enumerate(backends.all()):
+        assert (await backend.get("u_alice")).ciphertext == bytes([index]) * 4  # type: ignore[union-attr]
 
 
 async def test_put_replaces_the_record(backends: ConversationBackends) -> None:
@@ -448,3 +477,11 @@ def test_stored_record_requires_aware_time_and_hides_ciphertext() -> None:
     assert "13 bytes" in repr(secret_looking)
     with pytest.raises(dataclasses.FrozenInstanceError):
         secret_looking.key_version = "v2"  # type: ignore[misc]
+
+
+async def test_scrub_after_an_erasure_never_fails(backends: ConversationBackends, url: str) -> None:
+    """SQLite checkpoints and truncates its WAL (True); PostgreSQL/Redis cannot scrub from here (False)."""
+    await backends.live.put(record("u_scrub"))
+    await backends.live.delete("u_scrub")
+    assert await backends.live.scrub() is url.startswith("sqlite")
+    assert await backends.live.get("u_scrub") is None

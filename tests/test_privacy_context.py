@@ -281,3 +281,55 @@ async def test_memos_of_concurrent_users_are_isolated(alice: UserKeys, bob: User
             return recall(keys.pseudonym, "note")
 
     assert await asyncio.gather(handle(alice, bob), handle(bob, alice)) == [alice.pseudonym, bob.pseudonym]
+
+
+# --------------------------------------------------------------- anchor and aliases (issue 9)
+
+from privacy.context import keys_for_identifiers  # noqa: E402
+from privacy.identity import UserIdentifiers  # noqa: E402
+
+BSUID = "DE.1000000000000000001"
+PARENT = "DE.ENT.2000000000000000001"
+
+
+def test_keys_for_user_with_aliases_derives_every_alias_under_every_secret() -> None:
+    keys = keys_for_user(KEYRING, BSUID, [NUMBER])
+    assert keys.pseudonym == pseudonym(CURRENT, BSUID) and keys.key == data_key(CURRENT, BSUID)
+    assert keys.aliases == tuple(
+        RetiredIdentity(version=s.version, pseudonym=pseudonym(s, NUMBER), key=data_key(s, NUMBER))
+        for s in (CURRENT, OLD, OLDER)
+    )
+    assert keys.pseudonyms() == (
+        pseudonym(CURRENT, BSUID), pseudonym(OLD, BSUID), pseudonym(OLDER, BSUID),
+        pseudonym(CURRENT, NUMBER), pseudonym(OLD, NUMBER), pseudonym(OLDER, NUMBER),
+    )
+    assert [i.pseudonym for i in keys.all_identities()] == list(keys.pseudonyms())
+    assert keys.all_identities()[0].key == keys.key
+
+
+def test_existing_callers_get_the_same_keys_as_before(alice: UserKeys) -> None:
+    assert keys_for_user(KEYRING, NUMBER, ()) == alice
+    assert alice.aliases == () and alice.all_identities()[0].pseudonym == alice.pseudonym
+
+
+def test_aliases_equal_to_the_anchor_or_repeated_are_skipped() -> None:
+    keys = keys_for_user(KEYRING, BSUID, [BSUID.lower(), "+49 155 5000-0001", NUMBER])
+    assert [a.pseudonym for a in keys.aliases] == [pseudonym(s, NUMBER) for s in (CURRENT, OLD, OLDER)]
+
+
+def test_an_invalid_alias_is_rejected_like_an_invalid_anchor() -> None:
+    with pytest.raises(InvalidIdentifierError):
+        keys_for_user(KEYRING, BSUID, ["0151 5550000"])
+
+
+def test_keys_for_identifiers_uses_anchor_and_aliases() -> None:
+    ids = UserIdentifiers(phone=NUMBER, user_id=BSUID, parent_user_id=PARENT)
+    assert keys_for_identifiers(KEYRING, ids) == keys_for_user(KEYRING, BSUID, [NUMBER, PARENT])
+    assert keys_for_identifiers(KEYRING, ids, use_parent=True) == keys_for_user(KEYRING, PARENT, [NUMBER, BSUID])
+
+
+def test_alias_pseudonyms_find_the_keys_and_repr_hides_them() -> None:
+    keys = keys_for_user(KEYRING, BSUID, [NUMBER])
+    with user_context(keys):
+        assert current_user_keys(pseudonym(CURRENT, NUMBER)) is keys
+    assert keys.aliases[0].key.hex() not in repr(keys)

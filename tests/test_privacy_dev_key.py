@@ -23,8 +23,9 @@ from privacy.dev_key import (
 from privacy.errors import DuplicateSecretError, InsecureKeyFileError, MalformedSecretError, MissingSecretError
 from privacy.keyring import parse_secret
 
-KEY_A = "a1" * 32
-KEY_B = "b2" * 32
+KEY_A = "7245f2f251959792ab3164d9a9a0aecfde8a8a9c8777d848037e243527f97f6d"  # fixed random test secret (weak ones are refused)
+STANDIN = "http://127.0.0.1:8765"
+KEY_B = "32efbd15078a66263c6e0bc488c1bcf27d342d9176fc1d2fa10d95a273ece227"  # fixed random test secret (weak ones are refused)
 
 
 def _mode(path: Path) -> int:
@@ -164,7 +165,7 @@ def test_local_without_privacy_key_uses_dev_key_file_and_warns(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "var" / "privacy.key"
-    environ = {"BLAUPAUSE_ENV": "local", "PRIVACY_DEV_KEY_FILE": str(path), "PRIVACY_OLD_KEYS": KEY_B}
+    environ = {"BLAUPAUSE_ENV": "local", "WHATSAPP_API_BASE_URL": STANDIN, "PRIVACY_DEV_KEY_FILE": str(path), "PRIVACY_OLD_KEYS": KEY_B}
     with caplog.at_level(logging.WARNING, logger="privacy.dev_key"):
         keyring = keyring_for_runtime(environ)
     key = path.read_text().strip()
@@ -183,7 +184,7 @@ def test_local_dev_key_equal_to_old_key_is_rejected(tmp_path: Path) -> None:
     path.write_text(KEY_A)
     path.chmod(0o600)
     with pytest.raises(DuplicateSecretError):
-        keyring_for_runtime({"BLAUPAUSE_ENV": "local", "PRIVACY_DEV_KEY_FILE": str(path), "PRIVACY_OLD_KEYS": KEY_A})
+        keyring_for_runtime({"BLAUPAUSE_ENV": "local", "WHATSAPP_API_BASE_URL": STANDIN, "PRIVACY_DEV_KEY_FILE": str(path), "PRIVACY_OLD_KEYS": KEY_A})
 
 
 def test_dev_key_path_defaults_and_resolution(tmp_path: Path) -> None:
@@ -236,3 +237,44 @@ def test_cli_as_module(tmp_path: Path) -> None:
     assert str(path) in result.stdout
     assert path.read_text().strip() not in result.stdout + result.stderr
     assert _mode(path) == 0o600
+
+
+# ---------------------------------------------------------------- dev key against Meta (issue 16, finding 9)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [None, "", "https://graph.facebook.com", "https://graph.facebook.com/", "HTTPS://Graph.Facebook.com:443/v21.0",
+     "https://graph.whatsapp.com"],
+)
+def test_dev_key_is_refused_against_metas_graph_api(tmp_path: Path, base_url: str | None) -> None:
+    from privacy.dev_key import DevKeyRefusedError
+
+    path = tmp_path / "var" / "privacy.key"
+    environ = {"BLAUPAUSE_ENV": "local", "PRIVACY_DEV_KEY_FILE": str(path)}
+    if base_url is not None:
+        environ["WHATSAPP_API_BASE_URL"] = base_url
+    with pytest.raises(DevKeyRefusedError) as info:
+        keyring_for_runtime(environ)
+    assert "WHATSAPP_API_BASE_URL" in str(info.value) and "PRIVACY_KEY" in str(info.value)
+    assert info.value.variable == "PRIVACY_KEY"
+    assert not path.exists()  # refused before any key file is created
+
+
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:8765", "http://localhost:9000", "http://notfacebook.com.example"])
+def test_dev_key_is_allowed_against_a_stand_in(tmp_path: Path, base_url: str) -> None:
+    path = tmp_path / "var" / "privacy.key"
+    environ = {"BLAUPAUSE_ENV": "local", "PRIVACY_DEV_KEY_FILE": str(path), "WHATSAPP_API_BASE_URL": base_url}
+    assert keyring_for_runtime(environ).current == parse_secret(path.read_text().strip())
+
+
+def test_privacy_key_is_allowed_against_meta_in_local_mode() -> None:
+    environ = {"BLAUPAUSE_ENV": "local", "PRIVACY_KEY": KEY_A, "WHATSAPP_API_BASE_URL": "https://graph.facebook.com"}
+    assert keyring_for_runtime(environ).current == parse_secret(KEY_A)
+
+
+def test_weak_privacy_key_is_refused_in_production(tmp_path: Path) -> None:
+    from privacy.keyring import WeakSecretError
+
+    with pytest.raises(WeakSecretError, match="PRIVACY_KEY"):
+        keyring_for_runtime({"PRIVACY_KEY": "0" * 64})

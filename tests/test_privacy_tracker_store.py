@@ -127,8 +127,11 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def store(url: str, unique_name: str) -> AsyncIterator[EncryptedTrackerStore]:
-    opened = EncryptedTrackerStore(DOMAIN, host=url, table=unique_name, key_prefix=f"test:{unique_name}:", environ={})
+async def store(url: str, unique_name: str, tmp_path: Path) -> AsyncIterator[EncryptedTrackerStore]:
+    opened = EncryptedTrackerStore(
+        DOMAIN, host=url, table=unique_name, key_prefix=f"test:{unique_name}:", environ={},
+        erasure_journal=str(tmp_path / "erasures.journal"),
+    )
     yield opened
     await drop_encrypted_store(opened, url, unique_name)
 
@@ -612,17 +615,26 @@ async def test_an_attacker_with_the_database_cannot_open_a_record(
     with user_context(alice):
         await store.save(tracker_with(alice.pseudonym, session(time.time())))
     record = await store.backends.live.get(alice.pseudonym)
-    assert record is not None
+    wrapped = await store.backends.keys.get(alice.pseudonym)  # the conversation key, wrapped
+    assert record is not None and wrapped is not None
     secret = keyring.current.value
 
     def opens(key: bytes) -> bool:
         try:
-            unseal(key, record.ciphertext, pseudonym=record.pseudonym, key_version=record.key_version)
+            unseal(key, wrapped.ciphertext, pseudonym=wrapped.pseudonym, key_version=wrapped.key_version, purpose="conversation-key")
         except DecryptionError:
             return False
         return True
 
-    assert opens(alice.key)  # the record is readable with the right key
+    assert opens(alice.key)  # the key record is readable with the right key ...
+    from privacy.records import unpad
+    from privacy.tracker_store import _record_key
+
+    conversation_key = unpad(unseal(alice.key, wrapped.ciphertext, pseudonym=wrapped.pseudonym, key_version=wrapped.key_version, purpose="conversation-key"))
+    live_key = _record_key(conversation_key, "live")  # ... and the record with the key it holds
+    unseal(live_key, record.ciphertext, pseudonym=record.pseudonym, key_version=record.key_version)
+    with pytest.raises(DecryptionError):  # not with the data key itself
+        unseal(alice.key, record.ciphertext, pseudonym=record.pseudonym, key_version=record.key_version)
     wrong_secret = Secret.generate()
     guesses = [
         data_key(wrong_secret, ALICE),  # right number, wrong secret

@@ -54,7 +54,9 @@ from rasa.shared.core.events import BotUttered, UserUttered
 
 from standins import at_rest
 from standins.local_stack import LocalStack
-from standins.meta_delivery import DeliveryCounts, MetaDelivery, ReplyAccount, Storm, account_replies, run_users
+from standins.meta_delivery import (
+    DeliveryCounts, MetaDelivery, ReplyAccount, Storm, account_replies, replies_by_user, run_users,
+)
 from standins.private_services import PrivatePostgres, PrivateRedis, ServiceUnavailable
 
 # Starting two Rasa instances takes minutes on two busy cores; each test runs a load.
@@ -88,9 +90,14 @@ class Rig:
         return MetaDelivery(self.stack.webhook_urls, self.stack.app_secret, **options)
 
     def new_users(self, prefix: str, count: int) -> Dict[str, str]:
-        """Fresh fake users (4915550008…); the test number range no real phone has."""
-        first = 4915550008000 + len(self.users)
-        users = {str(first + i): f"{prefix} Testperson{len(self.users) + i}" for i in range(count)}
+        """Fresh fake users: every second one a username user known only by a BSUID
+        (DE.100000000000008…, no number in the webhooks, replies via ``recipient``), the others
+        old-style phone users (4915550008…, the test number range no real phone has)."""
+        users: Dict[str, str] = {}
+        for i in range(count):
+            n = len(self.users) + i
+            address = f"DE.{1000000000000080000 + n}" if n % 2 else str(4915550008000 + n)
+            users[address] = f"{prefix} Testperson{n}"
         self.users.update(users)
         return users
 
@@ -240,11 +247,8 @@ async def _play(
     seconds = time.monotonic() - began
     await asyncio.sleep(SETTLE_S)  # a late reply would arrive now
     sent = await asyncio.to_thread(rig.stack.sent)
-    received: Dict[str, List[Dict[str, Any]]] = defaultdict(list)
-    for item in sent:
-        if item["to"] in users:
-            received[item["to"]].append(item["message"])
-    account = account_replies(rig.expected, {wa_id: received.get(wa_id, []) for wa_id in users})
+    received = replies_by_user(sent, list(users))
+    account = account_replies(rig.expected, {wa_id: list(received.get(wa_id, [])) for wa_id in users})
     reruns = 0
     for wa_id in users:
         assert all(acked[wa_id]), f"user {wa_id}: a message was never acknowledged ({meta.counts.line()})"
@@ -371,7 +375,10 @@ def test_nothing_personal_at_rest_or_in_logs_after_the_suite(rig: Rig, reference
     """The attacker's view after all of the above: raw PostgreSQL rows and files, Redis keys and
     its append-only file, every log of ours (the Graph stand-in's log is Meta's and excluded)."""
     assert len(rig.users) > 1
-    identities = [fmt for wa_id in rig.users for fmt in at_rest.phone_formats(wa_id)] + list(rig.users.values())
+    assert any(address.startswith("DE.") for address in rig.users), "the suite ran no BSUID user"
+    identities = [fmt for address in rig.users
+                  for fmt in (at_rest.bsuid_formats(address) if address.startswith("DE.") else at_rest.phone_formats(address))]
+    identities += list(rig.users.values())
     texts = [SEARCH_TEXT, "Bist du ein Bot?", "Danke schön"]
     patterns = at_rest.needles([*identities, *texts])
     findings, counts = at_rest.scan_postgres(rig.postgres.url, patterns)

@@ -68,6 +68,7 @@ from hypothesis import strategies as st
 
 from conftest import require_model
 from connectors.whatsapp.dedup import message_key
+from connectors.whatsapp.references import References
 from connectors.whatsapp.updates import BUSINESS_ACCOUNT_OBJECT, PayloadError, parse_body, without_lone_surrogates
 from connectors.whatsapp.webhook import DeliveryOptions
 from privacy.context import keys_for_user
@@ -594,14 +595,13 @@ def identifiers(body: bytes) -> Tuple[set, set, set]:
     return ids, senders, bodies
 
 
-def dedup_keys(message_ids: Iterable[str]) -> Dict[bytes, str]:
-    """Record and lease key of each id under the dedup namespace (ids that cannot be UTF-8 have none)."""
+def dedup_keys(message_ids: Iterable[str], keyring: Keyring) -> Dict[bytes, str]:
+    """Record and lease key of each id under the dedup namespace, as the channel keys them
+    (an HMAC reference under the server secret, connectors/whatsapp/references.py)."""
+    references = References.from_keyring(keyring)
     keys: Dict[bytes, str] = {}
     for message_id in message_ids:
-        try:
-            record = f"{DEDUP_NAMESPACE}:{message_key(message_id)}".encode()
-        except UnicodeEncodeError:
-            continue
+        record = f"{DEDUP_NAMESPACE}:{message_key(references.dedup_key(message_id))}".encode()
         keys[record] = keys[record + b":lease"] = message_id
     return keys
 
@@ -792,9 +792,9 @@ class Fuzz:
         changed = {key for key, stamp in after.rows.items() if before.rows.get(key) != stamp}
         accepted = pseudonyms(self.keyring, tally.accepted_senders)
         known = pseudonyms(self.keyring, tally.known_senders) - accepted
-        mine = dedup_keys(tally.offered_ids)
-        accepted_keys = dedup_keys(tally.accepted_ids)
-        known_keys = set(dedup_keys(tally.known_ids)) - set(accepted_keys)
+        mine = dedup_keys(tally.offered_ids, self.keyring)
+        accepted_keys = dedup_keys(tally.accepted_ids, self.keyring)
+        known_keys = set(dedup_keys(tally.known_ids, self.keyring)) - set(accepted_keys)
         new_keys = set(after.dedup - before.dedup)
         violations = []
         for table, pseudonym in sorted(changed):
@@ -833,7 +833,7 @@ def fuzz(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[F
     finally:
         run.http.close()
         stack.stop()
-        mine = set(dedup_keys(run.offered_ids))
+        mine = set(dedup_keys(run.offered_ids, run.keyring))
         caused = [key for key in client.scan_iter(match=f"{DEDUP_NAMESPACE}:*", count=1000) if key in mine and key not in keys_before]
         caused += [key for key in client.scan_iter(match=f"{PID_NAMESPACE}:*", count=1000) if key not in keys_before]
         if caused:
@@ -1178,7 +1178,7 @@ def test_no_number_name_or_text_readable_at_rest_or_in_the_logs(fuzz: Fuzz, caps
     findings = at_rest.scan_sqlite_file(fuzz.stack.db_path, {**identity, **words})
     logs = sorted(fuzz.stack.workdir.glob("*.log"))
     log_findings, known = scan_logs(logs, identity, words)
-    mine = [key.decode() for key in set(dedup_keys(fuzz.offered_ids)) if key not in fuzz.keys_before and fuzz.redis.exists(key)]
+    mine = [key.decode() for key in set(dedup_keys(fuzz.offered_ids, fuzz.keyring)) if key not in fuzz.keys_before and fuzz.redis.exists(key)]
     new_pid = [key.decode() for key in fuzz.redis.scan_iter(match=f"{PID_NAMESPACE}:*", count=1000) if key not in fuzz.keys_before]
     for key in mine + new_pid:
         for value in [key.encode(), *redis_values(fuzz.redis, key)]:

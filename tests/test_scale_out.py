@@ -30,7 +30,7 @@ from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Sequence
 
 import httpx
 import pytest
-from conftest import MODEL, drop_postgres_tables, require_model, stored_conversation
+from conftest import MODEL, as_user, drop_postgres_tables, require_model, stored_conversation
 import redis
 from rasa.shared.core.events import BotUttered, UserUttered
 
@@ -354,3 +354,54 @@ async def test_different_messages_at_once_on_both_instances_lose_nothing(deploym
         at = 1 + index * len(phrases)
         assert sorted(stored_texts[at : at + len(texts)]) == sorted(texts), stored
     assert all(bot_messages >= 1 for _, bot_messages in stored), stored
+
+
+async def _stored_pseudonyms(deployment: Deployment) -> List[str]:
+    """Every pseudonym with a live or archived record in the deployment's tracker store."""
+    from datetime import timedelta
+
+    from privacy.backends import open_conversation_backends
+
+    backends = open_conversation_backends(deployment.store_url, retention=timedelta(days=30), table=deployment.table)
+    try:
+        return [*await backends.live.list_pseudonyms(), *await backends.archive.list_pseudonyms()]
+    finally:
+        await backends.close()
+
+
+async def test_two_instances_racing_on_one_migration_keep_one_conversation(deployment: Deployment, meta: Meta) -> None:
+    """A number-keyed conversation meets its BSUID on both instances at once (issue 9).
+
+    The first message arrives in an old-style payload (number only), so the conversation is
+    stored under the number's pseudonym. Then two different messages carrying number and BSUID
+    reach the two instances at the same moment: both would move the conversation to the BSUID's
+    pseudonym. Rasa's lock store on the anchor pseudonym serialises them: one conversation under
+    the BSUID holds all three messages, nothing is left under the number, and each message got
+    exactly one reply.
+    """
+    from privacy.identity import pseudonym
+    from privacy.keyring import Secret
+
+    phone, bsuid = "4915550000506", "DE.1000000000000000506"
+    await _converse(meta, phone, "Erika Testfrau", [_text_turn("Hallo", 1, _says("Blaupause-Jobassistent"))], 0)
+    secret = Secret.from_hex(deployment.stack.privacy_key)
+    assert pseudonym(secret, phone) in await _stored_pseudonyms(deployment)
+
+    texts = ["Hilfe", "Bist du ein Bot?"]
+    before = len(await meta.sent_to(phone))
+    deliveries = await asyncio.gather(*(
+        meta._senders[index].send(as_user(mp.text(phone, text), phone=phone, user_id=bsuid))
+        for index, text in enumerate(texts)
+    ))
+    assert all(d.delivered for d in deliveries), deliveries
+    replies = (await meta.wait_for(phone, before + len(texts)))[before:]
+    await asyncio.sleep(1.0)  # a late duplicate would arrive now
+    assert len(await meta.sent_to(phone)) == before + len(texts), [_text_of(m) for m in replies]
+    assert sorted(_text_of(m)[:8] for m in replies) == sorted(["Ich kann", "Ich bin "]), [_text_of(m) for m in replies]
+
+    stored = await _stored_pseudonyms(deployment)
+    assert pseudonym(secret, bsuid) in stored
+    assert pseudonym(secret, phone) not in stored, "a copy of the conversation was left under the number"
+    events = await stored_conversation(deployment.store_url, deployment.table, deployment.stack.privacy_key, bsuid)
+    said = [event.text for event in events if isinstance(event, UserUttered)]
+    assert said[0] == "Hallo" and sorted(said[1:]) == sorted(texts), said

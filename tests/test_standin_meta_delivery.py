@@ -11,7 +11,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from standins.meta_delivery import MetaDelivery, Storm, account_replies, canonical, run_users
+from standins.meta_delivery import MetaDelivery, Storm, account_replies, canonical, replies_by_user, run_users
 from standins.webhook_sender import SIGNATURE_HEADER, sign
 
 SECRET = "test-secret"
@@ -110,3 +110,38 @@ def test_canonical_ignores_random_payload_tokens_only() -> None:
     other = {"interactive": {"action": {"buttons": [{"reply": {"id": "~xyz", "title": "Weniger"}}]}}}
     assert canonical(first) == canonical(second) != canonical(other)
     assert canonical({**first, "to": "4915550000901"}) == canonical({**second, "to": "4915550000902"})
+
+
+def test_canonical_ignores_the_recipient_field_too() -> None:
+    body = _text("Hallo")
+    assert canonical({**body, "recipient": "DE.1000000000000000901"}) == canonical({**body, "to": "4915550000902"})
+    assert canonical(body) != canonical(_text("Tschüss"))
+
+
+async def test_run_users_plays_bsuid_only_users() -> None:
+    seen: list = []
+    users = {"DE.1000000000000000901": "A Test", "4915550000902": "B Test"}
+    async with MetaDelivery(URLS, SECRET, retry_delays=(0.0,), transport=_transport([], seen)) as meta:
+        acked = await run_users(meta, users, ["eins", "zwei"])
+    assert acked == {"DE.1000000000000000901": [True] * 2, "4915550000902": [True] * 2}
+    values = [json.loads(request.content)["entry"][0]["changes"][0]["value"] for request in seen]
+    bsuid_values = [v for v in values if "from_user_id" in v["messages"][0]]
+    assert len(bsuid_values) == 2
+    for value in bsuid_values:
+        assert "from" not in value["messages"][0] and "wa_id" not in value["contacts"][0]
+        assert value["contacts"][0]["user_id"] == "DE.1000000000000000901"
+
+
+def test_replies_by_user_groups_to_and_recipient_sends() -> None:
+    listing = [
+        {"to": "4915550000901", "recipient": None, "message": _text("a")},
+        {"to": None, "recipient": "DE.1000000000000000902", "message": _text("b")},
+        {"to": "4915550000999", "recipient": None, "message": _text("other")},
+        {"to": None, "recipient": "DE.1000000000000000902", "message": _text("c")},
+    ]
+    received = replies_by_user(listing, ["4915550000901", "DE.1000000000000000902", "4915550000903"])
+    assert received == {
+        "4915550000901": [_text("a")],
+        "DE.1000000000000000902": [_text("b"), _text("c")],
+        "4915550000903": [],
+    }

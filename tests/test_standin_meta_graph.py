@@ -18,13 +18,6 @@ USER = "4915550000001"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-async def http(standin):
-    headers = {"Authorization": f"Bearer {standin.access_token}"}
-    async with httpx.AsyncClient(base_url=standin.base_url, headers=headers, timeout=5) as client:
-        yield client
-
-
 def _url(standin: MetaGraphStandIn) -> str:
     return f"/v21.0/{standin.phone_number_id}/messages"
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from conftest import serve_sanic, stop_sanic
 from rasa.core.channels.channel import UserMessage, register
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet
@@ -36,7 +38,7 @@ WA_ID = "4915550000001"
 PROFILE_NAME = "Erika Mustermann"
 APP_SECRET = "http-test-app-secret"
 VERIFY_TOKEN = "http-verify-token"
-PRIVACY_KEY = "5" * 64
+PRIVACY_KEY = "3f9a1c7e5b2d8f4a6c0e9b1d7f3a5c8e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a"  # fixed, random-looking
 MAX_BODY = 8 * 1024
 LANGUAGE_DOMAIN = Domain.from_dict(
     {"version": "3.1", "slots": {"language": {"type": "text", "mappings": [{"type": "custom"}]}}}
@@ -126,22 +128,11 @@ async def _serve(channel: WhatsAppInput, agent: FakeAgent) -> tuple[Any, str]:
     app = Sanic("wa_http_" + uuid.uuid4().hex[:10], configure_logging=False)
     app.ctx.agent = agent
     register([channel], app, route="/webhooks/")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
-    await server.startup()
-    await server.before_start()
-    await server.after_start()
-    return server, f"http://127.0.0.1:{port}"
+    return await serve_sanic(app)
 
 
 async def _stop(server: Any) -> None:
-    await server.before_stop()
-    closing = server.close()
-    if closing is not None:
-        await closing
-    await server.after_stop()
+    await stop_sanic(server)
 
 
 @pytest.fixture
@@ -399,3 +390,50 @@ async def test_malformed_framing_is_400_not_500(running: Running, header: bytes)
     assert await asyncio.to_thread(_raw_status, running.url, head) == 400
     async with httpx.AsyncClient() as client:  # the server still answers
         assert (await client.get(running.url + "/webhooks/whatsapp/")).status_code == 200
+
+
+# --------------------------------------------------------------------------- one person, one conversation (issue 9)
+
+
+class _NoNLG:
+    """The agent's NLG (only needed to build the channel's PrivacyRequests; never called here)."""
+
+    async def generate(self, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("no response is generated in this test")
+
+
+@pytest.mark.agent(buttons=1, language="en")
+async def test_username_user_keeps_one_conversation_over_http(running: Running, language_store: CountingStore) -> None:
+    """Number shared, then withheld, then a changed BSUID: one conversation, replies via to/recipient."""
+    from rasa.core.lock_store import InMemoryLockStore
+
+    running.agent.nlg = _NoNLG()  # type: ignore[attr-defined]
+    running.agent.lock_store = InMemoryLockStore()  # type: ignore[attr-defined]
+    erika = meta_payloads.WhatsAppUser(phone=WA_ID, user_id="DE.1000000000000000501", username="@erika_test")
+    keyring = running.channel.keyring
+
+    async def post(message: Any, user: meta_payloads.WhatsAppUser) -> int:
+        body = meta_payloads.payload(message, profile_name=PROFILE_NAME, users=[user])
+        async with running.sender(retry_delays=()) as sender:
+            return (await sender.send(body)).status
+
+    assert await post(meta_payloads.text(erika, "Koch"), erika) == 200
+    assert await post(meta_payloads.text(erika.without_phone(), "in Hamburg"), erika.without_phone()) == 200
+    assert {m.sender_id for m in running.agent.received} == {pseudonym(keyring.current, erika.user_id)}
+    assert [(m.address_field, m.address) for m in running.standin.messages] == [
+        ("to", WA_ID), ("recipient", erika.user_id)]
+
+    moved = erika.with_user_id("DE.1000000000000000502")
+    assert await post(meta_payloads.user_changed_user_id(erika, moved.user_id), moved) == 200
+    assert len(running.standin.messages) == 2 and len(running.agent.received) == 2  # no reply, not handed to Rasa
+    new_keys = keys_for_user(keyring, moved.user_id, [WA_ID])
+    with user_context(new_keys):
+        tracker = await language_store.retrieve(new_keys.pseudonym)
+    assert tracker is not None and tracker.get_slot("language") == "en"
+    old_keys = keys_for_user(keyring, erika.user_id)
+    with user_context(old_keys):
+        assert await language_store._tracker_store.retrieve(old_keys.pseudonym) is None
+
+    assert await post(meta_payloads.text(moved.without_phone(), "weiter"), moved.without_phone()) == 200
+    assert running.agent.received[-1].sender_id == pseudonym(keyring.current, moved.user_id)
+    assert running.standin.messages[-1].recipient == moved.user_id

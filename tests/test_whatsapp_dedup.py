@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 from collections.abc import AsyncIterator
 
@@ -190,3 +191,57 @@ def test_message_key_is_a_labelled_hash() -> None:
     import hashlib
 
     assert key != hashlib.sha256(WAMID.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- erasure drops unsent outboxes
+
+
+async def test_drop_outboxes_marks_only_that_owners_unsent_outboxes_done(store: DedupStore) -> None:
+    """Issue 9 item 8: an erasure removes the person's unsent replies instead of keeping them 8 days."""
+    mine = dataclasses.replace(OUTBOX, owner="a" * 32)
+    theirs = dataclasses.replace(OUTBOX, owner="b" * 32)
+    ids = {name: f"{WAMID}.{name}" for name in ("pending", "sending", "other", "finished", "claimed")}
+    claims = {name: await store.claim(message_id, 30) for name, message_id in ids.items()}
+    await store.save_outbox(ids["pending"], claims["pending"].token, mine)
+    await store.release(ids["pending"], claims["pending"].token)  # failed send, waiting for Meta's redelivery
+    await store.save_outbox(ids["sending"], claims["sending"].token, mine)  # another instance still sending
+    await store.save_outbox(ids["other"], claims["other"].token, theirs)
+    await store.save_outbox(ids["finished"], claims["finished"].token, mine)
+    await store.finish(ids["finished"], claims["finished"].token)
+
+    assert await store.drop_outboxes(["a" * 32, ""]) == 2
+    assert await store.drop_outboxes(["a" * 32]) == 0  # idempotent
+
+    # The redelivery of a dropped message is acknowledged: no reply of the erased conversation.
+    assert (await store.claim(ids["pending"], 30)).status is ClaimStatus.DONE
+    # The instance still sending loses its lease at its next progress write.
+    with pytest.raises(LeaseLostError):
+        await store.mark_sent(ids["sending"], claims["sending"].token, 1)
+    assert (await store.claim(ids["sending"], 30)).status is ClaimStatus.DONE
+    # Nobody else's outbox and no message still in the dialogue is touched.
+    await store.release(ids["other"], claims["other"].token)
+    other = await store.claim(ids["other"], 30)
+    assert other.status is ClaimStatus.ACQUIRED and other.outbox == theirs
+    await store.save_outbox(ids["claimed"], claims["claimed"].token, mine)  # its lease was kept
+    assert (await store.claim(ids["finished"], 30)).status is ClaimStatus.DONE
+
+
+async def test_redis_keeps_no_outbox_of_a_dropped_owner(redis_url: str, unique_name: str) -> None:
+    client = Redis.from_url(redis_url)
+    namespace = "test:" + unique_name
+    store = RedisDedupStore(client, namespace=namespace)
+    try:
+        claim = await store.claim(WAMID, 30)
+        await store.save_outbox(WAMID, claim.token, dataclasses.replace(OUTBOX, owner="c" * 32))
+        assert await client.exists(f"{namespace}:owner:{'c' * 32}")
+        assert await store.drop_outboxes(["c" * 32]) == 1
+        keys = [key async for key in client.scan_iter(match=namespace + ":*")]
+        values = b"".join([b"".join(v for kv in (await client.hgetall(k)).items() for v in kv) for k in keys
+                           if (await client.type(k)) == b"hash"])
+        assert OUTBOX.blob not in values and b"c" * 32 not in values
+        assert keys == [f"{namespace}:{message_key(WAMID)}".encode()]  # only the DONE marker is left
+    finally:
+        keys = [key async for key in client.scan_iter(match=namespace + ":*")]
+        if keys:
+            await client.delete(*keys)
+        await client.close()

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from connectors.whatsapp.errors import (
     AuthenticationError,
+    BSUIDRecipientNotSupportedError,
     GraphAPIError,
     InvalidParameterError,
     PairRateLimitError,
@@ -32,10 +33,15 @@ from connectors.whatsapp.graph_client import (
     GraphClient,
     GraphSettings,
     RetryPolicy,
+    SendResult,
+    SentContact,
 )
+from connectors.whatsapp.recipient import Recipient
 from standins.meta_graph import Fault
 
 USER = "4915550000001"
+BSUID = "DE.1000000000000000001"
+PARENT_BSUID = "DE.ENT.2000000000000000001"
 TEXT = {"type": "text", "text": {"body": "Hallo"}}
 
 
@@ -361,6 +367,7 @@ async def test_each_http_attempt_takes_a_throughput_token(standin, make_client):
         (0, 400, AuthenticationError),
         (10, 403, AuthenticationError),
         (200, 403, AuthenticationError),
+        (131062, 400, BSUIDRecipientNotSupportedError),
         (131030, 400, RecipientError),
         (131026, 400, RecipientError),
         (1, 500, ServerError),
@@ -445,3 +452,126 @@ async def test_odd_error_bodies_that_pywa_cannot_decode_still_give_typed_errors(
             await client.send(USER, TEXT)
     assert type(plain.value) is GraphAPIError and plain.value.status == 400 and plain.value.raw == {"error": "boom"}
     assert server.value.message == "no code" and server.value.code is None
+
+
+# -- addressing: to (phone number) vs recipient (business-scoped user id) ----------------------
+
+@pytest.mark.parametrize(
+    ("address", "field", "value"),
+    [
+        (USER, "to", USER),
+        (Recipient(phone=USER), "to", USER),
+        (BSUID, "recipient", BSUID),
+        (Recipient(user_id=BSUID), "recipient", BSUID),
+        (PARENT_BSUID, "recipient", PARENT_BSUID),
+    ],
+)
+async def test_send_addresses_phone_with_to_and_bsuid_with_recipient(standin, make_client, address, field, value):
+    await make_client().send(address, TEXT)
+
+    [accepted] = standin.messages
+    assert accepted.address_field == field and accepted.address == value
+    body = accepted.message
+    assert body[field] == value
+    assert ("recipient" if field == "to" else "to") not in body  # never both
+    assert body["recipient_type"] == "individual" and body["messaging_product"] == "whatsapp"
+
+
+async def test_send_replaces_any_address_the_message_carried(standin, make_client):
+    message = {**TEXT, "to": "4915550000999", "recipient": "DE.1000000000000000999"}
+    await make_client().send(BSUID, message)
+    await make_client().send(USER, message)
+
+    to_bsuid, to_phone = (accepted.message for accepted in standin.messages)
+    assert to_bsuid["recipient"] == BSUID and "to" not in to_bsuid
+    assert to_phone["to"] == USER and "recipient" not in to_phone
+
+
+async def test_send_message_returns_the_contacts_meta_resolved(standin, make_client):
+    client = make_client()
+    by_phone = await client.send_message(USER, TEXT)
+    by_bsuid = await client.send_message(Recipient(user_id=BSUID), TEXT)
+
+    assert by_phone.message_id == standin.messages[0].wamid
+    assert by_phone.contacts == (SentContact(input=USER, wa_id=USER),)
+    assert by_bsuid.contacts == (SentContact(input=BSUID, user_id=BSUID),)
+    assert BSUID not in repr(by_bsuid) and USER not in repr(by_phone)
+
+
+@pytest.mark.parametrize(
+    ("contacts", "expected"),
+    [
+        ([{"input": "+49 155 50000001", "wa_id": USER}], (SentContact(input="+49 155 50000001", wa_id=USER),)),
+        ([{"input": BSUID, "user_id": BSUID}], (SentContact(input=BSUID, user_id=BSUID),)),
+        ([{"input": USER, "wa_id": USER, "user_id": BSUID}], (SentContact(input=USER, wa_id=USER, user_id=BSUID),)),
+        ([{"input": BSUID}, "junk", {"wa_id": 4915550000001}, {}], (SentContact(input=BSUID),)),
+        ({"input": USER}, ()),
+        (None, ()),
+    ],
+)
+async def test_send_response_contacts_are_parsed_tolerantly(contacts, expected):
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {"messaging_product": "whatsapp", "messages": [{"id": "wamid.OUT1"}]}
+        if contacts is not None:
+            body["contacts"] = contacts
+        return httpx.Response(200, json=body)
+
+    settings = GraphSettings(access_token="t", phone_number_id="123")
+    async with GraphClient(settings, transport=httpx.MockTransport(handler)) as client:
+        result = await client.send_message(USER, TEXT)
+        assert await client.send(USER, TEXT) == "wamid.OUT1"
+    assert result == SendResult(message_id="wamid.OUT1", contacts=expected)
+
+
+async def test_131062_is_a_typed_non_retryable_recipient_error(standin, make_client, sleeps):
+    standin.reject_bsuid_recipients([BSUID])
+    client = make_client(max_attempts=4)
+
+    with pytest.raises(BSUIDRecipientNotSupportedError) as caught:
+        await client.send(BSUID, TEXT)
+
+    error = caught.value
+    assert isinstance(error, RecipientError) and not error.retryable
+    assert (error.code, error.status, error.attempts) == (131062, 400, 1)
+    assert sleeps.delays == [] and standin.messages == ()
+    # Other BSUIDs and every phone number are still accepted.
+    await client.send("DE.1000000000000000002", TEXT)
+    await client.send(USER, TEXT)
+    assert [m.address_field for m in standin.messages] == ["recipient", "to"]
+
+
+def test_131062_is_classified_from_metas_error_body():
+    body = {
+        "error": {
+            "message": "(#131062) Business-scoped User ID (BSUID) recipients are not supported for this message",
+            "type": "OAuthException",
+            "code": 131062,
+            "error_data": {"messaging_product": "whatsapp", "details": "Send it to the phone number."},
+            "fbtrace_id": "Atrace",
+        }
+    }
+    error = error_from_response(400, body)
+    assert type(error) is BSUIDRecipientNotSupportedError and error.retryable is False
+    assert (error.code, error.details) == (131062, "Send it to the phone number.")
+
+
+async def test_a_bsuid_never_goes_into_to(make_client, standin):
+    # Recipient refuses to carry a BSUID as a phone number, so the client cannot build such a body.
+    with pytest.raises(ValueError):
+        await make_client().send(Recipient(phone=BSUID), TEXT)
+    assert standin.messages == ()
+
+
+async def test_read_receipts_and_typing_address_the_message_id_only():
+    seen: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json={"success": True})
+
+    settings = GraphSettings(access_token="t", phone_number_id="123")
+    async with GraphClient(settings, transport=httpx.MockTransport(handler)) as client:
+        await client.mark_read("wamid.IN1")
+        await client.mark_read("wamid.IN2", typing=False)
+    assert all("to" not in body and "recipient" not in body for body in seen)
+    assert [body["message_id"] for body in seen] == ["wamid.IN1", "wamid.IN2"]

@@ -58,7 +58,7 @@ async def test_location_becomes_share_location_with_coordinates() -> None:
     ("name", "message_type"),
     [("image.json", "image"), ("audio_voice.json", "audio"), ("video.json", "video"), ("document.json", "document"),
      ("sticker.json", "sticker"), ("contacts.json", "contacts"), ("reaction.json", "reaction"), ("order.json", "order"),
-     ("system.json", "system"), ("unsupported.json", "unsupported"), ("unknown_type.json", "unsupported")],
+     ("unsupported.json", "unsupported"), ("unknown_type.json", "unsupported")],
 )
 async def test_unreadable_types_become_unsupported_message(name: str, message_type: str) -> None:
     turn = await turn_for(name)

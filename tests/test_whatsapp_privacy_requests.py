@@ -9,6 +9,7 @@ dedup store and outbox, a real GraphClient and the Meta Graph stand-in.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -22,6 +23,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from conftest import stop_sanic
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import UserMessage, register
 from rasa.core.lock import Ticket, TicketLock
@@ -261,7 +264,8 @@ def make_core(graph: GraphClient, keyring: Keyring, dedup: Any) -> WebhookCore:
 
 async def receive(core: WebhookCore, agent: FakeRasa, request: tuple[bytes, dict[str, str]]) -> int:
     """One POST the way channel.py makes it: the requests are built from the agent per request."""
-    answer = await core.receive(*request, agent.handle_message, privacy_requests=PrivacyRequests.for_agent(agent))
+    requests = PrivacyRequests.for_agent(agent, outboxes=core.store)
+    answer = await core.receive(*request, agent.handle_message, privacy_requests=requests)
     await core.drain()
     return answer.status
 
@@ -509,6 +513,87 @@ async def test_without_a_handler_markers_are_removed_and_the_rest_is_kept(caplog
     assert await resolve_privacy_requests(messages[:1], None, user, "ref") == messages[:1]
 
 
+async def test_erase_drops_the_users_unsent_replies_but_nobody_elses(
+    backing: tuple[EncryptedTrackerStore, Any], standin: MetaGraphStandIn, graph: GraphClient, keyring: Keyring
+) -> None:
+    """Issue 9 item 8: replies still waiting for Meta's redelivery are erased with the conversation."""
+    store, dedup = backing
+    agent = FakeRasa(store)
+    core = make_core(graph, keyring, dedup)
+    pending, others_pending = text(WA_ID, "Koch in Berlin"), text(OTHER_WA_ID, "Koch in Berlin")
+    for request in (pending, others_pending):
+        standin.inject_faults(Fault(status=500, code=131000), 2)  # every attempt fails: 503, outbox kept
+        assert await receive(core, agent, request) == 503
+    assert not standin.messages and len(agent.received) == 2
+
+    assert await receive(core, agent, tap(WA_ID, "/confirm_delete", "Ja, alles löschen")) == 200
+    assert bodies(standin) == ["ERASED de"]
+    standin.clear()
+
+    assert await receive(core, agent, pending) == 200  # Meta's redelivery: acknowledged, nothing sent
+    assert not standin.messages
+    assert await receive(core, agent, others_pending) == 200  # the other user's reply still arrives
+    assert bodies(standin, OTHER_WA_ID) and not bodies(standin, WA_ID)
+    assert len(agent.received) == 3  # no dialogue ran again
+
+
+async def test_export_and_erase_cover_the_conversation_begun_under_the_phone_number(
+    backing: tuple[EncryptedTrackerStore, Any], standin: MetaGraphStandIn, graph: GraphClient, keyring: Keyring
+) -> None:
+    """Issue 9 item 7: one person, every pseudonym: a phone-only past, then BSUID webhooks."""
+    store, dedup = backing
+    agent = FakeRasa(store)
+    core = make_core(graph, keyring, dedup)
+    erika = meta_payloads.WhatsAppUser(phone=WA_ID, user_id="DE.1000000000000000301", username="@erika_test")
+
+    def from_(user: meta_payloads.WhatsAppUser, payload: str, title: str) -> tuple[bytes, dict[str, str]]:
+        message = meta_payloads.button_reply(user, payload, title, reply_to=meta_payloads.fake_wamid())
+        return signed(meta_payloads.payload(message, profile_name="Erika Mustermann", users=[user]))
+
+    assert await receive(core, agent, text(WA_ID, "Koch in Berlin")) == 200  # an old payload: number only
+    phone_only = keys_for_user(keyring, WA_ID)
+    assert await records_of(store, phone_only) == [f"live:{phone_only.pseudonym[:8]}"]
+    standin.clear()
+
+    assert await receive(core, agent, from_(erika, "/export_data", "Export")) == 200
+    [export] = [m.message["text"]["body"] for m in standin.messages]
+    assert export.startswith("EXPORT de|1|2|")  # the phone-era message is in the export
+    assert "Koch" in export
+
+    standin.clear()
+    without_number = erika.without_phone()
+    assert await receive(core, agent, from_(without_number, "/confirm_delete", "Ja, alles löschen")) == 200
+    assert [(m.address_field, m.message["text"]["body"]) for m in standin.messages] == [("recipient", "ERASED de")]
+    everyone = keys_for_user(keyring, erika.user_id, [WA_ID])
+    assert await records_of(store, everyone) == []
+
+
+async def test_erase_with_the_lock_store_down_changes_nothing_and_says_so(tmp_path: Path) -> None:
+    from rasa.core.lock_store import LockError
+
+    class DownLockStore(InMemoryLockStore):
+        def issue_ticket(self, conversation_id: str, lock_lifetime: float = 60) -> int:
+            raise LockError("lock store unreachable")
+
+    keyring = Keyring(current=Secret.generate())
+    user = keys_for_user(keyring, WA_ID)
+    store = EncryptedTrackerStore(DOMAIN, host=f"sqlite:///{tmp_path}/down.db", environ={})
+    agent = FakeRasa(store)
+    try:
+        with user_context(user):
+            await agent.handle_message(UserMessage("Koch", output_channel=WhatsAppOutput(), sender_id=user.pseudonym))
+        assert await records_of(store, user)
+        agent.lock_store = DownLockStore()
+        requests = PrivacyRequests.for_agent(agent)
+        assert requests is not None
+        with user_context(user):
+            [reply] = await requests.resolve([{"custom": {PRIVACY_REQUEST_KEY: "erase"}}], user, "ref")
+        assert reply["text"] == "FAILED de"
+        assert await records_of(store, user)  # nothing was erased behind the lock's back
+    finally:
+        await store.close()
+
+
 async def test_erase_drops_a_stale_lock_but_keeps_one_a_concurrent_turn_holds(tmp_path: Path) -> None:
     user = keys_for_user(Keyring(current=Secret.generate(), retired=(Secret.generate(),)), WA_ID)
     store = EncryptedTrackerStore(DOMAIN, host=f"sqlite:///{tmp_path}/locks.db", environ={})
@@ -524,12 +609,47 @@ async def test_erase_drops_a_stale_lock_but_keeps_one_a_concurrent_turn_holds(tm
         await requests.resolve([marker], user, "ref")
         assert agent.lock_store.get_lock(user.pseudonym) is None
         assert agent.lock_store.get_lock(user.retired[0].pseudonym) is None
-        busy = TicketLock(user.pseudonym)
-        busy.tickets.append(Ticket(2, time.time() + 60))  # another message of the user is running
+        busy = TicketLock(user.retired[0].pseudonym)
+        busy.tickets.append(Ticket(2, time.time() + 60))  # another message (old pseudonym) is running
         agent.lock_store.save_lock(busy)
         [reply] = await requests.resolve([marker], user, "ref")
         assert reply["text"] == "ERASED de"
-        assert agent.lock_store.get_lock(user.pseudonym) is not None
+        assert agent.lock_store.get_lock(user.retired[0].pseudonym) is not None
+    finally:
+        await store.close()
+
+
+async def test_erase_waits_for_a_concurrent_turn_of_the_same_user(tmp_path: Path) -> None:
+    """Issue 16 item 4: a turn that read the tracker before the erasure must not save it back after it."""
+    keyring = Keyring(current=Secret.generate())
+    user = keys_for_user(keyring, WA_ID)
+    store = EncryptedTrackerStore(DOMAIN, host=f"sqlite:///{tmp_path}/race.db", environ={})
+    agent = FakeRasa(store)
+    requests = PrivacyRequests.for_agent(agent)
+    assert requests is not None
+    in_turn = asyncio.Event()
+    order: list[str] = []
+
+    async def concurrent_turn() -> None:
+        # What Rasa does for a second message of the user: lock, read, (think), save.
+        async with agent.lock_store.lock(user.pseudonym):
+            with user_context(user):
+                tracker = DialogueStateTracker(user.pseudonym, DOMAIN.slots)
+                tracker.update(SlotSet("job_title", "Koch"))
+                in_turn.set()
+                await asyncio.sleep(0.3)
+                await agent.tracker_store.save(tracker)
+                order.append("turn saved")
+
+    try:
+        turn = asyncio.create_task(concurrent_turn())
+        await in_turn.wait()
+        [reply] = await requests.resolve([{"custom": {PRIVACY_REQUEST_KEY: "erase"}}], user, "ref")
+        order.append("erased")
+        await turn
+        assert reply["text"] == "ERASED de"
+        assert order == ["turn saved", "erased"]
+        assert await records_of(store, user) == []  # the turn's save did not outlive the erasure
     finally:
         await store.close()
 
@@ -565,11 +685,7 @@ async def test_erase_over_http_builds_the_requests_from_the_apps_agent(
         assert bodies(standin) == ["ERASED de"]
         assert await records_of(store, keys_for_user(keyring, WA_ID)) == []
     finally:
-        await server.before_stop()
-        closing = server.close()
-        if closing is not None:
-            await closing
-        await server.after_stop()
+        await stop_sanic(server)
         await store.close()
 
 

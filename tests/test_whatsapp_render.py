@@ -280,15 +280,23 @@ async def test_twenty_five_buttons_page_end_to_end(id_map: InMemoryPayloadIdMap)
 
 @pytest.mark.redis
 async def test_paging_works_across_processes_with_redis(redis_url: str, unique_name: str) -> None:
-    sender = RedisPayloadIdMap.from_url(redis_url, namespace=unique_name)
-    receiver = RedisPayloadIdMap.from_url(redis_url, namespace=unique_name)
-    source = buttons(25, payload="/p{i}" + "z" * 250)  # too long for row ids: all mapped
+    from redis.asyncio import Redis
+
+    from privacy.keyring import Keyring, Secret
+
+    keyring = Keyring(current=Secret.generate())  # both processes share the server secret
+    sender = RedisPayloadIdMap.from_url(redis_url, keyring=keyring, namespace=unique_name)
+    receiver = RedisPayloadIdMap.from_url(redis_url, keyring=keyring, namespace=unique_name)
+    source = buttons(25, payload="/p{i}" + "z" * 250, title="Stelle bei Bäckerei Sonnenschein {i}")
     try:
         out = await render_response({"buttons": source}, id_map=sender)
         assert await all_payloads(out, receiver) == [b["payload"] for b in source]
+        # Paging state and long payloads are dialogue content: nothing readable in Redis.
+        client = Redis.from_url(redis_url)
+        stored = b"".join([await client.get(key) or b"" async for key in client.scan_iter(match=f"{unique_name}:*")])
+        await client.close()
+        assert stored and b"Sonnenschein" not in stored and b"zzzz" not in stored and b"/p1" not in stored
     finally:
-        from redis.asyncio import Redis
-
         client = Redis.from_url(redis_url)
         keys = [key async for key in client.scan_iter(match=f"{unique_name}:*")]
         if keys:
@@ -570,6 +578,13 @@ async def test_custom_routing_keys_are_dropped_and_domain_dict_not_shared(id_map
     assert out == [CTA]
     out[0]["interactive"]["body"]["text"] = "changed downstream"
     assert native["interactive"]["body"]["text"] == "Datenschutzerklärung lesen"
+
+
+async def test_custom_recipient_key_is_dropped_too(id_map: InMemoryPayloadIdMap) -> None:
+    # issue 16: a BSUID-addressed native message names its address in "recipient", not "to".
+    native = {"messaging_product": "whatsapp", "recipient": "DE.1000000000000000001", **copy.deepcopy(CTA)}
+    out = await render({"custom": {"whatsapp": native}}, id_map)
+    assert out == [CTA] and "recipient" not in out[0]
 
 
 async def test_custom_over_limits_still_passes_but_is_flagged(id_map: InMemoryPayloadIdMap, caplog: pytest.LogCaptureFixture) -> None:

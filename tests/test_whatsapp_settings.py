@@ -105,3 +105,27 @@ def test_repr_hides_secrets() -> None:
     for secret in ("verify-me", "app-secret-value", "access-token-value", "pw-123"):
         assert secret not in text
     assert "100000000000001" in text
+
+
+def test_identity_anchor_defaults_to_the_business_bsuid() -> None:
+    settings = WhatsAppSettings.load(None, ENV)
+    assert settings.identity_anchor == "user_id" and not settings.use_parent_user_id
+
+
+@pytest.mark.parametrize("source", ["env", "credentials"])
+def test_identity_anchor_parent_from_environment_or_credentials(source: str) -> None:
+    if source == "env":
+        settings = WhatsAppSettings.load(None, dict(ENV, WHATSAPP_IDENTITY_ANCHOR=" parent_user_id "))
+    else:
+        settings = WhatsAppSettings.load({"identity_anchor": "parent_user_id"}, dict(ENV, WHATSAPP_IDENTITY_ANCHOR="user_id"))
+    assert settings.identity_anchor == "parent_user_id" and settings.use_parent_user_id
+
+
+@pytest.mark.parametrize("value", ["phone", "parent", "USER_ID", "user_id,parent_user_id", "bsuid"])
+def test_identity_anchor_is_validated(value: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        WhatsAppSettings.load(None, dict(ENV, WHATSAPP_IDENTITY_ANCHOR=value))
+    assert raised.value.setting == "WHATSAPP_IDENTITY_ANCHOR"
+    assert value not in str(raised.value).replace("user_id, parent_user_id", "")
+    with pytest.raises(SettingsError):
+        WhatsAppSettings(verify_token="v", app_secret="a", access_token="t", phone_number_id="1", identity_anchor=value)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from connectors.whatsapp.updates import (
     ButtonReply,
+    IdentityChange,
     ListReply,
     LocationMessage,
     PayloadError,
@@ -82,7 +83,6 @@ def test_location() -> None:
         ("contacts.json", "contacts"),
         ("reaction.json", "reaction"),
         ("order.json", "order"),
-        ("system.json", "system"),
         ("unsupported.json", "unsupported"),
         ("unknown_type.json", "unsupported"),
     ],
@@ -120,10 +120,12 @@ def test_repr_leaks_neither_number_nor_text_nor_wamid() -> None:
                 assert message.body not in text
 
 
-def test_profile_name_is_never_parsed() -> None:
+def test_profile_name_is_parsed_only_to_be_masked_and_never_shown() -> None:
+    """The profile name is kept (out of repr) so logs and the LLM fallback can mask it by value."""
     update = parse_update(load("text.json"))
     for message in update.messages:
-        assert PROFILE_NAME not in json.dumps(message.__dict__)
+        assert message.profile_name == PROFILE_NAME
+        assert PROFILE_NAME not in repr(message) and PROFILE_NAME not in str(message)
 
 
 def test_unknown_fields_and_missing_optional_ones_are_tolerated() -> None:
@@ -261,3 +263,131 @@ def test_lone_surrogates_are_replaced_and_pairs_kept() -> None:
     assert message.message_id == "wamid.\ufffd"
     assert message.body == "Koch \U0001F600 \ufffd"
     message.message_id.encode("utf-8"), message.body.encode("utf-8")  # both encodable now
+
+
+# --------------------------------------------------------------------------- identifiers (issue 9)
+
+BSUID = "DE.1000000000000000001"
+PARENT = "DE.ENT.2000000000000000001"
+USERNAME = "@erika_test"
+
+
+def _value(messages: list[dict[str, Any]], contacts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    value: dict[str, Any] = {"messages": messages}
+    if contacts is not None:
+        value["contacts"] = contacts
+    return {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": value}]}]}
+
+
+def _text(n: int, **ids: str) -> dict[str, Any]:
+    return {"id": f"wamid.{n}", "type": "text", "text": {"body": f"Text {n}"}, **ids}
+
+
+def test_identifiers_come_from_the_message_and_its_contact() -> None:
+    contact = {"profile": {"name": PROFILE_NAME, "username": USERNAME}, "wa_id": WA_ID, "user_id": BSUID,
+               "parent_user_id": PARENT}
+    (message,) = parse_update(_value([_text(1, **{"from": WA_ID, "from_user_id": BSUID})], [contact])).messages
+    assert (message.sender, message.phone, message.user_id, message.parent_user_id, message.username) == (
+        WA_ID, WA_ID, BSUID, PARENT, USERNAME)
+    text = repr(message)
+    for secret in (WA_ID, BSUID, PARENT, USERNAME, PROFILE_NAME):
+        assert secret not in text
+    assert message.profile_name == PROFILE_NAME and PROFILE_NAME not in repr(message)
+
+
+def test_a_message_with_only_a_bsuid_is_a_normal_message() -> None:
+    contact = {"profile": {"name": PROFILE_NAME, "username": USERNAME}, "user_id": BSUID}
+    (message,) = parse_update(_value([_text(1, from_user_id=BSUID)], [contact])).messages
+    assert isinstance(message, TextMessage) and message.body == "Text 1"
+    assert (message.sender, message.phone, message.user_id, message.username) == (BSUID, None, BSUID, USERNAME)
+
+
+def test_contacts_are_matched_by_user_id_or_wa_id_in_a_batch() -> None:
+    other_bsuid, other_phone = "DE.1000000000000000002", "4915550000002"
+    contacts = [
+        {"profile": {"username": "@other"}, "user_id": other_bsuid, "wa_id": other_phone},
+        {"profile": {"username": USERNAME}, "user_id": BSUID, "parent_user_id": PARENT},
+    ]
+    messages = [_text(1, **{"from": other_phone}), _text(2, from_user_id=BSUID), _text(3, **{"from": "4915550000009"})]
+    first, second, third = parse_update(_value(messages, contacts)).messages
+    assert (first.phone, first.user_id, first.username) == (other_phone, other_bsuid, "@other")
+    assert (second.phone, second.user_id, second.parent_user_id, second.username) == (None, BSUID, PARENT, USERNAME)
+    assert (third.phone, third.user_id, third.username) == ("4915550000009", None, None)  # no contact of theirs
+
+
+def test_a_single_contact_matches_a_single_sender_unless_it_contradicts() -> None:
+    contact = {"profile": {"username": USERNAME}, "user_id": BSUID}
+    (message,) = parse_update(_value([_text(1, **{"from": WA_ID})], [contact])).messages
+    assert (message.phone, message.user_id, message.username) == (WA_ID, BSUID, USERNAME)
+    contradicting = {"wa_id": "4915550000002", "user_id": BSUID}
+    (message,) = parse_update(_value([_text(1, **{"from": WA_ID})], [contradicting])).messages
+    assert (message.phone, message.user_id) == (WA_ID, None)
+    two_senders = [_text(1, **{"from": WA_ID}), _text(2, **{"from": "4915550000002"})]
+    assert all(m.user_id is None for m in parse_update(_value(two_senders, [contact])).messages)
+
+
+@pytest.mark.parametrize(
+    "contacts", [None, [], "x", [1, None], [{"wa_id": 5, "user_id": ["x"], "profile": "p"}], [{"profile": {"username": 7}}]]
+)
+def test_broken_contacts_are_tolerated(contacts: Any) -> None:
+    value = _value([_text(1, from_user_id=BSUID)])
+    value["entry"][0]["changes"][0]["value"]["contacts"] = contacts
+    (message,) = parse_update(value).messages
+    assert (message.sender, message.user_id, message.phone, message.username) == (BSUID, BSUID, None, None)
+
+
+def test_a_bsuid_in_from_is_taken_as_a_bsuid() -> None:
+    (message,) = parse_update(_value([_text(1, **{"from": BSUID})])).messages
+    assert (message.sender, message.phone, message.user_id) == (BSUID, None, BSUID)
+
+
+def _system(system: dict[str, Any], **ids: str) -> Any:
+    raw = {"id": "wamid.S", "timestamp": "1732200000", "type": "system", "system": {"body": "changed", **system}, **ids}
+    (message,) = parse_update(_value([raw])).messages
+    return message
+
+
+def test_user_changed_user_id_is_an_identity_change() -> None:
+    message = _system({"type": "user_changed_user_id", "previous_user_id": BSUID, "user_id": "DE.1000000000000000009",
+                       "previous_parent_user_id": PARENT, "parent_user_id": "DE.ENT.2000000000000000009"},
+                      from_user_id="DE.1000000000000000009")
+    assert isinstance(message, IdentityChange) and message.change == "user_changed_user_id"
+    assert (message.previous_user_id, message.new_user_id) == (BSUID, "DE.1000000000000000009")
+    assert (message.previous_parent_user_id, message.new_parent_user_id) == (PARENT, "DE.ENT.2000000000000000009")
+    assert message.previous_phone is None and message.new_phone is None
+    for secret in (BSUID, PARENT, "DE.1000000000000000009"):
+        assert secret not in repr(message)
+
+
+def test_user_changed_user_id_takes_the_new_bsuid_from_the_sender_and_keeps_the_number() -> None:
+    message = _system({"type": "user_changed_user_id", "previous_user_id": BSUID},
+                      **{"from": WA_ID, "from_user_id": "DE.1000000000000000009"})
+    assert (message.previous_user_id, message.new_user_id) == (BSUID, "DE.1000000000000000009")
+    assert message.previous_phone == message.new_phone == WA_ID
+
+
+def test_user_changed_number_old_and_new_shapes() -> None:
+    old_shape = only_message("system.json")  # Meta's older payload: system.wa_id, no BSUIDs
+    assert isinstance(old_shape, IdentityChange) and old_shape.change == "user_changed_number"
+    assert (old_shape.previous_phone, old_shape.new_phone) == (WA_ID, "4915550000004")
+    assert old_shape.previous_user_id is None and old_shape.new_user_id is None
+    new_shape = _system({"type": "user_changed_number", "new_wa_id": "4915550000004", "previous_user_id": BSUID,
+                         "user_id": "DE.1000000000000000009"}, **{"from": WA_ID, "from_user_id": "DE.1000000000000000009"})
+    assert (new_shape.previous_phone, new_shape.new_phone) == (WA_ID, "4915550000004")
+    assert (new_shape.previous_user_id, new_shape.new_user_id) == (BSUID, "DE.1000000000000000009")
+    unchanged_bsuid = _system({"type": "user_changed_number", "new_wa_id": "4915550000004"},
+                              **{"from": WA_ID, "from_user_id": BSUID})
+    assert unchanged_bsuid.previous_user_id == unchanged_bsuid.new_user_id == BSUID
+
+
+def test_other_system_messages_stay_unsupported() -> None:
+    message = _system({"type": "customer_identity_changed", "identity": "x"}, **{"from": WA_ID})
+    assert type(message) is UnsupportedMessage and message.message_type == "system"
+    broken = _system({"type": ["user_changed_number"]}, **{"from": WA_ID})
+    assert type(broken) is UnsupportedMessage
+
+
+def test_user_id_update_changes_are_tolerated() -> None:
+    payload = {"object": "whatsapp_business_account", "entry": [{"changes": [
+        {"field": "user_id_update", "value": {"user_id": BSUID, "previous_user_id": "DE.1"}}]}]}
+    assert parse_update(payload).messages == ()

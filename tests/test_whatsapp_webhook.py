@@ -217,7 +217,6 @@ async def test_text_message_runs_the_dialogue_once_and_replies(standin: MetaGrap
         ("contacts.json", '/unsupported_message{"message_type":"contacts"}'),
         ("reaction.json", '/unsupported_message{"message_type":"reaction"}'),
         ("order.json", '/unsupported_message{"message_type":"order"}'),
-        ("system.json", '/unsupported_message{"message_type":"system"}'),
         ("unsupported.json", '/unsupported_message{"message_type":"unsupported"}'),
         ("unknown_type.json", '/unsupported_message{"message_type":"unsupported"}'),
     ],

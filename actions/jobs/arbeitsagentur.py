@@ -315,7 +315,7 @@ class ArbeitsagenturProvider:
     def search(self, query: JobQuery) -> SearchResult:
         """One page of results; ``total`` is the API's ``maxErgebnisse``."""
         params = self.search_params(query)
-        logger.debug("job API search %s", params)
+        logger.debug("job API search with parameters %s", ",".join(sorted(params)))  # names, never values
         body = self._get(SEARCH_PATH, params)
         if not isinstance(body, Mapping):
             raise MalformedResponse("job API search answer is not a JSON object")

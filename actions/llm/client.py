@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
 from urllib.parse import urlsplit
@@ -286,13 +287,21 @@ class ChatCompletionsClient:
         return headers
 
     async def complete(
-        self, *, system_prompt: str, user_text: str, max_tokens: int, temperature: float
+        self,
+        *,
+        system_prompt: str,
+        user_text: str,
+        max_tokens: int,
+        temperature: float,
+        known_values: Iterable[str] = (),
     ) -> Completion:
         """Ask the model; the user text is redacted here before it leaves the machine.
 
+        ``known_values``: personal values of this request the caller holds (profile name,
+        username); they are masked as ``[name]`` in addition to what the redaction finds.
         Raises a subclass of LLMError on every failure; never returns empty text.
         """
-        redaction = redact_detailed(user_text)
+        redaction = redact_detailed(user_text, known_values)
         if redaction.changed:
             logger.debug("redacted before sending to the LLM: %s", redaction.counts)
         body = build_request_body(

@@ -146,7 +146,7 @@ class WhatsAppInput(InputChannel):
         # "is None", not "or": an empty in-memory store or map is falsy (it has __len__).
         self.store = store if store is not None else store_from_url(settings.dedup_url)
         self._owns_store = store is None
-        self.id_map = id_map if id_map is not None else _id_map(settings.dedup_url)
+        self.id_map = id_map if id_map is not None else _id_map(settings.dedup_url, keyring)
         self._owns_id_map = id_map is None
         self.core = WebhookCore(
             settings=settings,
@@ -204,10 +204,13 @@ class WhatsAppInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             _fail_closed_once(request)
             headers = dict(request.headers)
-            refused = core.check_declared_length(headers)
+            refused = core.check_before_body(headers)  # 413/401 before a byte of the body
             if refused is not None:
                 return _to_sanic(refused)
-            body = await _read_limited(request, core.settings.max_body_bytes)
+            with core.body_slot() as busy:  # a bounded number of bodies buffered at once
+                if busy is not None:
+                    return _to_sanic(busy)
+                body = await _read_limited(request, core.settings.max_body_bytes)
             if body is None:
                 logger.warning("webhook POST refused: body above limit %d (%s)", core.settings.max_body_bytes, _READ_CHUNK_LIMIT_NOTE)
                 return _to_sanic(WebhookResponse(413, "payload too large"))
@@ -217,7 +220,9 @@ class WhatsAppInput(InputChannel):
                     headers,
                     on_new_message,
                     language_lookup=_language_lookup(request),
-                    privacy_requests=PrivacyRequests.for_agent(getattr(request.app.ctx, "agent", None)),
+                    privacy_requests=PrivacyRequests.for_agent(
+                        getattr(request.app.ctx, "agent", None), outboxes=core.store
+                    ),
                 )
             )
 
@@ -328,5 +333,6 @@ def _graph_client(settings: WhatsAppSettings, pacer: Pacer, environ: Mapping[str
     return GraphClient(graph_settings, retry=retry, throughput=pacer.throughput)
 
 
-def _id_map(dedup_url: str) -> PayloadIdMap:
-    return RedisPayloadIdMap.from_url(dedup_url) if dedup_url else InMemoryPayloadIdMap()
+def _id_map(dedup_url: str, keyring: Keyring) -> PayloadIdMap:
+    """In-process, or Redis with every value sealed under a key derived from the server secret."""
+    return RedisPayloadIdMap.from_url(dedup_url, keyring=keyring) if dedup_url else InMemoryPayloadIdMap()

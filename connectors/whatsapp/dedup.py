@@ -21,9 +21,20 @@ Every write after the claim is a compare-and-set on the lease token, so an insta
 lost its lease (paused longer than the lease) cannot overwrite the new holder's progress:
 it gets :class:`LeaseLostError`.
 
-Keys are ``sha256`` of the message id, never the id itself (a ``wamid`` embeds the
-sender's phone number in base64) and never a phone number. Values are the state, the lease
-token, the sealed outbox, its key version and the counts (see :mod:`.outbox`).
+The webhook core passes each message's *keyed reference* (:mod:`.references`:
+HMAC of the wamid with a key derived from the server secret), never the wamid itself (a
+``wamid`` embeds the sender's phone number in base64); the store keys its records by a
+labelled ``sha256`` of what it is given, so even a caller that passed a raw id would not
+write it. Without the server secret nothing links a record to a wamid or a person. After
+a key rotation :meth:`DedupStore.claim` also gets the references under the retired secrets
+(``previous``): DONE under any of them answers DONE. Values are the state, the lease
+token, the sealed outbox, its key version, the counts and the outbox's owner tag (a keyed
+hash of the user's data key, see :mod:`.outbox`).
+
+Erasure (issue 9 item 8): :meth:`DedupStore.drop_outboxes` turns every unsent outbox of one
+person (found by owner tag) into DONE, dropping the sealed replies at once instead of leaving
+them for up to 8 days; a redelivery of such a message is then acknowledged without a reply,
+and a holder still sending loses its lease at its next progress write.
 
 Two stores: :class:`InMemoryDedupStore` (one process; bounded LRU with TTL) and
 :class:`RedisDedupStore` (several Rasa instances; ``SET NX PX`` leases and Lua scripts
@@ -31,11 +42,12 @@ for the compare-and-set steps, so lease expiry is Redis' clock, not the instance
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
@@ -70,8 +82,8 @@ _KEY_LABEL = b"blaupause/whatsapp/dedup/v1\x00"
 
 
 def message_key(message_id: str) -> str:
-    """The store key for a message id: sha256 hex of a labelled id (never the id itself)."""
-    return hashlib.sha256(_KEY_LABEL + message_id.encode("utf-8")).hexdigest()
+    """The store key for a message reference: sha256 hex of the labelled reference (never the reference itself)."""
+    return hashlib.sha256(_KEY_LABEL + message_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class ClaimStatus(Enum):
@@ -110,10 +122,20 @@ class DedupUnavailableError(DedupError):
 
 
 class DedupStore(Protocol):
-    """What the webhook core needs from a store (both implementations below)."""
+    """What the webhook core needs from a store (both implementations below).
 
-    async def claim(self, message_id: str, lease_seconds: float) -> Claim:
-        """Claim a message id (see the module docstring for the outcomes)."""
+    ``durable``: whether DONE markers survive a restart of this process (Redis: yes; the
+    in-process store: no). The core's replay window depends on it (docs/whatsapp-delivery.md).
+    """
+
+    durable: bool
+
+    async def claim(self, message_id: str, lease_seconds: float, *, previous: Sequence[str] = ()) -> Claim:
+        """Claim a message (see the module docstring for the outcomes).
+
+        ``previous``: the message's references under retired secrets; DONE under any of them
+        answers DONE (a message handled before a key rotation is not handled again).
+        """
         ...
 
     async def renew(self, message_id: str, token: str, lease_seconds: float) -> None:
@@ -134,6 +156,10 @@ class DedupStore(Protocol):
 
     async def finish(self, message_id: str, token: str) -> None:
         """Mark DONE, drop the outbox; :class:`LeaseLostError` if not held."""
+        ...
+
+    async def drop_outboxes(self, owners: Iterable[str]) -> int:
+        """Mark DONE every unsent outbox whose owner tag is in ``owners`` (an erasure); the count."""
         ...
 
     async def close(self) -> None:
@@ -160,7 +186,11 @@ class InMemoryDedupStore:
     All operations run without ``await`` between read and write, so they are atomic on the
     event loop. ``max_entries`` bounds memory; the least recently used entries go first
     (a DONE marker evicted early only matters if Meta redelivers that old message).
+    Not durable: every marker is gone after a restart, so the webhook core refuses
+    messages from before this process started (its replay window).
     """
+
+    durable = False
 
     def __init__(
         self,
@@ -199,11 +229,15 @@ class InMemoryDedupStore:
             raise LeaseLostError("lease no longer held")
         return entry
 
-    async def claim(self, message_id: str, lease_seconds: float) -> Claim:
+    async def claim(self, message_id: str, lease_seconds: float, *, previous: Sequence[str] = ()) -> Claim:
         now = self._clock()
         key = message_key(message_id)
         entry = self._get(key, now)
         token = _new_token()
+        if entry is None and any(
+            (old := self._get(message_key(reference), now)) is not None and old.state == "done" for reference in previous
+        ):
+            return Claim(ClaimStatus.DONE)
         if entry is None:
             self._entries[key] = _Entry("claimed", token, now + lease_seconds, now + self._done_ttl)
             while len(self._entries) > self._max_entries:
@@ -230,7 +264,7 @@ class InMemoryDedupStore:
         entry = self._held(message_id, token)
         if entry.outbox is None:
             raise LeaseLostError("no outbox stored for this message")
-        entry.outbox = Outbox(entry.outbox.blob, entry.outbox.key_version, entry.outbox.total, sent)
+        entry.outbox = dataclasses.replace(entry.outbox, sent=sent)
 
     async def release(self, message_id: str, token: str) -> None:
         entry = self._entries.get(message_key(message_id))
@@ -245,24 +279,46 @@ class InMemoryDedupStore:
         entry.outbox = None
         entry.expires_at = self._clock() + self._done_ttl
 
+    async def drop_outboxes(self, owners: Iterable[str]) -> int:
+        wanted = {owner for owner in owners if owner}
+        now = self._clock()
+        dropped = 0
+        for entry in self._entries.values():
+            if entry.state == "replying" and entry.outbox is not None and entry.outbox.owner in wanted:
+                entry.state = "done"
+                entry.token = ""
+                entry.lease_until = 0.0
+                entry.outbox = None
+                entry.expires_at = now + self._done_ttl
+                dropped += 1
+        return dropped
+
     async def close(self) -> None:
         self._entries.clear()
 
 
 # --- Redis -------------------------------------------------------------------------
-# KEYS[1] = record hash, KEYS[2] = lease string. Lua scripts run atomically in Redis.
+# KEYS[1] = record hash, KEYS[2] = lease string (claim: KEYS[3..] = the records under retired
+# secrets, only read for a DONE state). Lua scripts run atomically in Redis.
+# An outbox's owner tag is kept in the hash and indexed in the set <namespace>:owner:<tag>
+# (KEYS[3] of save), so an erasure finds the person's unsent outboxes without a scan.
 
 _CLAIM = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'done' then return {'done'} end
+if not state then
+  for i = 3, #KEYS do
+    if redis.call('HGET', KEYS[i], 'state') == 'done' then return {'done'} end
+  end
+end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy'} end
 if not state then
   redis.call('HSET', KEYS[1], 'state', 'claimed')
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return {'new'}
 end
-local v = redis.call('HMGET', KEYS[1], 'blob', 'kv', 'total', 'sent')
-return {'takeover', state, v[1] or '', v[2] or '', v[3] or '', v[4] or ''}
+local v = redis.call('HMGET', KEYS[1], 'blob', 'kv', 'total', 'sent', 'owner')
+return {'takeover', state, v[1] or '', v[2] or '', v[3] or '', v[4] or '', v[5] or ''}
 """
 
 _GUARD = "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end\n"
@@ -272,6 +328,11 @@ _RENEW = _GUARD + "redis.call('PEXPIRE', KEYS[2], ARGV[2])\nreturn 1\n"
 _SAVE_OUTBOX = _GUARD + """
 redis.call('HSET', KEYS[1], 'state', 'replying', 'blob', ARGV[2], 'kv', ARGV[3], 'total', ARGV[4], 'sent', '0')
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'owner', ARGV[6])
+  redis.call('SADD', KEYS[3], KEYS[1])
+  redis.call('PEXPIRE', KEYS[3], ARGV[5])
+end
 return 1
 """
 
@@ -284,11 +345,29 @@ return 1
 _RELEASE = _GUARD + "redis.call('DEL', KEYS[2])\nreturn 1\n"
 
 _FINISH = _GUARD + """
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner then redis.call('SREM', ARGV[3] .. owner, KEYS[1]) end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'state', 'done')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('DEL', KEYS[2])
 return 1
+"""
+
+# KEYS[1] = the owner's index set; ARGV[1] = owner tag, ARGV[2] = DONE TTL (ms).
+_DROP_OUTBOXES = """
+local dropped = 0
+for _, record in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('HGET', record, 'state') == 'replying' and redis.call('HGET', record, 'owner') == ARGV[1] then
+    redis.call('DEL', record)
+    redis.call('HSET', record, 'state', 'done')
+    redis.call('PEXPIRE', record, ARGV[2])
+    redis.call('DEL', record .. ':lease')
+    dropped = dropped + 1
+  end
+end
+redis.call('DEL', KEYS[1])
+return dropped
 """
 
 
@@ -297,8 +376,10 @@ class RedisDedupStore:
 
     Keys: ``<namespace>:<sha256>`` (a hash: state, sealed outbox, key version, counts) and
     ``<namespace>:<sha256>:lease`` (the lease token, expiring by ``PX``). Redis errors
-    become :class:`DedupUnavailableError`.
+    become :class:`DedupUnavailableError`. Durable: markers outlive a restart of any instance.
     """
+
+    durable = True
 
     def __init__(
         self,
@@ -318,6 +399,7 @@ class RedisDedupStore:
         self._mark = redis.register_script(_MARK_SENT)
         self._release = redis.register_script(_RELEASE)
         self._finish = redis.register_script(_FINISH)
+        self._drop = redis.register_script(_DROP_OUTBOXES)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "RedisDedupStore":
@@ -327,6 +409,10 @@ class RedisDedupStore:
     def _keys(self, message_id: str) -> list[str]:
         record = f"{self._namespace}:{message_key(message_id)}"
         return [record, record + ":lease"]
+
+    @property
+    def _owner_prefix(self) -> str:
+        return f"{self._namespace}:owner:"
 
     async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         try:
@@ -338,11 +424,10 @@ class RedisDedupStore:
         if not await self._run(script, self._keys(message_id), [token, *args]):
             raise LeaseLostError("lease no longer held")
 
-    async def claim(self, message_id: str, lease_seconds: float) -> Claim:
+    async def claim(self, message_id: str, lease_seconds: float, *, previous: Sequence[str] = ()) -> Claim:
         token = _new_token()
-        reply = await self._run(
-            self._claim, self._keys(message_id), [token, max(1, int(lease_seconds * 1000)), self._done_ttl_ms]
-        )
+        keys = self._keys(message_id) + [self._keys(reference)[0] for reference in previous]
+        reply = await self._run(self._claim, keys, [token, max(1, int(lease_seconds * 1000)), self._done_ttl_ms])
         kind = _text(reply[0])
         if kind == "done":
             return Claim(ClaimStatus.DONE)
@@ -351,6 +436,7 @@ class RedisDedupStore:
         if kind == "new":
             return Claim(ClaimStatus.ACQUIRED, token)
         state, blob, version, total, sent = (reply[1], reply[2], reply[3], reply[4], reply[5])
+        owner = _text(reply[6]) if len(reply) > 6 else ""
         outbox = None
         if _text(state) == "replying" and total:
             outbox = Outbox(
@@ -358,6 +444,7 @@ class RedisDedupStore:
                 key_version=_text(version),
                 total=int(total),
                 sent=int(sent or 0),
+                owner=owner,
             )
         return Claim(ClaimStatus.ACQUIRED, token, outbox=outbox, taken_over=True)
 
@@ -365,9 +452,10 @@ class RedisDedupStore:
         await self._guarded(self._renew, message_id, token, max(1, int(lease_seconds * 1000)))
 
     async def save_outbox(self, message_id: str, token: str, outbox: Outbox) -> None:
-        await self._guarded(
-            self._save, message_id, token, outbox.blob, outbox.key_version, outbox.total, self._done_ttl_ms
-        )
+        keys = [*self._keys(message_id), self._owner_prefix + outbox.owner]
+        args = [token, outbox.blob, outbox.key_version, outbox.total, self._done_ttl_ms, outbox.owner]
+        if not await self._run(self._save, keys, args):
+            raise LeaseLostError("lease no longer held")
 
     async def mark_sent(self, message_id: str, token: str, sent: int) -> None:
         await self._guarded(self._mark, message_id, token, sent)
@@ -376,7 +464,13 @@ class RedisDedupStore:
         await self._run(self._release, self._keys(message_id), [token])
 
     async def finish(self, message_id: str, token: str) -> None:
-        await self._guarded(self._finish, message_id, token, self._done_ttl_ms)
+        await self._guarded(self._finish, message_id, token, self._done_ttl_ms, self._owner_prefix)
+
+    async def drop_outboxes(self, owners: Iterable[str]) -> int:
+        dropped = 0
+        for owner in dict.fromkeys(owner for owner in owners if owner):
+            dropped += int(await self._run(self._drop, [self._owner_prefix + owner], [owner, self._done_ttl_ms]))
+        return dropped
 
     async def close(self) -> None:
         if self._owns_client:

@@ -27,6 +27,7 @@ __all__ = [
     "InvalidParameterError",
     "AuthenticationError",
     "RecipientError",
+    "BSUIDRecipientNotSupportedError",
     "ServerError",
     "TransportError",
     "UnexpectedResponseError",
@@ -164,6 +165,21 @@ class RecipientError(GraphAPIError):
     __error_codes__ = frozenset({131026, 131030})
 
 
+class BSUIDRecipientNotSupportedError(RecipientError):
+    """131062: this message cannot be addressed to a business-scoped user id (``recipient``).
+
+    Meta answers it when a message that needs a phone number (one-tap, zero-tap and copy-code
+    authentication templates) is sent with ``recipient`` set to a BSUID or parent BSUID
+    (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes, "Business-scoped
+    user IDs"; facts in docs/whatsapp-delivery.md, "Addressing replies"). The same body to the
+    same address fails the same way, so it is not retried; only a send ``to`` the user's phone
+    number could succeed, and the channel has none for a user who wrote without one.
+    A subclass of RecipientError because, like 131026, this recipient cannot get this message.
+    """
+
+    __error_codes__ = frozenset({131062})
+
+
 class ServerError(GraphAPIError):
     """1 / 2 / 131000 / 131016 or any HTTP 5xx: a (usually temporary) failure at Meta; retried."""
 
@@ -194,6 +210,7 @@ _FAMILIES: tuple[type[GraphAPIError], ...] = (
     ReengagementError,
     InvalidParameterError,
     AuthenticationError,
+    BSUIDRecipientNotSupportedError,
     RecipientError,
     ServerError,
 )

@@ -21,8 +21,14 @@ Meta pages followed:
 - Mark as read: https://developers.facebook.com/docs/whatsapp/cloud-api/guides/mark-message-as-read
 - Typing indicators: https://developers.facebook.com/docs/whatsapp/cloud-api/typing-indicators
 - Error codes: https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
+- Business-scoped user ids (``recipient``, send-response ``contacts[].user_id``):
+  https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids
 
-Phone numbers and message texts are never logged above DEBUG (pywa itself logs request bodies
+Addressing: a reply goes ``to`` a phone number or to a ``recipient`` (a business-scoped user
+id), never both and never a BSUID in ``to`` (see connectors/whatsapp/recipient.py and
+docs/graph-client.md, "Addressing replies").
+
+Phone numbers, BSUIDs and message texts are never logged above DEBUG (pywa itself logs request bodies
 at DEBUG on the ``pywa.api`` logger).
 """
 from __future__ import annotations
@@ -52,6 +58,7 @@ from connectors.whatsapp.errors import (
     error_from_response,
 )
 from connectors.whatsapp.pacing import TokenBucket
+from connectors.whatsapp.recipient import Recipient
 
 __all__ = [
     "DEFAULT_API_BASE_URL",
@@ -61,6 +68,8 @@ __all__ = [
     "BaseURLTransport",
     "AiohttpTransport",
     "GraphClient",
+    "SendResult",
+    "SentContact",
 ]
 
 logger = logging.getLogger(__name__)
@@ -70,6 +79,8 @@ DEFAULT_API_VERSION = f"v{Version.GRAPH_API.value}"
 """The Graph API version pywa 4.5.0 is written against (``pywa.utils.Version.GRAPH_API``)."""
 
 _PYWA_HOST = "graph.facebook.com"
+_ADDRESS_KEYS = ("messaging_product", "to", "recipient")
+"""Envelope keys ``send`` always sets itself; a caller's values for them are dropped."""
 _VERSION_RE = re.compile(r"^v?(\d+\.\d+)$")
 
 T = TypeVar("T")
@@ -245,6 +256,29 @@ def _aiohttp_timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, sock_connect=timeouts.get("connect"), sock_read=timeouts.get("read"))
 
 
+@dataclasses.dataclass(frozen=True)
+class SentContact:
+    """One entry of a send response's ``contacts[]``: what Meta made of the address.
+
+    Meta answers a send ``to`` a phone number with ``{"input": <as sent>, "wa_id": <normalised
+    number>}`` and a send to a ``recipient`` with ``{"input": <as sent>, "user_id": <BSUID>}``;
+    later shapes may carry both or neither, so every field is optional. Values are identifiers:
+    they never appear in ``repr`` and must never be logged or stored.
+    """
+
+    input: str | None = dataclasses.field(default=None, repr=False)
+    wa_id: str | None = dataclasses.field(default=None, repr=False)
+    user_id: str | None = dataclasses.field(default=None, repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class SendResult:
+    """What a successful send returned: Meta's message id and the (tolerantly parsed) contacts."""
+
+    message_id: str
+    contacts: tuple[SentContact, ...] = ()
+
+
 class GraphClient:
     """Async Graph API client for one business phone number.
 
@@ -307,24 +341,34 @@ class GraphClient:
         """Close the connection pool."""
         await self._session.aclose()
 
-    async def send(self, to: str, message: Mapping[str, Any]) -> str:
+    async def send(self, recipient: Recipient | str, message: Mapping[str, Any]) -> str:
         """Send one rendered message object and return Meta's message id (``wamid.…``).
 
-        ``message`` is a Graph API message object without the envelope, e.g.
-        ``{"type": "text", "text": {"body": "Hallo"}}``; this method adds
-        ``messaging_product``, ``recipient_type`` (unless given) and ``to``.
-        Raises a GraphAPIError subclass; retryable ones only after the retries are used up.
+        ``recipient`` is a :class:`Recipient` or a bare identifier, classified with
+        :meth:`Recipient.of` (a phone number goes into ``to``, a BSUID or parent BSUID into
+        ``recipient``; never both, never a BSUID in ``to``). ``message`` is a Graph API message
+        object without the envelope, e.g. ``{"type": "text", "text": {"body": "Hallo"}}``; this
+        method adds ``messaging_product``, ``recipient_type`` (unless given) and the address,
+        replacing any ``to``/``recipient`` the message carried.
+        Raises a GraphAPIError subclass; retryable ones only after the retries are used up
+        (131062, a message that cannot go to a BSUID, is BSUIDRecipientNotSupportedError and
+        never retried).
         """
+        return (await self.send_message(recipient, message)).message_id
+
+    async def send_message(self, recipient: Recipient | str, message: Mapping[str, Any]) -> SendResult:
+        """Like :meth:`send`, but also return the send response's ``contacts[]``."""
+        address = recipient if isinstance(recipient, Recipient) else Recipient.of(recipient)
         body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
-        body.update({key: value for key, value in message.items() if key not in ("messaging_product", "to")})
-        body["to"] = to
+        body.update({key: value for key, value in message.items() if key not in _ADDRESS_KEYS})
+        body.update(address.graph_fields())
         endpoint = f"/{self.settings.phone_number_id}/messages"
 
-        async def attempt() -> str:
+        async def attempt() -> SendResult:
             if self._throughput is not None:
                 await self._throughput.acquire()
             response = await self._wa.api.send_raw_request(method="POST", endpoint=endpoint, json=body)
-            return _message_id(response)
+            return SendResult(message_id=_message_id(response), contacts=_contacts(response))
 
         return await self._with_retries("send", attempt)
 
@@ -395,3 +439,21 @@ def _message_id(response: Any) -> str:
     if not isinstance(wamid, str) or not wamid:
         raise UnexpectedResponseError(message="messages[0].id is not a string", status=200, raw=response)
     return wamid
+
+
+def _contacts(response: Any) -> tuple[SentContact, ...]:
+    """The send response's ``contacts[]``, read tolerantly: it is informational, so a missing,
+    malformed or differently shaped list never fails a send that Meta accepted (the message id
+    decides that). Entries that are not objects and values that are not strings are skipped."""
+    entries = response.get("contacts") if isinstance(response, Mapping) else None
+    if not isinstance(entries, list):
+        return ()
+    contacts: list[SentContact] = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        fields = {name: entry.get(name) for name in ("input", "wa_id", "user_id")}
+        fields = {name: value for name, value in fields.items() if isinstance(value, str) and value}
+        if fields:
+            contacts.append(SentContact(**fields))
+    return tuple(contacts)

@@ -9,22 +9,57 @@ dialogue is not run again. See docs/whatsapp-delivery.md.
 
 Privacy: the rendered messages contain user-facing text that may repeat what the user
 said, so they are sealed (AES-256-GCM, :mod:`privacy.sealing`) with the user's data key,
-bound to the user's pseudonym and key version. The phone number is never part of the
-outbox: a Graph message object here has no ``to`` (it is added at send time from the
-redelivered webhook, the only place the number exists). Only the key *version*, the
-number of messages and the sent count are stored in the clear.
+bound to the user's pseudonym and key version. No identifier is ever part of the
+outbox: a Graph message object here has neither ``to`` nor ``recipient`` (the address is
+rebuilt at send time from the redelivered webhook, the only place the phone number or BSUID
+exists). Stored in the clear: the key *version*, the number of messages, the sent count and
+the *owner tag*, ``HMAC-SHA256(user's data key, "blaupause/outbox-owner")``: it lets an
+erasure find and drop the person's unsent outboxes (issue 9 item 8) without a pseudonym or
+identifier in the dedup store; without the data key (derived from the identifier and the
+server secret) it cannot be linked to anyone.
+
+Padding (issue 16 finding 9): the JSON is padded to a size bucket before sealing, like a
+tracker record (:func:`privacy.records.pad`: at least 1 KiB, then powers of two), so the
+ciphertext length does not tell how long the replies are. Outboxes sealed before padding
+(unpadded JSON) still open: a padded payload starts with a 4-byte length prefix that no
+JSON text (``[``...) can match (:func:`_payload`).
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from privacy.context import UserKeys
 from privacy.errors import DecryptionError
-from privacy.sealing import seal_json, unseal_json
+from privacy.records import MalformedPayloadError, pad, unpad
+from privacy.sealing import REASON_NOT_JSON, seal, unseal
 
-__all__ = ["Outbox", "seal_outbox", "open_outbox", "deliver"]
+__all__ = ["Outbox", "seal_outbox", "open_outbox", "deliver", "owner_tag", "owner_tags", "ADDRESS_FIELDS"]
+
+#: Graph message fields that address a person; an outbox message carries none of them.
+ADDRESS_FIELDS = ("to", "recipient")
+_OWNER_LABEL = b"blaupause/outbox-owner"
+
+
+def owner_tag(key: bytes) -> str:
+    """The owner tag of outboxes sealed with this data key (hex, 128 bits)."""
+    return hmac.new(key, _OWNER_LABEL, hashlib.sha256).hexdigest()[:32]
+
+
+def owner_tags(user_keys: UserKeys) -> tuple[str, ...]:
+    """Every owner tag a person's outboxes may carry: anchor, retired and alias keys."""
+    keys = [user_keys.key, *(identity.key for identity in user_keys.retired)]
+    keys += [identity.key for identity in getattr(user_keys, "aliases", ())]
+    tags: list[str] = []
+    for key in keys:
+        tag = owner_tag(key)
+        if tag not in tags:
+            tags.append(tag)
+    return tuple(tags)
 
 
 @dataclass(frozen=True)
@@ -35,6 +70,7 @@ class Outbox:
     key_version: str
     total: int
     sent: int = 0
+    owner: str = ""
 
     def __post_init__(self) -> None:
         if self.total < 0 or not 0 <= self.sent <= self.total:
@@ -56,12 +92,15 @@ def _pseudonym_for(user_keys: UserKeys, version: str) -> str:
 
 
 def seal_outbox(user_keys: UserKeys, messages: Sequence[Mapping[str, Any]]) -> Outbox:
-    """Seal rendered Graph message objects (without ``to``) under the user's current key."""
+    """Seal rendered Graph message objects (without an address) under the user's current key."""
     payload = [dict(message) for message in messages]
-    if any("to" in message for message in payload):
-        raise ValueError("outbox messages must not carry the recipient ('to')")
-    blob = seal_json(user_keys.key, payload, pseudonym=user_keys.pseudonym, key_version=user_keys.version)
-    return Outbox(blob=blob, key_version=user_keys.version, total=len(payload), sent=0)
+    if any(name in message for message in payload for name in ADDRESS_FIELDS):
+        raise ValueError("outbox messages must not carry the recipient ('to' or 'recipient')")
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    blob = seal(user_keys.key, pad(text), pseudonym=user_keys.pseudonym, key_version=user_keys.version)
+    return Outbox(
+        blob=blob, key_version=user_keys.version, total=len(payload), sent=0, owner=owner_tag(user_keys.key)
+    )
 
 
 def open_outbox(user_keys: UserKeys, outbox: Outbox) -> list[dict[str, Any]]:
@@ -72,14 +111,26 @@ def open_outbox(user_keys: UserKeys, outbox: Outbox) -> list[dict[str, Any]]:
     ``UnknownKeyVersionError``) when it cannot be opened.
     """
     key = user_keys.key_for_version(outbox.key_version)
-    messages = unseal_json(
+    plaintext = unseal(
         key, outbox.blob, pseudonym=_pseudonym_for(user_keys, outbox.key_version), key_version=outbox.key_version
     )
+    try:
+        messages = json.loads(_payload(plaintext).decode("utf-8"))
+    except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise DecryptionError(REASON_NOT_JSON) from error
     if not isinstance(messages, list) or len(messages) != outbox.total or not all(
         isinstance(message, dict) for message in messages
     ):
         raise DecryptionError("outbox content does not match its header")
     return messages
+
+
+def _payload(plaintext: bytes) -> bytes:
+    """The JSON of an opened outbox: unpadded, or as it is for one sealed before padding."""
+    try:
+        return unpad(plaintext)
+    except MalformedPayloadError:
+        return plaintext  # an unpadded outbox from before padding (in flight across the upgrade)
 
 
 async def deliver(

@@ -20,7 +20,7 @@ WhatsApp message that fits it, always inside the limits in limits.py:
   https://developers.facebook.com/docs/whatsapp/cloud-api/messages/location-request-messages,
   templates, anything with a ``type``).
 
-Output objects omit ``messaging_product`` and ``to``: the Graph client adds them. Rendering is pure
+Output objects omit ``messaging_product``, ``to`` and ``recipient``: the Graph client adds them. Rendering is pure
 apart from the payload id map, which turns payloads too long for an id into tokens; odd input is
 skipped with a warning, never raised. Message texts are only ever logged at DEBUG.
 """
@@ -323,7 +323,7 @@ def _looks_native(obj: Any) -> bool:
 
 def _native(obj: Mapping[str, Any], source: str) -> dict[str, Any]:
     """A private copy (the domain's dict must never be mutated downstream) without routing keys."""
-    message = {key: copy.deepcopy(value) for key, value in obj.items() if key not in ("to", "messaging_product")}
+    message = {key: copy.deepcopy(value) for key, value in obj.items() if key not in ("to", "recipient", "messaging_product")}
     problems = validate_outbound(message)
     if problems:
         logger.warning("%s of type %s may be rejected by Meta: %s", source, message["type"], "; ".join(problems))

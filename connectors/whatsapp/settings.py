@@ -38,14 +38,24 @@ __all__ = [
     "DEFAULT_API_BASE_URL",
     "DEFAULT_API_VERSION",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_BUFFERING_REQUESTS",
+    "IDENTITY_ANCHORS",
+    "DEFAULT_IDENTITY_ANCHOR",
 ]
 
 # Meta documents webhook payloads of up to 3 MB; the margin covers JSON framing.
 DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024 + 64 * 1024
+#: How many POST bodies may be read (not yet authenticated) at once; beyond it: 503.
+#: 16 bodies of the maximum size are about 50 MB; Meta's bodies are mostly a few KB.
+DEFAULT_MAX_BUFFERING_REQUESTS = 16
 
 _API_VERSION = re.compile(r"^v\d{1,3}\.\d{1,3}$")
 _PHONE_NUMBER_ID = re.compile(r"^\d{1,32}$")
 _DEDUP_SCHEMES = ("redis", "rediss", "unix")
+
+#: Values of ``WHATSAPP_IDENTITY_ANCHOR`` (see :attr:`WhatsAppSettings.identity_anchor`).
+IDENTITY_ANCHORS = ("user_id", "parent_user_id")
+DEFAULT_IDENTITY_ANCHOR = "user_id"
 
 
 class SettingsError(ValueError):
@@ -78,13 +88,35 @@ SETTINGS: tuple[_Spec, ...] = (
     _Spec("WHATSAPP_API_BASE_URL", "api_base_url", False, DEFAULT_API_BASE_URL),
     _Spec("WHATSAPP_API_VERSION", "api_version", False, DEFAULT_API_VERSION),
     _Spec("WHATSAPP_MAX_BODY_BYTES", "max_body_bytes", False, str(DEFAULT_MAX_BODY_BYTES)),
+    _Spec("WHATSAPP_MAX_BUFFERING_REQUESTS", "max_buffering_requests", False, str(DEFAULT_MAX_BUFFERING_REQUESTS)),
     _Spec("WHATSAPP_DEDUP_URL", "dedup_url", False, ""),
+    _Spec("WHATSAPP_IDENTITY_ANCHOR", "identity_anchor", False, DEFAULT_IDENTITY_ANCHOR),
 )
 
 
 @dataclass(frozen=True)
 class WhatsAppSettings:
-    """Validated channel settings. Secrets are left out of ``repr`` so a logged object leaks nothing."""
+    """Validated channel settings. Secrets are left out of ``repr`` so a logged object leaks nothing.
+
+    ``identity_anchor`` (``WHATSAPP_IDENTITY_ANCHOR``) chooses which identifier a user's
+    pseudonym and data key are derived from (issue 9; facts in docs/privacy.md, "Identity"):
+
+    * ``user_id`` (default): the business-scoped user id (BSUID) of this business portfolio,
+      else the phone number for payloads without one. A BSUID is unique per portfolio, so a
+      person's conversations with two linked portfolios stay two separate conversations, and
+      an attacker holding another portfolio's database cannot match its pseudonyms to ours.
+    * ``parent_user_id``: the portfolio-wide parent BSUID when the webhook carries one (linked
+      portfolios with parent BSUIDs enabled), else as above. All linked businesses that share
+      this server secret then derive the same pseudonym and key for a person, so one
+      conversation follows the person across them; the price is exactly that linkability, and
+      that a person's data is no longer separated per business. Only choose it when the
+      linked businesses are one controller under the GDPR.
+
+    Either way replies are addressed to the phone number when this webhook carried one, else
+    to the per-business BSUID (the parent BSUID only when nothing else is there). Changing the
+    setting later is safe: the identifier that was the anchor becomes an alias, and a
+    conversation stored under an alias is moved to the new anchor on the person's next message.
+    """
 
     verify_token: str = field(repr=False)
     app_secret: str = field(repr=False)
@@ -93,7 +125,18 @@ class WhatsAppSettings:
     api_base_url: str = DEFAULT_API_BASE_URL
     api_version: str = DEFAULT_API_VERSION
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_buffering_requests: int = DEFAULT_MAX_BUFFERING_REQUESTS
     dedup_url: str = field(default="", repr=False)
+    identity_anchor: str = DEFAULT_IDENTITY_ANCHOR
+
+    def __post_init__(self) -> None:
+        if self.identity_anchor not in IDENTITY_ANCHORS:
+            raise SettingsError("WHATSAPP_IDENTITY_ANCHOR", f"must be one of {', '.join(IDENTITY_ANCHORS)}")
+
+    @property
+    def use_parent_user_id(self) -> bool:
+        """True when the parent BSUID (if present) is the identity anchor."""
+        return self.identity_anchor == "parent_user_id"
 
     @classmethod
     def load(
@@ -117,7 +160,9 @@ class WhatsAppSettings:
             api_base_url=_base_url(raw["api_base_url"]),
             api_version=_api_version(raw["api_version"]),
             max_body_bytes=_max_body_bytes(raw["max_body_bytes"]),
+            max_buffering_requests=_max_buffering(raw["max_buffering_requests"]),
             dedup_url=_dedup_url(raw["dedup_url"]),
+            identity_anchor=_identity_anchor(raw["identity_anchor"]),
         )
 
 
@@ -180,6 +225,16 @@ def _max_body_bytes(value: str) -> int:
     return number
 
 
+def _max_buffering(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError("WHATSAPP_MAX_BUFFERING_REQUESTS", "must be a whole number") from None
+    if number < 1:
+        raise SettingsError("WHATSAPP_MAX_BUFFERING_REQUESTS", "must be at least 1")
+    return number
+
+
 def _dedup_url(value: str) -> str:
     if not value:
         return ""
@@ -191,4 +246,13 @@ def _dedup_url(value: str) -> str:
         )
     if parsed.scheme != "unix" and not parsed.hostname:
         raise SettingsError("WHATSAPP_DEDUP_URL", "must name the Redis host")
+    return value
+
+
+def _identity_anchor(value: str) -> str:
+    if value not in IDENTITY_ANCHORS:
+        raise SettingsError(
+            "WHATSAPP_IDENTITY_ANCHOR",
+            f"must be one of {', '.join(IDENTITY_ANCHORS)} (key 'identity_anchor' in credentials.yml)",
+        )
     return value

@@ -24,6 +24,7 @@ __all__ = [
     "MalformedSignatureError",
     "InvalidSignatureError",
     "compute_signature",
+    "check_header",
     "verify_signature",
 ]
 
@@ -58,13 +59,23 @@ def compute_signature(app_secret: str | bytes, raw_body: bytes) -> str:
     return _PREFIX + hmac.new(key, raw_body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(app_secret: str | bytes, raw_body: bytes, header: str | None) -> None:
-    """Return quietly when ``header`` signs ``raw_body``; raise a :class:`SignatureError` otherwise."""
+def check_header(header: str | None) -> str:
+    """The header's value when it is well-formed; Missing/MalformedSignatureError otherwise.
+
+    Needs no body, so a request without a plausible signature is refused before a byte of its
+    body is read (issue 16: unauthenticated requests must not make the server buffer 3 MB).
+    """
     if header is None or not header.strip():
         raise MissingSignatureError("missing X-Hub-Signature-256 header")
     value = header.strip()
     if not value.lower().startswith(_PREFIX) or not _HEX_DIGEST.match(value[len(_PREFIX):]):
         raise MalformedSignatureError("malformed X-Hub-Signature-256 header")
+    return value
+
+
+def verify_signature(app_secret: str | bytes, raw_body: bytes, header: str | None) -> None:
+    """Return quietly when ``header`` signs ``raw_body``; raise a :class:`SignatureError` otherwise."""
+    value = check_header(header)
     expected = compute_signature(app_secret, raw_body)[len(_PREFIX):].encode("ascii")
     presented = value[len(_PREFIX):].lower().encode("ascii")
     if not hmac.compare_digest(expected, presented):

@@ -15,9 +15,21 @@ POST, adds fields over time and leaves optional ones out, so this parser
 * turns a message of a known type whose content is unusable, and every type it does not
   read, into :class:`UnsupportedMessage` so the user gets a polite answer, never silence.
 
-Privacy: the profile name in ``contacts`` is never read. The sender id (``from``) and the
-message id (a ``wamid`` embeds the sender's phone number in base64) are excluded from
-``repr`` so a logged object leaks neither.
+Identifiers (issue 9; facts in /work/shared/notes/whatsapp-usernames-bsuid.md): a message may
+carry the phone number (``messages[].from``, ``contacts[].wa_id``), the business-scoped user id
+(BSUID: ``messages[].from_user_id``, ``contacts[].user_id``), the parent BSUID of linked
+portfolios (``contacts[].parent_user_id``) and the username (``contacts[].profile.username``,
+personal data, no identifier). The phone number is present only while Meta shares it with the
+business, so any of them may be missing; a message with only ``from_user_id`` is a normal
+message. Each message is completed from its ``contacts[]`` entry (matched by ``user_id`` or
+``wa_id``; a single contact of a value whose messages all come from one sender matches that
+sender). System messages ``user_changed_number`` / ``user_changed_user_id`` become
+:class:`IdentityChange` (they carry no ``contacts``).
+
+Privacy: the profile name in ``contacts`` is read only so that it can be masked (in logs, and
+by value before a message goes to the LLM, privacy/personal_values.py); like every identifier,
+the username and the message id (a ``wamid`` embeds the sender's phone number in base64) it is
+never handed to Rasa and is excluded from ``repr``, so a logged object leaks none of them.
 
 Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/payload-examples
 https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components
@@ -40,6 +52,8 @@ __all__ = [
     "QuickReply",
     "LocationMessage",
     "UnsupportedMessage",
+    "IdentityChange",
+    "IDENTITY_CHANGE_TYPES",
     "StatusError",
     "StatusUpdate",
     "WebhookUpdate",
@@ -59,6 +73,9 @@ UNSUPPORTED_TYPES = frozenset(
      "system", "unsupported"}
 )
 
+#: ``system.type`` values that announce a new identity of the user (the conversation moves).
+IDENTITY_CHANGE_TYPES = frozenset({"user_changed_number", "user_changed_user_id"})
+
 
 class PayloadError(ValueError):
     """The body is not a WhatsApp webhook payload (HTTP 400); ``reason`` is safe to log."""
@@ -72,8 +89,11 @@ class PayloadError(ValueError):
 class InboundMessage:
     """Common part of every user message: who, which message, which business number.
 
-    ``sender`` is the user's WhatsApp id (the phone number for now); it must only be used
-    to derive the pseudonym and to address the reply, and is kept out of ``repr``.
+    ``sender`` is the identifier the message itself names (the phone number when present,
+    else the BSUID). ``phone``, ``user_id`` and ``parent_user_id`` are every identifier this
+    webhook carried for the sender (message and matching ``contacts[]`` entry), ``username``
+    the username if any. They exist only to derive the pseudonym and keys and to address the
+    reply, and are all kept out of ``repr``.
     """
 
     message_id: str = field(repr=False)
@@ -81,6 +101,15 @@ class InboundMessage:
     message_type: str
     timestamp: int | None
     phone_number_id: str | None
+    phone: str | None = field(default=None, repr=False, kw_only=True)
+    user_id: str | None = field(default=None, repr=False, kw_only=True)
+    parent_user_id: str | None = field(default=None, repr=False, kw_only=True)
+    username: str | None = field(default=None, repr=False, kw_only=True)
+    profile_name: str | None = field(default=None, repr=False, kw_only=True)
+
+    def identifiers(self) -> tuple[str, ...]:
+        """Every identifier and the username this message carried (to mask in logs)."""
+        return tuple(v for v in (self.sender, self.phone, self.user_id, self.parent_user_id, self.username) if v)
 
 
 @dataclass(frozen=True)
@@ -132,6 +161,35 @@ class UnsupportedMessage(InboundMessage):
     """
 
     wire_type: str = ""
+
+
+@dataclass(frozen=True)
+class IdentityChange(InboundMessage):
+    """``type: system`` announcing that the user's number or BSUID changed.
+
+    ``change`` is ``user_changed_number`` or ``user_changed_user_id``. For a number change the
+    message's ``from`` is the old number and ``system.new_wa_id`` (older payloads: ``wa_id``)
+    the new one; the previous and new BSUIDs come in ``system.previous_user_id`` /
+    ``system.user_id`` (the new one also as the message's ``from_user_id``), likewise for
+    parent BSUIDs. A BSUID change keeps the number (if any) on both sides. The channel moves
+    the conversation from the previous identity to the new one and sends no chat reply.
+    Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components (system).
+    """
+
+    change: str = ""
+    previous_phone: str | None = field(default=None, repr=False)
+    previous_user_id: str | None = field(default=None, repr=False)
+    previous_parent_user_id: str | None = field(default=None, repr=False)
+    new_phone: str | None = field(default=None, repr=False)
+    new_user_id: str | None = field(default=None, repr=False)
+    new_parent_user_id: str | None = field(default=None, repr=False)
+
+    def identifiers(self) -> tuple[str, ...]:
+        changed = (
+            self.previous_phone, self.previous_user_id, self.previous_parent_user_id,
+            self.new_phone, self.new_user_id, self.new_parent_user_id,
+        )
+        return super().identifiers() + tuple(v for v in changed if v)
 
 
 @dataclass(frozen=True)
@@ -224,8 +282,10 @@ def parse_update(payload: Any) -> WebhookUpdate:
             if not isinstance(value, dict):
                 raise PayloadError("a change value is not an object")
             phone_number_id = _str(_dict(value.get("metadata")).get("phone_number_id")) or None
-            for raw in _list(value.get("messages"), "messages"):
-                message = _message(raw, phone_number_id)
+            raw_messages = _list(value.get("messages"), "messages")
+            contacts = _Contacts(value.get("contacts"), raw_messages)
+            for raw in raw_messages:
+                message = _message(raw, phone_number_id, contacts)
                 if message is None:
                     skipped += 1
                 else:
@@ -272,25 +332,106 @@ def _timestamp(value: Any) -> int | None:
     return None
 
 
-def _message(raw: Any, phone_number_id: str | None) -> InboundMessage | None:
+def _is_bsuid(identifier: str) -> bool:
+    # Same rule as recipient.looks_like_bsuid / privacy.identity.is_bsuid: a letter means a BSUID.
+    return any(ch.isalpha() for ch in identifier)
+
+
+def _own_ids(raw: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(phone, BSUID) named by the message itself; a ``from`` with letters is taken as a BSUID."""
+    phone = _str(raw.get("from")).strip() or None
+    user_id = _str(raw.get("from_user_id")).strip() or None
+    if phone is not None and _is_bsuid(phone):
+        user_id = user_id or phone
+        phone = None
+    return phone, user_id
+
+
+@dataclass(frozen=True)
+class _Contact:
+    phone: str | None = field(default=None, repr=False)
+    user_id: str | None = field(default=None, repr=False)
+    parent_user_id: str | None = field(default=None, repr=False)
+    username: str | None = field(default=None, repr=False)
+    profile_name: str | None = field(default=None, repr=False)
+
+    def conflicts(self, phone: str | None, user_id: str | None) -> bool:
+        return bool(
+            (phone and self.phone and phone != self.phone) or (user_id and self.user_id and user_id != self.user_id)
+        )
+
+
+class _Contacts:
+    """The ``contacts[]`` of one change value, matched to its messages.
+
+    A contact matches a message that names its ``user_id`` or its ``wa_id``. When the value
+    has exactly one contact and all its messages come from one sender, that contact belongs
+    to them (unless an identifier contradicts it). The profile name is read only to be masked.
+    """
+
+    def __init__(self, raw_contacts: Any, raw_messages: list[Any]) -> None:
+        items = raw_contacts if isinstance(raw_contacts, list) else []
+        self._contacts = [self._parse(item) for item in items if isinstance(item, dict)]
+        senders = {_own_ids(raw) for raw in raw_messages if isinstance(raw, dict)}
+        self._single = self._contacts[0] if len(self._contacts) == 1 and len(senders) == 1 else None
+
+    @staticmethod
+    def _parse(item: dict[str, Any]) -> _Contact:
+        phone = _str(item.get("wa_id")).strip() or None
+        user_id = _str(item.get("user_id")).strip() or None
+        if phone is not None and _is_bsuid(phone):
+            user_id = user_id or phone
+            phone = None
+        return _Contact(
+            phone=phone,
+            user_id=user_id,
+            parent_user_id=_str(item.get("parent_user_id")).strip() or None,
+            username=_str(_dict(item.get("profile")).get("username")).strip() or None,
+            profile_name=_str(_dict(item.get("profile")).get("name")).strip()[:200] or None,
+        )
+
+    def match(self, phone: str | None, user_id: str | None) -> _Contact:
+        for contact in self._contacts:
+            if (user_id and contact.user_id == user_id) or (phone and contact.phone == phone):
+                if not contact.conflicts(phone, user_id):
+                    return contact
+        if self._single is not None and not self._single.conflicts(phone, user_id):
+            return self._single
+        return _Contact()
+
+
+def _message(raw: Any, phone_number_id: str | None, contacts: _Contacts | None = None) -> InboundMessage | None:
     if not isinstance(raw, dict):
         return None
     message_id = _str(raw.get("id"))
-    # ``from`` is the phone-number WhatsApp id; from 2026 a user with a username may be
-    # identified only by a business-scoped user id (``from_user_id``). Both are
-    # pseudonymised the same way (privacy.identity handles either form).
-    sender = _str(raw.get("from")) or _str(raw.get("from_user_id"))
+    # ``from`` is the phone number; since 2026 every message also carries the business-scoped
+    # user id (``from_user_id``), and a user whose number Meta does not share is identified by
+    # it alone. Both are pseudonymised (privacy.identity handles either form).
+    own_phone, own_user_id = _own_ids(raw)
+    contact = (contacts or _Contacts(None, [])).match(own_phone, own_user_id)
+    phone = own_phone or contact.phone
+    user_id = own_user_id or contact.user_id
+    sender = own_phone or own_user_id or phone or user_id
     if not message_id or not sender:
         return None
     message_type = _str(raw.get("type")) or "unsupported"
-    common = dict(
+    common: dict[str, Any] = dict(
         message_id=message_id,
         sender=sender,
         message_type=message_type,
         timestamp=_timestamp(raw.get("timestamp")),
         phone_number_id=phone_number_id,
+        phone=phone,
+        user_id=user_id,
+        parent_user_id=contact.parent_user_id or (_str(raw.get("from_parent_user_id")).strip() or None),
+        username=contact.username,
+        profile_name=contact.profile_name,
     )
     content = _dict(raw.get(message_type))
+    if message_type == "system":
+        change = _identity_change(common, content)
+        if change is not None:
+            return change
     if message_type == "text":
         body = _str(content.get("body"))
         if body.strip():
@@ -319,6 +460,51 @@ def _message(raw: Any, phone_number_id: str | None) -> InboundMessage | None:
             return LocationMessage(**common, latitude=latitude, longitude=longitude)
     common["message_type"] = message_type if message_type in UNSUPPORTED_TYPES else "unsupported"
     return UnsupportedMessage(**common, wire_type=message_type[:40])
+
+
+def _opt(content: dict[str, Any], *names: str) -> str | None:
+    for name in names:
+        value = _str(content.get(name)).strip()
+        if value:
+            return value
+    return None
+
+
+def _identity_change(common: dict[str, Any], content: dict[str, Any]) -> IdentityChange | None:
+    """The :class:`IdentityChange` a system message announces, or None for other system types."""
+    change = _str(content.get("type"))
+    if change not in IDENTITY_CHANGE_TYPES:
+        return None
+    phone, user_id = common["phone"], common["user_id"]
+    previous_user_id = _opt(content, "previous_user_id")
+    new_user_id = _opt(content, "user_id", "new_user_id")
+    if change == "user_changed_number":
+        previous_phone = phone
+        new_phone = _opt(content, "new_wa_id", "wa_id")
+        # No BSUID change announced: from_user_id is the user's unchanged BSUID. Otherwise it
+        # names the new one (when the system object does not), unless it is the previous one.
+        if previous_user_id is None and new_user_id is None:
+            previous_user_id = new_user_id = user_id
+        elif new_user_id is None and user_id and user_id != previous_user_id:
+            new_user_id = user_id
+    else:
+        previous_phone = new_phone = phone  # a BSUID change keeps the number
+        if new_user_id is None and user_id and user_id != previous_user_id:
+            new_user_id = user_id
+    previous_parent = _opt(content, "previous_parent_user_id")
+    new_parent = _opt(content, "parent_user_id", "new_parent_user_id")
+    common = dict(common, phone=new_phone or phone, user_id=new_user_id or user_id,
+                  parent_user_id=new_parent or common["parent_user_id"])
+    return IdentityChange(
+        **common,
+        change=change,
+        previous_phone=previous_phone,
+        previous_user_id=previous_user_id,
+        previous_parent_user_id=previous_parent,
+        new_phone=new_phone,
+        new_user_id=new_user_id,
+        new_parent_user_id=new_parent,
+    )
 
 
 def _coordinate(value: Any, bound: float) -> float | None:

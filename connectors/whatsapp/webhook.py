@@ -15,17 +15,34 @@ HTTP answers (never a 500 for bad input; the reason is logged, the body never):
 =====  =====================================================================
 200    verified challenge; every message handled or already handled
 400    body is not JSON / not a ``whatsapp_business_account`` payload
-401    ``X-Hub-Signature-256`` missing or malformed
+401    ``X-Hub-Signature-256`` missing or malformed (checked before the body is read)
 403    wrong signature; wrong verify token or mode
 413    body (by ``Content-Length`` or actual length) above the limit
 500    a real internal error (logged with its type only); Meta retries
-503    a reply could not be delivered yet, the dedup store is down, or a
-       duplicate is still being handled elsewhere: Meta retries, and the
-       outbox makes the retry send only what is missing
+503    a reply could not be delivered yet, the dedup store is down, a
+       duplicate is still being handled elsewhere, or too many bodies are
+       being read at once (:meth:`WebhookCore.body_slot`): Meta retries, and
+       the outbox makes the retry send only what is missing
 =====  =====================================================================
+
+Messages outside the replay window (:meth:`WebhookCore._stale_reason`) are acknowledged with
+200 without handling. Dedup keys, log references and Rasa message ids are HMACs of the wamid
+under a key derived from the server secret (:mod:`.references`), never computable from a
+wamid alone.
 
 The delivery design (claim, outbox, states and failure cases) is in
 docs/whatsapp-delivery.md.
+
+One person, one conversation (issue 9): a user's keys derive from the *anchor* (the BSUID
+when the webhook carries one, else the phone number; ``WHATSAPP_IDENTITY_ANCHOR=parent_user_id``
+prefers the parent BSUID), every other identifier of the webhook is an alias the tracker store
+migrates from. A POST's messages run in one lane per person (messages sharing any identifier),
+in payload order. Replies go ``to`` the phone number when this webhook carried it, else to the
+BSUID as ``recipient`` (:class:`~connectors.whatsapp.recipient.Recipient`, rebuilt from every
+redelivery; the outbox holds no address). 131062 (a message that cannot go to a BSUID) is
+undeliverable: the message is finished, not redelivered. A system message announcing a changed
+number or BSUID (:class:`~connectors.whatsapp.updates.IdentityChange`) moves the conversation
+to the new identity's keys under the dedup claim, gets no reply and never reaches Rasa.
 """
 from __future__ import annotations
 
@@ -34,12 +51,13 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, AsyncIterator, Protocol
+from typing import Any, AsyncIterator, Iterator, Protocol
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.lock_store import LockError
 
 from connectors.whatsapp.dedup import (
     DEFAULT_LEASE_SECONDS,
@@ -49,7 +67,6 @@ from connectors.whatsapp.dedup import (
     DedupStore,
     DedupUnavailableError,
     LeaseLostError,
-    message_key,
 )
 from connectors.whatsapp.errors import (
     AuthenticationError,
@@ -58,7 +75,7 @@ from connectors.whatsapp.errors import (
     UnexpectedResponseError,
 )
 from connectors.whatsapp.inbound import CHANNEL_NAME, DirectReply, to_rasa_input
-from connectors.whatsapp.outbox import deliver, open_outbox, seal_outbox
+from connectors.whatsapp.outbox import ADDRESS_FIELDS, deliver, open_outbox, seal_outbox
 from connectors.whatsapp.pacing import RecipientPacer
 from connectors.whatsapp.privacy_requests import PrivacyRequestHandler, resolve_privacy_requests
 from connectors.whatsapp.payload_ids import PayloadIdMap
@@ -68,13 +85,26 @@ from connectors.whatsapp.signature import (
     SIGNATURE_HEADER,
     InvalidSignatureError,
     SignatureError,
+    check_header,
     verify_signature,
 )
-from connectors.whatsapp.updates import InboundMessage, PayloadError, TextMessage, WebhookUpdate, parse_body
+from connectors.whatsapp.recipient import Recipient
+from connectors.whatsapp.references import References
+from connectors.whatsapp.updates import (
+    IdentityChange,
+    InboundMessage,
+    PayloadError,
+    TextMessage,
+    WebhookUpdate,
+    parse_body,
+)
+from privacy.backends import TrackerStorageUnavailable
 from privacy.context import UserKeys, keys_for_user, user_context
 from privacy.errors import DecryptionError, InvalidIdentifierError
+from privacy.identity import UserIdentifiers, normalize_wa_id
 from privacy.keyring import Keyring
 from privacy.log_redaction import register_sensitive, sensitive_scope
+from privacy.personal_values import personal_values_scope, remember_personal_values
 
 __all__ = [
     "WebhookResponse",
@@ -107,15 +137,28 @@ class DeliveryOptions:
 
     ``lease_seconds``: a claim's lifetime without renewal (renewed every third while held).
     ``duplicate_wait_seconds``: how long a concurrent duplicate waits for the first
-    delivery before answering 503. ``max_message_age_seconds``: older messages are
-    acknowledged without handling, because their DONE marker may already be forgotten
-    (replay protection via the signed ``timestamp``).
+    delivery before answering 503.
+
+    Replay window (the signed ``timestamp`` of each message; docs/whatsapp-delivery.md):
+    ``max_message_age_seconds``: older messages are acknowledged without handling, because
+    their DONE marker may already be forgotten. With a store that is not durable (the
+    in-process one) every marker is lost at a restart, so messages older than the process
+    start minus ``restart_skew_seconds`` are acknowledged without handling too, and a message
+    without a timestamp is handled only with a durable store (Meta always sends one).
+
+    ``max_concurrent_lanes``: how many people of one signed POST are handled at once.
     """
 
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     duplicate_wait_seconds: float = 2.0
     duplicate_poll_seconds: float = 0.05
     max_message_age_seconds: float = DONE_TTL_SECONDS - 24 * 3600
+    restart_skew_seconds: float = 300.0
+    max_concurrent_lanes: int = 8
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent_lanes < 1:
+            raise ValueError("max_concurrent_lanes must be at least 1")
 
 
 class Outcome(Enum):
@@ -128,9 +171,13 @@ class Outcome(Enum):
 
 
 class GraphSender(Protocol):
-    """The part of :class:`connectors.whatsapp.graph_client.GraphClient` the core uses."""
+    """The part of :class:`connectors.whatsapp.graph_client.GraphClient` the core uses.
 
-    async def send(self, to: str, message: Mapping[str, Any]) -> str: ...
+    ``send`` gets the reply's :class:`~connectors.whatsapp.recipient.Recipient` (``to`` a phone
+    number or ``recipient`` a BSUID); read receipts address the message id only.
+    """
+
+    async def send(self, recipient: Recipient, message: Mapping[str, Any]) -> Any: ...
 
     async def mark_read(self, message_id: str, typing: bool = True) -> None: ...
 
@@ -152,9 +199,12 @@ class _Undeliverable(Exception):
         super().__init__(type(error).__name__)
 
 
-def _ref(message_id: str) -> str:
-    """A log-safe reference to a message: a prefix of its dedup key (never the wamid)."""
-    return message_key(message_id)[:12]
+def _distinct(values: Iterable[str | None]) -> tuple[str, ...]:
+    seen: list[str] = []
+    for value in values:
+        if value and value not in seen:
+            seen.append(value)
+    return tuple(seen)
 
 
 def _reply(status: int, body: str) -> WebhookResponse:
@@ -176,7 +226,11 @@ class WebhookCore:
         language_lookup: the user's language ("de"/"en") for built-in labels, by pseudonym.
         privacy_requests: performs erase/export requests the dialogue asked for
             (:mod:`.privacy_requests`); without it their markers are dropped.
-        options: claim timings.
+        options: claim timings, replay window, lane concurrency.
+        references: keyed references of message ids (dedup keys, log references, Rasa
+            message ids); by default derived from ``keyring`` (:mod:`.references`).
+        wall_clock: the clock the replay window compares message timestamps with; the
+            process start of the window is this clock at construction.
     """
 
     def __init__(
@@ -192,6 +246,7 @@ class WebhookCore:
         language_lookup: LanguageLookup | None = None,
         privacy_requests: PrivacyRequestHandler | None = None,
         options: DeliveryOptions | None = None,
+        references: References | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -204,8 +259,11 @@ class WebhookCore:
         self.language_lookup = language_lookup
         self.privacy_requests = privacy_requests
         self.options = options if options is not None else DeliveryOptions()
+        self.references = references if references is not None else References.from_keyring(keyring)
         self._wall_clock = wall_clock
+        self._started_at = wall_clock()
         self._background: set[asyncio.Task[None]] = set()
+        self._buffering = 0
 
     # ------------------------------------------------------------------ GET
 
@@ -237,6 +295,45 @@ class WebhookCore:
             logger.warning("webhook POST refused: Content-Length %d above limit %d", length, self.settings.max_body_bytes)
             return _reply(413, "payload too large")
         return None
+
+    def check_before_body(self, headers: Mapping[str, str]) -> WebhookResponse | None:
+        """Everything that can refuse a POST before its body is read: length and signature header.
+
+        A request without a well-formed ``X-Hub-Signature-256`` cannot be from Meta; refusing
+        it here (401) means an anonymous client cannot make the server buffer a body at all.
+        """
+        refused = self.check_declared_length(headers)
+        if refused is not None:
+            return refused
+        try:
+            check_header(_header(headers, SIGNATURE_HEADER))
+        except SignatureError as error:
+            logger.warning("webhook POST refused before reading the body: %s", error.reason)
+            return _reply(401, "unauthorized")
+        return None
+
+    @contextmanager
+    def body_slot(self) -> Iterator[WebhookResponse | None]:
+        """Admit one more body to be buffered, or answer 503 when too many are being read.
+
+        A plausible signature header costs an attacker nothing, so at most
+        ``settings.max_buffering_requests`` bodies (each up to ``max_body_bytes``) are read at
+        once; beyond that the request gets 503 at once (Meta redelivers a non-2xx webhook, so
+        nothing of Meta's is lost). The slot is held while the body is read, then released.
+        Single-threaded on the event loop, so a plain counter is exact.
+        """
+        if self._buffering >= self.settings.max_buffering_requests:
+            logger.warning(
+                "webhook POST refused: %d bodies are already being read (limit %d)",
+                self._buffering, self.settings.max_buffering_requests,
+            )
+            yield _reply(503, "busy")
+            return
+        self._buffering += 1
+        try:
+            yield None
+        finally:
+            self._buffering -= 1
 
     async def receive(
         self,
@@ -298,21 +395,25 @@ class WebhookCore:
         for status in update.statuses:
             if status.status == "failed":
                 codes = ", ".join(f"code={e.code} title={e.title}" for e in status.errors) or "no error code"
-                logger.warning("outbound message %s failed: %s", _ref(status.message_id), codes)
+                logger.warning("outbound message %s failed: %s", self._ref(status.message_id), codes)
             else:
-                logger.debug("outbound message %s: %s", _ref(status.message_id), status.status)
+                logger.debug("outbound message %s: %s", self._ref(status.message_id), status.status)
 
     async def _handle_messages(self, messages: Sequence[InboundMessage], dialogue: "_Dialogue") -> list[Outcome]:
-        # One lane per sender: a user's messages run in payload order, users run concurrently.
-        lanes: dict[str, list[InboundMessage]] = {}
-        for message in messages:
-            lanes.setdefault(message.sender, []).append(message)
-        results = await asyncio.gather(*(self._handle_lane(lane, dialogue) for lane in lanes.values()))
+        # One lane per person: a person's messages run in payload order, people run concurrently,
+        # at most max_concurrent_lanes at once (a signed batch cannot start unbounded work).
+        bound = asyncio.Semaphore(self.options.max_concurrent_lanes)
+
+        async def bounded(lane: list[InboundMessage]) -> list[Outcome]:
+            async with bound:
+                return await self._handle_lane(lane, dialogue)
+
+        results = await asyncio.gather(*(bounded(lane) for lane in _lanes(messages)))
         return [outcome for lane in results for outcome in lane]
 
     async def _handle_lane(self, lane: Iterable[InboundMessage], dialogue: "_Dialogue") -> list[Outcome]:
         outcomes = []
-        with sensitive_scope():
+        with sensitive_scope(), personal_values_scope():
             for message in lane:
                 outcome = await self._handle_message(message, dialogue)
                 outcomes.append(outcome)
@@ -324,13 +425,19 @@ class WebhookCore:
     # ------------------------------------------------------------------ one message
 
     async def _handle_message(self, message: InboundMessage, dialogue: "_Dialogue") -> Outcome:
-        register_sensitive(message.sender)
+        for identifier in message.identifiers():
+            register_sensitive(identifier)
+        if message.profile_name:
+            register_sensitive(message.profile_name)
+        # Masked by value before a message leaves for the LLM (privacy/personal_values.py).
+        remember_personal_values(message.profile_name, message.username)
         register_sensitive(message.message_id)
         if isinstance(message, TextMessage):
             register_sensitive(message.body)
-        ref = _ref(message.message_id)
-        if self._is_stale(message):
-            logger.info("message %s ignored: older than the dedup retention (replay protection)", ref)
+        ref = self._ref(message.message_id)
+        stale = self._stale_reason(message)
+        if stale is not None:
+            logger.info("message %s acknowledged without handling: %s (replay protection)", ref, stale)
             return Outcome.HANDLED
         try:
             claim = await self._claim(message.message_id)
@@ -343,8 +450,10 @@ class WebhookCore:
         if claim.status is ClaimStatus.BUSY:
             logger.info("message %s is still being handled elsewhere; asking Meta to retry", ref)
             return Outcome.RETRY
+        if isinstance(message, IdentityChange):
+            return await self._change_identity(message, claim, dialogue, ref)
         try:
-            user_keys = keys_for_user(self.keyring, message.sender)
+            user_keys = self._keys(message.phone, message.user_id, message.parent_user_id, fallback=message.sender)
         except InvalidIdentifierError as error:
             logger.warning("message %s dropped: sender id unusable (%s)", ref, error)
             return await self._finish(message.message_id, claim.token, ref, Outcome.HANDLED)
@@ -361,6 +470,69 @@ class WebhookCore:
             await self._release(message.message_id, claim.token)
             return Outcome.FAILED
 
+    def _keys(
+        self, phone: str | None, user_id: str | None, parent_user_id: str | None, *, fallback: str | None = None
+    ) -> UserKeys:
+        """The user's keys: derived from the anchor, with every other identifier as an alias.
+
+        The anchor is the BSUID when present, else the phone number; with
+        ``WHATSAPP_IDENTITY_ANCHOR=parent_user_id`` the parent BSUID when present
+        (:class:`privacy.identity.UserIdentifiers`, docs/privacy.md "Identity").
+        """
+        if not (phone or user_id or parent_user_id) and fallback:
+            phone, user_id = (None, fallback) if Recipient.of(fallback).user_id else (fallback, None)
+        identifiers = UserIdentifiers(phone=phone, user_id=user_id, parent_user_id=parent_user_id)
+        use_parent = self.settings.use_parent_user_id
+        return keys_for_user(self.keyring, identifiers.anchor(use_parent), identifiers.aliases(use_parent))
+
+    async def _change_identity(
+        self, message: IdentityChange, claim: Claim, dialogue: "_Dialogue", ref: str
+    ) -> Outcome:
+        """Move the conversation from the previous identity's keys to the new one's; no reply.
+
+        Runs under the dedup claim (a redelivered system message moves nothing twice; the move
+        is idempotent anyway). Without an encrypted tracker store there is nothing to move and
+        the message is just acknowledged. The system message never reaches Rasa.
+        """
+        previous = _distinct((message.previous_phone, message.previous_user_id, message.previous_parent_user_id))
+        new = _distinct((message.new_phone, message.new_user_id, message.new_parent_user_id))
+        new_set = {_normalized(identifier) for identifier in new}
+        # Only what the person no longer is: identifiers on both sides stay with the target.
+        gone = [identifier for identifier in previous if _normalized(identifier) not in new_set]
+        if not gone or not new:
+            logger.info("message %s: identity change (%s) with nothing to move; acknowledged", ref, message.change)
+            return await self._finish(message.message_id, claim.token, ref, Outcome.HANDLED)
+        try:
+            source = self._keys(*_slot(gone, message, "previous"))
+            target = self._keys(message.new_phone, message.new_user_id, message.new_parent_user_id)
+        except InvalidIdentifierError as error:
+            logger.warning("message %s: identity change (%s) ignored: identifier unusable (%s)", ref, message.change, error)
+            return await self._finish(message.message_id, claim.token, ref, Outcome.HANDLED)
+        if set(source.pseudonyms()) & set(target.pseudonyms()):  # never move a record onto itself
+            logger.warning("message %s: identity change (%s) names the same identity twice; acknowledged", ref, message.change)
+            return await self._finish(message.message_id, claim.token, ref, Outcome.HANDLED)
+        mover = getattr(dialogue.privacy_requests, "move_conversation", None)
+        if mover is None:
+            logger.info("message %s: identity change (%s) acknowledged: no tracker store to move", ref, message.change)
+            return await self._finish(message.message_id, claim.token, ref, Outcome.HANDLED)
+        try:
+            async with self._lease_kept(message.message_id, claim.token, ref):
+                moved = await mover(source, target, ref)
+        except (TrackerStorageUnavailable, LockError) as error:
+            logger.warning("message %s: identity change not applied (%s); asking Meta to retry", ref, type(error).__name__)
+            await self._release(message.message_id, claim.token)
+            return Outcome.RETRY
+        except (LeaseLostError, DedupUnavailableError) as error:
+            logger.warning("message %s: dedup store: %s; asking Meta to retry", ref, type(error).__name__)
+            await self._release(message.message_id, claim.token)
+            return Outcome.RETRY
+        except Exception as error:
+            logger.error("message %s: identity change failed with an internal error: %s", ref, type(error).__name__)
+            await self._release(message.message_id, claim.token)
+            return Outcome.FAILED
+        logger.info("message %s: identity change (%s) handled (conversation moved: %s)", ref, message.change, moved)
+        return await self._finish(message.message_id, claim.token, ref, Outcome.HANDLED)
+
     async def _handle_claimed(
         self,
         message: InboundMessage,
@@ -376,7 +548,7 @@ class WebhookCore:
             if not messages:
                 return await self._finish(message.message_id, claim.token, ref, Outcome.HANDLED)
             sealed = seal_outbox(user_keys, messages)
-            await self._write_while_leased(lambda: self.store.save_outbox(message.message_id, claim.token, sealed), ref)
+            await self._write_while_leased(lambda: self.store.save_outbox(self._key(message.message_id), claim.token, sealed), ref)
             start = 0
         else:
             try:
@@ -422,7 +594,7 @@ class WebhookCore:
                 output_channel=output,
                 sender_id=user_keys.pseudonym,
                 input_channel=CHANNEL_NAME,
-                message_id=_rasa_message_id(message.message_id),
+                message_id=self.references.rasa_message_id(message.message_id),
                 metadata=rasa_input.metadata,
             )
         )
@@ -433,6 +605,9 @@ class WebhookCore:
         rendered: list[dict[str, Any]] = []
         for bot_message in bot_messages:
             rendered.extend(await render_response(bot_message, id_map=self.id_map, language=language))
+        for reply in rendered:  # a native custom message may name an address: never sealed, never used
+            for name in ADDRESS_FIELDS:
+                reply.pop(name, None)
         logger.info("message %s: dialogue produced %d reply message(s)", ref, len(rendered))
         return rendered
 
@@ -469,8 +644,9 @@ class WebhookCore:
         start: int,
         user_keys: UserKeys,
     ) -> None:
-        recipient = message.sender
-        ref = _ref(message.message_id)
+        # Rebuilt from the (redelivered) webhook: the outbox never holds an address.
+        recipient = Recipient.for_message(message.phone, message.user_id or message.parent_user_id)
+        ref = self._ref(message.message_id)
 
         async def send_one(reply: Mapping[str, Any]) -> None:
             try:
@@ -490,24 +666,49 @@ class WebhookCore:
                 raise _Undeliverable(error) from error
 
         async def record_sent(sent: int) -> None:
-            await self._write_while_leased(lambda: self.store.mark_sent(message.message_id, token, sent), ref)
+            await self._write_while_leased(lambda: self.store.mark_sent(self._key(message.message_id), token, sent), ref)
 
         async with self.pacer.turn(user_keys.pseudonym):
             await deliver(messages, start, send_one, record_sent)
 
     # ------------------------------------------------------------------ helpers
 
-    def _is_stale(self, message: InboundMessage) -> bool:
+    def _key(self, message_id: str) -> str:
+        """The message's keyed dedup reference (what the dedup store gets, never the wamid)."""
+        return self.references.dedup_key(message_id)
+
+    def _ref(self, message_id: str) -> str:
+        """A log-safe reference to a message: keyed, so a wamid cannot be linked to log lines."""
+        return self.references.log_ref(message_id)
+
+    def _stale_reason(self, message: InboundMessage) -> str | None:
+        """Why a (signed) message falls outside the replay window, or None to handle it.
+
+        A replayed POST carries Meta's original ``timestamp``; the window is how long the
+        dedup store can still recognise it. A durable store keeps DONE markers 8 days (the
+        rule: older than ``max_message_age_seconds``). The in-process store forgets them at a
+        restart, so anything from before this process started (minus a skew for a message
+        that arrived while it was starting) may have been handled already and is refused.
+        Without a timestamp the age is unknown: only a durable store may handle it.
+        """
+        durable = bool(getattr(self.store, "durable", False))
         if message.timestamp is None:
-            return False
-        return self._wall_clock() - message.timestamp > self.options.max_message_age_seconds
+            return None if durable else "no timestamp, and the dedup store is in-process"
+        if self._wall_clock() - message.timestamp > self.options.max_message_age_seconds:
+            return "older than the dedup retention"
+        if not durable and message.timestamp < self._started_at - self.options.restart_skew_seconds:
+            return "older than this process (the in-process dedup store forgot earlier messages)"
+        return None
 
     async def _claim(self, message_id: str) -> Claim:
         """Claim; a concurrent duplicate polls briefly for the first delivery to end."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.duplicate_wait_seconds
+        # After a key rotation: DONE under a retired secret's reference is DONE (references.py).
+        retired = self.references.retired_dedup_keys(message_id)
+        previous = {"previous": retired} if retired else {}
         while True:
-            claim = await self.store.claim(message_id, self.options.lease_seconds)
+            claim = await self.store.claim(self._key(message_id), self.options.lease_seconds, **previous)
             if claim.status is not ClaimStatus.BUSY or loop.time() >= deadline:
                 return claim
             await asyncio.sleep(self.options.duplicate_poll_seconds)
@@ -521,7 +722,7 @@ class WebhookCore:
             while True:
                 await asyncio.sleep(interval)
                 try:
-                    await self.store.renew(message_id, token, self.options.lease_seconds)
+                    await self.store.renew(self._key(message_id), token, self.options.lease_seconds)
                 except LeaseLostError:
                     logger.warning("message %s: lease lost while handling it", ref)
                     return
@@ -563,13 +764,13 @@ class WebhookCore:
                 pause = min(pause * 2, 1.0)
 
     async def _finish(self, message_id: str, token: str, ref: str, outcome: Outcome) -> Outcome:
-        await self.store.finish(message_id, token)
+        await self.store.finish(self._key(message_id), token)
         logger.debug("message %s done", ref)
         return outcome
 
     async def _release(self, message_id: str, token: str) -> None:
         try:
-            await self.store.release(message_id, token)
+            await self.store.release(self._key(message_id), token)
         except DedupUnavailableError as error:
             logger.warning("lease release failed (%s); it expires on its own", type(error).__name__)
 
@@ -592,13 +793,67 @@ class WebhookCore:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
 
+def _normalized(identifier: str) -> str:
+    try:
+        return normalize_wa_id(identifier)
+    except InvalidIdentifierError:
+        return identifier
+
+
+def _slot(identifiers: Sequence[str], message: IdentityChange, side: str) -> tuple[str | None, str | None, str | None]:
+    """(phone, user_id, parent_user_id) of ``identifiers`` as they stand on ``side`` of the change."""
+    wanted = set(identifiers)
+    phone = getattr(message, f"{side}_phone")
+    user_id = getattr(message, f"{side}_user_id")
+    parent = getattr(message, f"{side}_parent_user_id")
+    return (
+        phone if phone in wanted else None,
+        user_id if user_id in wanted else None,
+        parent if parent in wanted else None,
+    )
+
+
+def _lane_ids(message: InboundMessage) -> tuple[str, ...]:
+    ids = [message.sender, message.phone, message.user_id, message.parent_user_id]
+    if isinstance(message, IdentityChange):
+        ids += [message.previous_phone, message.previous_user_id, message.previous_parent_user_id,
+                message.new_phone, message.new_user_id, message.new_parent_user_id]
+    return _distinct(ids)
+
+
+def _lanes(messages: Sequence[InboundMessage]) -> list[list[InboundMessage]]:
+    """Group messages by person, keeping payload order within each group.
+
+    Two messages belong to one person when they share any identifier (phone number, BSUID,
+    parent BSUID), so one person's messages with and without a number in one POST run in
+    one lane, in order, and never race on the same conversation (union-find over identifiers).
+    """
+    parent: dict[str, str] = {}
+
+    def find(item: str) -> str:
+        while parent.setdefault(item, item) != item:
+            parent[item] = parent[parent[item]]
+            item = parent[item]
+        return item
+
+    keys: list[str] = []
+    for index, message in enumerate(messages):
+        own = [f"id:{identifier.casefold()}" for identifier in _lane_ids(message)] or [f"message:{index}"]
+        root = find(own[0])
+        for other in own[1:]:
+            other_root = find(other)
+            if other_root != root:
+                parent[other_root] = root
+        keys.append(own[0])
+    lanes: dict[str, list[InboundMessage]] = {}
+    for key, message in zip(keys, messages):
+        lanes.setdefault(find(key), []).append(message)
+    return list(lanes.values())
+
+
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     for key, value in headers.items():
         if key.lower() == name:
             return value
     return None
 
-
-def _rasa_message_id(message_id: str) -> str:
-    """The id Rasa stores for the user message: a hash, because a wamid embeds the phone number."""
-    return "wa-" + message_key(message_id)[:32]

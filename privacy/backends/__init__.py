@@ -6,9 +6,24 @@ count per key version / purge) is what lets SQLite, PostgreSQL and Redis share o
 store implementation and one test suite, and it keeps anything that could read a
 conversation out of the database layer.
 
-A conversation uses two namespaces (see :func:`open_conversation_backends`): the *live*
+A conversation uses four namespaces (see :func:`open_conversation_backends`): the *live*
 one holds the current Rasa session, the *archive* one holds the closed sessions, so
-that reading the live record never costs more for a user with a long history.
+that reading the live record never costs more for a user with a long history; the
+*keys* one (``<table>_keys``) holds each person's wrapped conversation key and the
+*erased* one (``<table>_erased``) the tombstones of erasures (pseudonym and time
+only), see :mod:`privacy.tracker_store` (crypto-shredding, issue 16 item 2).
+
+Erasure residue (issue 16, finding 3): deleting a record removes it from what the
+database answers, not necessarily from its files. :meth:`BlobBackend.scrub` runs after
+every erasure and does what the backend can: SQLite (``secure_delete=ON`` plus a WAL
+checkpoint with truncation) leaves no byte of the record in the database file or its
+``-wal``. PostgreSQL keeps dead tuples until VACUUM reuses the space (it does not zero
+it) and keeps full-page images in WAL segments and in base backups; Redis keeps the
+record in RDB snapshots and the AOF until the next snapshot or ``BGREWRITEAOF``. For
+those the operator bounds the residue (WAL archive and backup retention, snapshot
+rotation, ``VACUUM FULL`` on a schedule), and only a key that can be destroyed
+(crypto-shredding, issue 16 item 2: the tracker store destroys the wrapped
+conversation key first) makes such copies unreadable.
 
 Every backend turns "the database is not reachable" into
 :class:`TrackerStorageUnavailable` (driver exception kept as ``__cause__``) and recovers
@@ -34,6 +49,9 @@ __all__ = [
     "DEFAULT_TABLE",
     "DEFAULT_REDIS_KEY_PREFIX",
     "ARCHIVE_SUFFIX",
+    "conversation_namespaces",
+    "KEYS_SUFFIX",
+    "ERASED_SUFFIX",
     "open_backends",
     "open_conversation_backends",
     "safe_url",
@@ -45,6 +63,12 @@ DEFAULT_TABLE = "encrypted_trackers"
 
 ARCHIVE_SUFFIX = "_archive"
 """Appended to the live namespace to name the one holding closed sessions."""
+
+KEYS_SUFFIX = "_keys"
+"""Appended to the live namespace to name the one holding wrapped conversation keys."""
+
+ERASED_SUFFIX = "_erased"
+"""Appended to the live namespace to name the one holding erasure tombstones."""
 
 DEFAULT_REDIS_KEY_PREFIX = "blaupause:"
 """Redis keys are ``<key_prefix><namespace>:<pseudonym>``."""
@@ -106,6 +130,18 @@ class BlobBackend(Protocol):
         """Insert or replace the record for ``record.pseudonym``."""
         ...
 
+    async def add(self, record: StoredRecord) -> StoredRecord:
+        """Insert ``record`` unless one exists for its pseudonym; return the stored one (atomic).
+
+        Two instances creating a person's conversation key at once both end up using
+        the one that was stored first.
+        """
+        ...
+
+    async def touch(self, pseudonym: str) -> None:
+        """Restart the record's expiry (Redis TTL) without rewriting it; no-op elsewhere."""
+        ...
+
     async def delete(self, pseudonym: str) -> int:
         """Delete the record for ``pseudonym``; return how many were deleted (0 or 1)."""
         ...
@@ -122,6 +158,13 @@ class BlobBackend(Protocol):
         """Delete records last written before ``cutoff``; return how many."""
         ...
 
+    async def scrub(self) -> bool:
+        """After an erasure, remove what the database keeps of deleted records; True if done.
+
+        Never raises for "could not scrub now" (the erasure itself succeeded).
+        """
+        ...
+
     async def close(self) -> None:
         """Release connections; safe to call more than once."""
         ...
@@ -129,15 +172,21 @@ class BlobBackend(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ConversationBackends:
-    """The two namespaces one conversation store uses."""
+    """The namespaces one conversation store uses (see the module docstring)."""
 
     live: BlobBackend
     archive: BlobBackend
+    keys: BlobBackend
+    erased: BlobBackend
+
+    def all(self) -> tuple[BlobBackend, ...]:
+        """Every namespace: live, archive, keys, erased."""
+        return (self.live, self.archive, self.keys, self.erased)
 
     async def close(self) -> None:
-        """Close both namespaces (they usually share one connection)."""
-        await self.live.close()
-        await self.archive.close()
+        """Close every namespace (they usually share one connection)."""
+        for backend in self.all():
+            await backend.close()
 
 
 def validate_table_name(name: str) -> str:
@@ -204,6 +253,11 @@ def open_backends(
     )
 
 
+def conversation_namespaces(table: str = DEFAULT_TABLE) -> list[str]:
+    """The SQL tables (Redis namespaces) one conversation store uses: live, archive, keys, erased."""
+    return [table, table + ARCHIVE_SUFFIX, table + KEYS_SUFFIX, table + ERASED_SUFFIX]
+
+
 def open_conversation_backends(
     url: str,
     *,
@@ -211,10 +265,9 @@ def open_conversation_backends(
     table: str = DEFAULT_TABLE,
     key_prefix: str = DEFAULT_REDIS_KEY_PREFIX,
 ) -> ConversationBackends:
-    """Open the live and the archive namespace the tracker store and the CLI agree on."""
-    validate_table_name(table)
-    validate_table_name(table + ARCHIVE_SUFFIX)  # PostgreSQL identifiers end at 63 characters
-    live, archive = open_backends(
-        url, [table, table + ARCHIVE_SUFFIX], retention=retention, key_prefix=key_prefix
-    )
-    return ConversationBackends(live=live, archive=archive)
+    """Open the live, archive, keys and erased namespaces the tracker store and the CLI agree on."""
+    names = conversation_namespaces(table)
+    for name in names:
+        validate_table_name(name)  # PostgreSQL identifiers end at 63 characters
+    live, archive, keys, erased = open_backends(url, names, retention=retention, key_prefix=key_prefix)
+    return ConversationBackends(live=live, archive=archive, keys=keys, erased=erased)

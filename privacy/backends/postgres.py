@@ -7,6 +7,9 @@ TIMESTAMPTZ``) and ``INSERT ... ON CONFLICT DO UPDATE`` as the upsert
 ``pool_pre_ping`` tests a pooled connection before use, so connections that died
 with a server restart are replaced instead of failing a user's message
 (https://docs.sqlalchemy.org/en/14/core/pooling.html#disconnect-handling-pessimistic).
+``add`` (insert-if-absent, for conversation keys) is ``ON CONFLICT DO NOTHING``
+followed by a read in the same transaction; ``vacuum`` runs ``VACUUM`` on the small
+keys table after an erasure (https://www.postgresql.org/docs/current/sql-vacuum.html).
 The schema is created lazily on first use, so the bot can start while the database
 is still coming up and heals when it arrives. ``hide_parameters`` keeps pseudonyms
 and ciphertext out of driver error messages.
@@ -164,6 +167,56 @@ class PostgresBackend:
         )
         await self._run("put", lambda connection: connection.execute(statement))
 
+    async def add(self, record: StoredRecord) -> StoredRecord:
+        table = self._table
+        statement = insert(table).values(
+            pseudonym=record.pseudonym,
+            key_version=record.key_version,
+            ciphertext=record.ciphertext,
+            updated_at=record.updated_at,
+        ).on_conflict_do_nothing(index_elements=[table.c.pseudonym])
+        query = sa.select(table.c.key_version, table.c.ciphertext, table.c.updated_at).where(
+            table.c.pseudonym == record.pseudonym
+        )
+
+        def work(connection: Connection) -> sa.engine.Row | None:
+            connection.execute(statement)
+            return connection.execute(query).first()
+
+        row = await self._run("add", work)
+        if row is None:  # deleted by a concurrent transaction right after our insert
+            return record
+        return StoredRecord(
+            pseudonym=record.pseudonym,
+            key_version=row.key_version,
+            ciphertext=bytes(row.ciphertext),
+            updated_at=row.updated_at,
+        )
+
+    async def touch(self, pseudonym: str) -> None:
+        """No-op: PostgreSQL records do not expire (``purge`` deletes them)."""
+
+    async def vacuum(self) -> bool:
+        """``VACUUM`` this table (outside a transaction); True if it ran.
+
+        Used for the small keys table after an erasure: the dead tuple of a wrapped
+        key becomes free space sooner (VACUUM does not zero it, and WAL segments and
+        base backups keep their copies: see :mod:`privacy.backends`).
+        """
+
+        def work() -> None:
+            self._schema.ensure(self.table_name)
+            with self._schema.engine.connect() as connection:
+                connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                    sa.text(f'VACUUM "{self.table_name}"')
+                )
+
+        try:
+            await asyncio.to_thread(work)
+        except sqlalchemy.exc.SQLAlchemyError:
+            return False
+        return True
+
     async def delete(self, pseudonym: str) -> int:
         statement = sa.delete(self._table).where(self._table.c.pseudonym == pseudonym)
         return await self._run("delete", lambda connection: connection.execute(statement).rowcount)
@@ -186,6 +239,15 @@ class PostgresBackend:
             raise ValueError("cutoff must be timezone-aware")
         statement = sa.delete(self._table).where(self._table.c.updated_at < cutoff)
         return await self._run("purge_older_than", lambda connection: connection.execute(statement).rowcount)
+
+    async def scrub(self) -> bool:
+        """Nothing to do from here; returns False (see the module docstring of :mod:`privacy.backends`).
+
+        A deleted row stays as a dead tuple until VACUUM reuses its space (without
+        zeroing it), and in the WAL and base backups until they are recycled; only
+        the operator's retention of WAL archives and backups bounds that.
+        """
+        return False
 
     async def close(self) -> None:
         await asyncio.to_thread(self._schema.engine.dispose)

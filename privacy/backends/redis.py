@@ -4,7 +4,10 @@ Each record is a hash ``<key_prefix><namespace>:<pseudonym>`` with the fields ``
 (key version), ``c`` (ciphertext) and ``u`` (last update, Unix seconds), written
 together with ``EXPIRE <retention>`` in one MULTI/EXEC transaction, so a
 conversation nobody touches for the retention period disappears without a purge job
-(https://redis.io/commands/expire/). Uses :mod:`redis.asyncio`, so nothing blocks
+(https://redis.io/commands/expire/). ``add`` (insert-if-absent, for conversation
+keys) is one Lua script, atomic on the server (https://redis.io/commands/eval/);
+``touch`` restarts a key's TTL without rewriting it. Nothing can be scrubbed after an
+erasure: RDB snapshots and the AOF keep deleted keys until they are rewritten. Uses :mod:`redis.asyncio`, so nothing blocks
 the event loop; the client reconnects on the next command after the server is back.
 """
 from __future__ import annotations
@@ -103,6 +106,39 @@ class RedisBackend:
 
         await self._run("put", work)
 
+    _ADD_SCRIPT = (
+        "if redis.call('EXISTS', KEYS[1]) == 0 then "
+        "redis.call('HSET', KEYS[1], 'v', ARGV[1], 'c', ARGV[2], 'u', ARGV[3]) "
+        "redis.call('EXPIRE', KEYS[1], ARGV[4]) end "
+        "return redis.call('HGETALL', KEYS[1])"
+    )
+
+    async def add(self, record: StoredRecord) -> StoredRecord:
+        key = self._key(record.pseudonym)
+        flat = await self._run(
+            "add",
+            lambda: self._client.eval(
+                self._ADD_SCRIPT, 1, key, record.key_version, record.ciphertext,
+                repr(record.updated_at.timestamp()), self._ttl_seconds,
+            ),
+        )
+        fields = dict(zip(flat[0::2], flat[1::2])) if flat else {}
+        if not fields:
+            return record
+        try:
+            return StoredRecord(
+                pseudonym=record.pseudonym,
+                key_version=fields[b"v"].decode("ascii"),
+                ciphertext=bytes(fields[b"c"]),
+                updated_at=datetime.fromtimestamp(float(fields[b"u"]), tz=timezone.utc),
+            )
+        except (KeyError, ValueError) as error:
+            raise CorruptRecordError("redis", "hash lacks a field or has a malformed one") from error
+
+    async def touch(self, pseudonym: str) -> None:
+        """``EXPIRE`` again: a conversation key lives as long as the conversation is written to."""
+        await self._run("touch", lambda: self._client.expire(self._key(pseudonym), self._ttl_seconds))
+
     async def delete(self, pseudonym: str) -> int:
         return int(await self._run("delete", lambda: self._client.delete(self._key(pseudonym))))
 
@@ -138,6 +174,14 @@ class RedisBackend:
         if cutoff.tzinfo is None:
             raise ValueError("cutoff must be timezone-aware")
         return 0
+
+    async def scrub(self) -> bool:
+        """Nothing to do from here; returns False (see the module docstring of :mod:`privacy.backends`).
+
+        A deleted key is gone from memory, but an RDB snapshot or an AOF file written
+        before the deletion keeps it until the next snapshot / ``BGREWRITEAOF``.
+        """
+        return False
 
     async def close(self) -> None:
         await self._shared.close()

@@ -5,13 +5,23 @@ lock and driven from a worker thread (:func:`asyncio.to_thread`) so Sanic's even
 loop never waits on the disk. WAL mode lets a maintenance process (``python -m
 privacy.maintenance``) read while the bot writes; the busy timeout makes a writer
 wait for a concurrent one instead of failing at once. ``secure_delete`` overwrites
-deleted rows, so erasure also removes the (encrypted) bytes from the file.
+deleted rows (and freed pages) with zeros, so erasure also removes the (encrypted)
+bytes from the database file. In WAL mode the old page images stay in the ``-wal``
+file until a checkpoint copies the pages back and the log is reset, so
+:meth:`SQLiteBackend.scrub` (called after every erasure) runs
+``PRAGMA wal_checkpoint(TRUNCATE)``: afterwards the ``-wal`` file is empty and the
+database file holds zeros where the erased records were (issue 16, finding 3;
+``tests/test_privacy_erasure_residue.py`` scans the bytes).
+
+The conversation keys (``<table>_keys``) live in the same file, so the same
+scrub removes every copy of an erased person's wrapped key.
 
 See https://www.sqlite.org/wal.html and https://www.sqlite.org/pragma.html.
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import threading
@@ -30,6 +40,8 @@ from privacy.records import StoredRecord
 __all__ = ["SQLiteBackend", "SQLiteDatabase", "open_sqlite_backends", "sqlite_path_from_url"]
 
 BUSY_TIMEOUT_SECONDS = 5.0
+
+logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
@@ -178,6 +190,21 @@ class SQLiteBackend:
 
         await self._run("put", work)
 
+    async def add(self, record: StoredRecord) -> StoredRecord:
+        def work(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                f'INSERT INTO "{self.table}" (pseudonym, key_version, ciphertext, updated_at)'
+                " VALUES (?, ?, ?, ?) ON CONFLICT (pseudonym) DO NOTHING",
+                (record.pseudonym, record.key_version, record.ciphertext, record.updated_at.timestamp()),
+            )
+
+        await self._run("add", work)  # one connection behind a lock: nothing runs in between
+        stored = await self.get(record.pseudonym)
+        return stored if stored is not None else record
+
+    async def touch(self, pseudonym: str) -> None:
+        """No-op: SQLite records do not expire (``purge`` deletes them)."""
+
     async def delete(self, pseudonym: str) -> int:
         def work(connection: sqlite3.Connection) -> int:
             return connection.execute(
@@ -212,6 +239,24 @@ class SQLiteBackend:
             ).rowcount
 
         return await self._run("purge_older_than", work)
+
+    async def scrub(self) -> bool:
+        """Checkpoint the WAL into the database file and truncate it to zero bytes.
+
+        Returns False when a reader (e.g. a maintenance process) still uses an older
+        snapshot: the checkpoint then could not finish and the WAL keeps old page
+        images until the next scrub or automatic checkpoint. Logged, never raised,
+        because the erasure itself has succeeded.
+        """
+
+        def work(connection: sqlite3.Connection) -> bool:
+            busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return busy == 0
+
+        done = await self._run("scrub", work)
+        if not done:
+            logger.warning("SQLite WAL checkpoint after an erasure was blocked by a reader; retried on the next one")
+        return done
 
     async def close(self) -> None:
         await asyncio.to_thread(self._database.close)
