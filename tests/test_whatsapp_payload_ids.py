@@ -21,7 +21,9 @@ from connectors.whatsapp.payload_ids import (
     TokenCollisionError,
     UnknownTokenPrefixError,
     is_token,
+    OwnedPayloadIds,
     make_token,
+    owned_by,
     payload_token_key,
     strip_disambiguator,
 )
@@ -33,32 +35,45 @@ LONG_PAYLOAD = '/select_job{"job_id":"' + "x" * 400 + '"}'
 KEYRING = Keyring(current=Secret.generate())
 
 
-def test_token_is_tilde_plus_base32_of_truncated_sha256() -> None:
-    digest = hashlib.sha256(LONG_PAYLOAD.encode()).digest()[:10]
-    expected = "~" + base64.b32encode(digest).decode().rstrip("=")
-    assert make_token(LONG_PAYLOAD) == expected
-    assert re.fullmatch(r"~[A-Z2-7]{16}", expected)
+TOKEN_KEY = payload_token_key(KEYRING.current)
+ALICE, BOB = "a" * 32, "b" * 32  # owner tags (outbox.owner_tag: 32 hex digits)
+
+
+def test_token_is_tilde_plus_base32_of_a_truncated_keyed_digest() -> None:
+    token = make_token(LONG_PAYLOAD, key=TOKEN_KEY)
+    assert re.fullmatch(r"~[A-Z2-7]{16}", token)
+    unkeyed = "~" + base64.b32encode(hashlib.sha256(LONG_PAYLOAD.encode()).digest()[:10]).decode().rstrip("=")
+    assert token != unkeyed  # issue 16 finding 7: no unkeyed hash of the payload
+    with pytest.raises(TypeError):
+        make_token(LONG_PAYLOAD)  # type: ignore[call-arg]  # a key is required
 
 
 def test_tokens_are_stable_and_distinct() -> None:
-    assert make_token("a") == make_token("a")
-    assert make_token("a") != make_token("b")
-    assert make_token("a", prefix=MORE_TOKEN_PREFIX).startswith("~more:")
-    assert make_token("a", prefix=MORE_TOKEN_PREFIX)[len("~more:") :] == make_token("a")[1:]
+    assert make_token("a", key=TOKEN_KEY) == make_token("a", key=TOKEN_KEY)
+    assert make_token("a", key=TOKEN_KEY) != make_token("b", key=TOKEN_KEY)
+    more = make_token("a", key=TOKEN_KEY, prefix=MORE_TOKEN_PREFIX)
+    assert more.startswith("~more:") and more[len("~more:") :] == make_token("a", key=TOKEN_KEY)[1:]
+
+
+def test_tokens_differ_per_owner() -> None:
+    alice = make_token("a", key=TOKEN_KEY, owner=ALICE)
+    assert alice == make_token("a", key=TOKEN_KEY, owner=ALICE)
+    assert alice != make_token("a", key=TOKEN_KEY, owner=BOB) != make_token("a", key=TOKEN_KEY)
+    assert re.fullmatch(r"~[A-Z2-7]{16}", alice)
 
 
 def test_unknown_prefix_is_a_typed_error() -> None:
     with pytest.raises(UnknownTokenPrefixError):
-        make_token("a", prefix="#")
+        make_token("a", key=TOKEN_KEY, prefix="#")
 
 
 def test_is_token_and_disambiguator() -> None:
-    token = make_token("x")
+    token = make_token("x", key=TOKEN_KEY)
     assert is_token(token) and is_token(MORE_TOKEN_PREFIX + "ABC")
     assert not is_token("/greet")
     assert strip_disambiguator(token + ".2") == token
     assert strip_disambiguator(token) == token
-    more = make_token("x", prefix=MORE_TOKEN_PREFIX)
+    more = make_token("x", key=TOKEN_KEY, prefix=MORE_TOKEN_PREFIX)
     assert strip_disambiguator(more) == more
 
 
@@ -72,7 +87,7 @@ async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
 @pytest.fixture(params=["memory", "redis"])
 async def id_map(request: pytest.FixtureRequest, unique_name: str) -> AsyncIterator[PayloadIdMap]:
     if request.param == "memory":
-        yield InMemoryPayloadIdMap()
+        yield InMemoryPayloadIdMap(keyring=KEYRING)
         return
     redis_url = request.getfixturevalue("redis_url")
     mapping = RedisPayloadIdMap.from_url(redis_url, keyring=KEYRING, namespace=unique_name, ttl_seconds=60)
@@ -88,10 +103,7 @@ async def id_map(request: pytest.FixtureRequest, unique_name: str) -> AsyncItera
 async def test_contract_remember_then_resolve(id_map: PayloadIdMap) -> None:
     assert isinstance(id_map, PayloadIdMap)
     token = await id_map.remember(LONG_PAYLOAD)
-    if isinstance(id_map, RedisPayloadIdMap):  # keyed with the server secret
-        assert token == make_token(LONG_PAYLOAD, key=payload_token_key(KEYRING.current)) != make_token(LONG_PAYLOAD)
-    else:
-        assert token == make_token(LONG_PAYLOAD)
+    assert token == make_token(LONG_PAYLOAD, key=TOKEN_KEY)  # keyed with the server secret
     assert re.fullmatch(r"~[A-Z2-7]{16}", token)
     assert await id_map.resolve(token) == LONG_PAYLOAD
     assert await id_map.remember(LONG_PAYLOAD) == token  # idempotent
@@ -105,7 +117,7 @@ async def test_contract_unicode_and_more_prefix(id_map: PayloadIdMap) -> None:
 
 
 async def test_contract_unknown_token_is_none(id_map: PayloadIdMap) -> None:
-    assert await id_map.resolve(make_token("never remembered")) is None
+    assert await id_map.resolve(make_token("never remembered", key=TOKEN_KEY)) is None
     assert await id_map.resolve("~") is None
 
 
@@ -126,7 +138,7 @@ def test_in_memory_map_rejects_zero_size() -> None:
 
 
 async def test_in_memory_collision_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(payload_ids, "make_token", lambda value, prefix=PAYLOAD_TOKEN_PREFIX: "~SAME")
+    monkeypatch.setattr(payload_ids, "make_token", lambda value, **_: "~SAME")
     mapping = InMemoryPayloadIdMap()
     await mapping.remember("one")
     with pytest.raises(TokenCollisionError):
@@ -220,7 +232,7 @@ async def test_redis_holds_no_payload_or_paging_state_in_clear(redis_client: Red
 async def test_a_sealed_value_is_bound_to_its_token_and_to_the_secret(redis_client: Redis, unique_name: str) -> None:
     mapping = RedisPayloadIdMap(redis_client, keyring=KEYRING, namespace=unique_name, ttl_seconds=60)
     token = await mapping.remember("value one")
-    other = make_token("value two")
+    other = make_token("value two", key=TOKEN_KEY)
     await redis_client.set(f"{unique_name}:{other}", await redis_client.get(f"{unique_name}:{token}"), ex=60)
     assert await mapping.resolve(other) is None  # moved under another token: does not open
     stranger = RedisPayloadIdMap(redis_client, keyring=Keyring(current=Secret.generate()), namespace=unique_name)
@@ -247,5 +259,94 @@ def test_sealer_never_shows_a_key_and_rejects_garbage() -> None:
 def test_keyed_tokens_depend_on_the_secret_and_keep_their_shape() -> None:
     one, two = payload_token_key(Secret.generate()), payload_token_key(Secret.generate())
     assert make_token("x", key=one) == make_token("x", key=one) != make_token("x", key=two)
-    assert make_token("x", key=one) != make_token("x")
     assert re.fullmatch(r"~more:[A-Z2-7]{16}", make_token("x", prefix=MORE_TOKEN_PREFIX, key=one))
+
+
+def test_in_memory_tokens_are_keyed() -> None:
+    """Not sha256 of the value (issue 16 finding 7): a random process key, or the keyring's token key."""
+    unkeyed = "~" + base64.b32encode(hashlib.sha256(b"value").digest()[:10]).decode().rstrip("=")
+    first, second = InMemoryPayloadIdMap(), InMemoryPayloadIdMap()
+    assert first.token("value") != unkeyed
+    assert first.token("value") != second.token("value")  # a random key per map
+    assert InMemoryPayloadIdMap(keyring=KEYRING).token("value") == make_token("value", key=TOKEN_KEY)
+
+
+# --------------------------------------------------------------------------- per person (issue 16 item 6)
+
+
+async def test_contract_two_owners_get_different_tokens(id_map: PayloadIdMap) -> None:
+    alice = await id_map.remember(LONG_PAYLOAD, owner=ALICE)
+    bob = await id_map.remember(LONG_PAYLOAD, owner=BOB)
+    assert alice != bob
+    assert alice == make_token(LONG_PAYLOAD, key=TOKEN_KEY, owner=ALICE)
+    assert await id_map.resolve(alice) == LONG_PAYLOAD == await id_map.resolve(bob)
+    assert await id_map.remember(LONG_PAYLOAD, owner=ALICE) == alice  # idempotent
+
+
+async def test_contract_forget_owners_removes_only_that_persons_entries(id_map: PayloadIdMap) -> None:
+    alice = [
+        await id_map.remember(LONG_PAYLOAD, owner=ALICE),
+        await id_map.remember('{"page": 2}', prefix=MORE_TOKEN_PREFIX, owner=ALICE),
+    ]
+    bob = await id_map.remember(LONG_PAYLOAD, owner=BOB)
+    shared = await id_map.remember("no owner")
+    assert await id_map.forget_owners([ALICE, "", ALICE]) == 2  # type: ignore[attr-defined]
+    assert [await id_map.resolve(token) for token in alice] == [None, None]
+    assert await id_map.resolve(bob) == LONG_PAYLOAD
+    assert await id_map.resolve(shared) == "no owner"
+    assert await id_map.forget_owners([ALICE]) == 0  # type: ignore[attr-defined]
+    assert await id_map.forget_owners([]) == 0  # type: ignore[attr-defined]
+
+
+async def test_owned_view_remembers_under_its_owner(id_map: PayloadIdMap) -> None:
+    view = owned_by(id_map, ALICE)
+    assert isinstance(view, OwnedPayloadIds) and isinstance(view, PayloadIdMap)
+    assert ALICE not in repr(view)
+    assert owned_by(view, BOB).owner == BOB and owned_by(id_map, None) is id_map
+    token = await view.remember(LONG_PAYLOAD)
+    assert token == make_token(LONG_PAYLOAD, key=TOKEN_KEY, owner=ALICE)
+    assert await view.resolve(token) == LONG_PAYLOAD
+    assert await id_map.forget_owners([ALICE]) == 1  # type: ignore[attr-defined]
+    assert await view.resolve(token) is None
+
+
+async def test_in_memory_eviction_keeps_the_owner_index_small() -> None:
+    mapping = InMemoryPayloadIdMap(max_entries=1)
+    await mapping.remember("one", owner=ALICE)
+    await mapping.remember("two", owner=BOB)
+    assert await mapping.forget_owners([ALICE]) == 0
+    assert await mapping.forget_owners([BOB]) == 1
+    assert len(mapping) == 0 and not mapping._owners and not mapping._owner_of
+
+
+@pytest.mark.redis
+async def test_redis_index_follows_the_entry_ttl_and_erasure_leaves_nothing(
+    redis_url: str, redis_client: Redis, unique_name: str
+) -> None:
+    """Two processes, one keyring: tokens resolve across them; an erasure removes entries and index."""
+    writer = RedisPayloadIdMap.from_url(redis_url, keyring=KEYRING, namespace=unique_name, ttl_seconds=120)
+    reader = RedisPayloadIdMap.from_url(redis_url, keyring=KEYRING, namespace=unique_name, ttl_seconds=120)
+    try:
+        alice = [
+            await writer.remember(LONG_PAYLOAD, owner=ALICE),
+            await writer.remember('{"page": 2}', prefix=MORE_TOKEN_PREFIX, owner=ALICE),
+        ]
+        bob = await writer.remember(LONG_PAYLOAD, owner=BOB)
+        assert [await reader.resolve(token) for token in alice] == [LONG_PAYLOAD, '{"page": 2}']
+        index = f"{unique_name}:owner:{ALICE}"
+        assert {member.decode() for member in await redis_client.smembers(index)} == set(alice)
+        assert 0 < await redis_client.ttl(index) <= 120
+        await redis_client.expire(index, 5)
+        await reader.remember(LONG_PAYLOAD, owner=ALICE)  # a refresh refreshes the index too
+        assert await redis_client.ttl(index) > 5
+
+        assert await reader.forget_owners([ALICE]) == 2
+        left = {key.decode() async for key in redis_client.scan_iter(match=f"{unique_name}:*")}
+        assert left == {f"{unique_name}:{bob}", f"{unique_name}:owner:{BOB}"}
+        assert await writer.resolve(bob) == LONG_PAYLOAD
+    finally:
+        keys = [key async for key in redis_client.scan_iter(match=f"{unique_name}:*")]
+        if keys:
+            await redis_client.delete(*keys)
+        await writer.close()
+        await reader.close()

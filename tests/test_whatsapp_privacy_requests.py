@@ -44,7 +44,8 @@ from connectors.whatsapp import WhatsAppInput
 from connectors.whatsapp.channel import WhatsAppOutput
 from connectors.whatsapp.dedup import InMemoryDedupStore, RedisDedupStore
 from connectors.whatsapp.graph_client import GraphClient
-from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap
+from connectors.whatsapp.outbox import owner_tags
+from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap, RedisPayloadIdMap
 from connectors.whatsapp.privacy_requests import (
     PRIVACY_REQUEST_KEY,
     RESPONSE_ERASED,
@@ -157,6 +158,9 @@ class FakeRasa:
             tracker.update(ActionExecuted(action.name()))
             # What Rasa does with an action server's "responses" (rasa/core/actions/action.py).
             bots = await RemoteAction._utter_responses(dispatcher.messages, output, self.nlg, tracker)
+        elif message.text == "Liste":  # a long result list: "more" pages and long payloads in the id map
+            buttons = [{"title": f"Stelle {i}", "payload": f'/select_job{{"job_id":"{i}{"x" * 250}"}}'} for i in range(12)]
+            bots = [BotUttered("12 Treffer", data={"buttons": buttons})]
         elif message.text == "/switch_language_en":
             tracker.update(SlotSet("language", "en"))
             bots = [BotUttered("Okay, English.")]
@@ -256,15 +260,16 @@ async def backing(request: pytest.FixtureRequest, tmp_path: Path, unique_name: s
             await client.close(close_connection_pool=True)
 
 
-def make_core(graph: GraphClient, keyring: Keyring, dedup: Any) -> WebhookCore:
+def make_core(graph: GraphClient, keyring: Keyring, dedup: Any, id_map: Any = None) -> WebhookCore:
     return WebhookCore(
-        settings=SETTINGS, store=dedup, graph=graph, keyring=keyring, id_map=InMemoryPayloadIdMap(), output_factory=WhatsAppOutput
+        settings=SETTINGS, store=dedup, graph=graph, keyring=keyring,
+        id_map=id_map if id_map is not None else InMemoryPayloadIdMap(keyring=keyring), output_factory=WhatsAppOutput,
     )
 
 
 async def receive(core: WebhookCore, agent: FakeRasa, request: tuple[bytes, dict[str, str]]) -> int:
     """One POST the way channel.py makes it: the requests are built from the agent per request."""
-    requests = PrivacyRequests.for_agent(agent, outboxes=core.store)
+    requests = PrivacyRequests.for_agent(agent, outboxes=core.store, payload_ids=core.id_map)
     answer = await core.receive(*request, agent.handle_message, privacy_requests=requests)
     await core.drain()
     return answer.status
@@ -535,6 +540,82 @@ async def test_erase_drops_the_users_unsent_replies_but_nobody_elses(
     assert await receive(core, agent, others_pending) == 200  # the other user's reply still arrives
     assert bodies(standin, OTHER_WA_ID) and not bodies(standin, WA_ID)
     assert len(agent.received) == 3  # no dialogue ran again
+
+
+def row_ids(standin: MetaGraphStandIn, to: str) -> list[str]:
+    return [
+        row["id"]
+        for m in standin.messages
+        if m.to == to and m.message.get("type") == "interactive" and m.message["interactive"]["type"] == "list"
+        for section in m.message["interactive"]["action"]["sections"]
+        for row in section["rows"]
+    ]
+
+
+def choose(wa_id: str, row_id: str) -> tuple[bytes, dict[str, str]]:
+    message = meta_payloads.list_reply(wa_id, row_id, "Stelle", reply_to=meta_payloads.fake_wamid())
+    return signed(meta_payloads.payload(message, profile_name="Erika Mustermann"))
+
+
+async def test_erase_removes_the_users_payload_ids_but_nobody_elses(
+    backing: tuple[EncryptedTrackerStore, Any], standin: MetaGraphStandIn, graph: GraphClient, keyring: Keyring,
+    request: pytest.FixtureRequest, unique_name: str,
+) -> None:
+    """Issue 16 item 6: long payloads and "more" pages (job results of the person's search) are the
+    person's own: different tokens per person, and an erasure leaves no entry and no index in Redis."""
+    store, dedup = backing
+    redis_url = request.getfixturevalue("redis_url") if isinstance(dedup, RedisDedupStore) else None
+    namespace = f"test:{unique_name}:pid"
+    id_map: Any = (
+        RedisPayloadIdMap.from_url(redis_url, keyring=keyring, namespace=namespace, ttl_seconds=600)
+        if redis_url else InMemoryPayloadIdMap(keyring=keyring)
+    )
+    agent = FakeRasa(store)
+    core = make_core(graph, keyring, dedup, id_map)
+    try:
+        for wa_id in (WA_ID, OTHER_WA_ID):
+            assert await receive(core, agent, text(wa_id, "Liste")) == 200
+        mine, theirs = row_ids(standin, WA_ID), row_ids(standin, OTHER_WA_ID)
+        assert len(mine) == 10 and mine[-1].startswith("~more:") and all(i.startswith("~") for i in mine)
+        assert not set(mine) & set(theirs)  # the same list, different tokens per person
+        standin.clear()
+        assert await receive(core, agent, choose(WA_ID, mine[-1])) == 200  # the "more" page
+        mine += row_ids(standin, WA_ID)
+        assert len(mine) == 13
+        turns = len(agent.received)
+
+        user = keys_for_user(keyring, WA_ID)
+        if redis_url:
+            client = Redis.from_url(redis_url)
+            try:
+                before = {key.decode() async for key in client.scan_iter(match=f"{namespace}:*")}
+            finally:
+                await client.close(close_connection_pool=True)
+            assert {f"{namespace}:owner:{tag}" for tag in owner_tags(user)} & before
+
+        assert await receive(core, agent, tap(WA_ID, "/confirm_delete", "Ja, alles löschen")) == 200
+        assert [await id_map.resolve(token) for token in mine] == [None] * 13
+        assert None not in [await id_map.resolve(token) for token in theirs]  # nobody else's
+        if redis_url:
+            client = Redis.from_url(redis_url)
+            try:
+                after = {key.decode() async for key in client.scan_iter(match=f"{namespace}:*")}
+            finally:
+                await client.close(close_connection_pool=True)
+            assert not any(tag in key for key in after for tag in owner_tags(user))  # no index of the person
+            assert not {f"{namespace}:{token}" for token in mine} & after  # no entry of the person
+            assert {f"{namespace}:{token}" for token in theirs} <= after
+            assert len(after) == len(theirs) + 1  # the other person's entries and their index
+        else:
+            assert set(id_map._owners) == set(owner_tags(keys_for_user(keyring, OTHER_WA_ID))[:1])
+
+        standin.clear()  # the other person still pages through their list
+        assert await receive(core, agent, choose(OTHER_WA_ID, theirs[-1])) == 200
+        assert len(row_ids(standin, OTHER_WA_ID)) == 3
+        assert len(agent.received) == turns + 1  # the erasure ran a dialogue; pages never do
+    finally:
+        if redis_url:
+            await id_map.close()
 
 
 async def test_export_and_erase_cover_the_conversation_begun_under_the_phone_number(

@@ -16,7 +16,7 @@ from connectors.whatsapp.payload_ids import (
     MORE_TOKEN_PREFIX,
     InMemoryPayloadIdMap,
     RedisPayloadIdMap,
-    make_token,
+    owned_by,
 )
 from connectors.whatsapp.render import (
     CorruptPageStateError,
@@ -393,7 +393,7 @@ async def test_button_payload_of_256_is_sent_as_is_and_257_is_mapped(id_map: InM
     out = await render({"buttons": [{"title": "A", "payload": fits}, {"title": "B", "payload": too_long}]}, id_map)
     ids = [b["id"] for b in reply_buttons(out[0])]
     assert ids[0] == fits
-    assert ids[1] == make_token(too_long)
+    assert ids[1] == id_map.token(too_long)
     assert await resolve_reply_id(ids[1], id_map) == ResolvedReply(kind="payload", payload=too_long)
 
 
@@ -403,14 +403,14 @@ async def test_row_payload_of_200_is_sent_as_is_and_201_is_mapped(id_map: InMemo
     source = [*buttons(3), {"title": "A", "payload": fits}, {"title": "B", "payload": too_long}]
     out = await render({"buttons": source}, id_map)
     ids = [r["id"] for r in rows(out[0])]
-    assert ids[3] == fits and ids[4] == make_token(too_long)
+    assert ids[3] == fits and ids[4] == id_map.token(too_long)
     assert await all_payloads(out, id_map) == [b["payload"] for b in source]
 
 
 async def test_payloads_that_look_like_tokens_or_have_outer_spaces_are_mapped(id_map: InMemoryPayloadIdMap) -> None:
     out = await render({"buttons": [{"title": "A", "payload": "~home"}, {"title": "B", "payload": " /b "}]}, id_map)
     ids = [b["id"] for b in reply_buttons(out[0])]
-    assert ids == [make_token("~home"), make_token(" /b ")]
+    assert ids == [id_map.token("~home"), id_map.token(" /b ")]
     assert await all_payloads(out, id_map) == ["~home", " /b "]
 
 
@@ -422,9 +422,9 @@ async def test_plain_text_payloads_and_missing_payloads(id_map: InMemoryPayloadI
 async def test_resolve_reply_id_errors_are_typed(id_map: InMemoryPayloadIdMap) -> None:
     assert await resolve_reply_id("/greet", id_map) == ResolvedReply(kind="payload", payload="/greet")
     with pytest.raises(UnknownReplyIdError):
-        await resolve_reply_id(make_token("forgotten"), id_map)
+        await resolve_reply_id(id_map.token("forgotten"), id_map)
     with pytest.raises(UnknownReplyIdError):
-        await resolve_reply_id(make_token("forgotten", prefix=MORE_TOKEN_PREFIX), id_map)
+        await resolve_reply_id(id_map.token("forgotten", prefix=MORE_TOKEN_PREFIX), id_map)
     for broken in ("not json", json.dumps({"v": 1}), json.dumps({"v": 1, "choices": [], "label": "x", "language": "de", "offset": 0, "total": 0}), json.dumps({"v": 99})):
         token = await id_map.remember(broken, prefix=MORE_TOKEN_PREFIX)
         with pytest.raises(CorruptPageStateError):
@@ -748,3 +748,28 @@ def test_validator_accepts_what_meta_accepts(message: Message) -> None:
 )
 def test_validator_rejects_what_meta_rejects(message: Any) -> None:
     assert validate_outbound(message) != []
+
+
+# --------------------------------------------------------------------------- per person (issue 16 item 6)
+
+
+async def test_two_users_get_different_tokens_and_pages_stay_theirs(id_map: InMemoryPayloadIdMap) -> None:
+    """The webhook renders through owned_by(map, owner tag): tokens differ per person, paging works,
+    and forgetting one person's owner tag removes their long payloads and every "more" page."""
+    alice, bob = owned_by(id_map, "a" * 32), owned_by(id_map, "b" * 32)
+    long_payload = "/p" + "x" * 300
+    source = [*buttons(24, title="Stelle {i}", payload='/select_job{{"job_id":"{i}"}}'), {"title": "L", "payload": long_payload}]
+    alice_out = await render({"text": "25 Treffer", "buttons": source}, alice)
+    bob_out = await render({"text": "25 Treffer", "buttons": source}, bob)
+    alice_more, bob_more = rows(alice_out[0])[-1]["id"], rows(bob_out[0])[-1]["id"]
+    assert alice_more.startswith(MORE_TOKEN_PREFIX) and alice_more != bob_more
+    assert await all_payloads(alice_out, alice) == [b["payload"] for b in source]  # paging end to end
+    assert await all_payloads(bob_out, bob) == [b["payload"] for b in source]
+    alice_tokens = set(id_map._owners["a" * 32])
+    assert len(alice_tokens) == 3  # two "more" pages and the long payload, all registered to her
+    assert not alice_tokens & set(id_map._owners["b" * 32])
+
+    assert await id_map.forget_owners(["a" * 32]) == 3
+    with pytest.raises(UnknownReplyIdError):
+        await resolve_reply_id(alice_more, alice)
+    assert await all_payloads(bob_out, bob) == [b["payload"] for b in source]

@@ -221,7 +221,7 @@ class WhatsAppInput(InputChannel):
                     on_new_message,
                     language_lookup=_language_lookup(request),
                     privacy_requests=PrivacyRequests.for_agent(
-                        getattr(request.app.ctx, "agent", None), outboxes=core.store
+                        getattr(request.app.ctx, "agent", None), outboxes=core.store, payload_ids=core.id_map
                     ),
                 )
             )
@@ -335,4 +335,4 @@ def _graph_client(settings: WhatsAppSettings, pacer: Pacer, environ: Mapping[str
 
 def _id_map(dedup_url: str, keyring: Keyring) -> PayloadIdMap:
     """In-process, or Redis with every value sealed under a key derived from the server secret."""
-    return RedisPayloadIdMap.from_url(dedup_url, keyring=keyring) if dedup_url else InMemoryPayloadIdMap()
+    return RedisPayloadIdMap.from_url(dedup_url, keyring=keyring) if dedup_url else InMemoryPayloadIdMap(keyring=keyring)

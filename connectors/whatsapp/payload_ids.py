@@ -6,14 +6,25 @@ https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-lis
 Rasa payloads such as ``/select_job{"job_id":"..."}`` usually fit and are sent as they are; longer
 ones are replaced by a token that this map resolves back to the full payload when the tap arrives.
 
-Tokens are content-addressed: ``"~" + base32(digest(value)[:10])``, in Redis with a keyed digest
-(HMAC with a key derived from the server secret, so neither Meta, which sees the token as a
-button id, nor a reader of Redis can test a guessed payload against it). The same payload always
-gets the same token, in every process and for every user, so a token says nothing about who saw it
-and a restarted or scaled-out channel resolves it as long as the store still holds it (Redis with
-a TTL in production; the in-memory LRU is for tests and single-process development). After a key
-rotation new tokens differ; tokens already sent still resolve (their values open with the retired
-secret while it is in the keyring).
+Tokens are keyed digests: ``"~" + base32(HMAC-SHA256(token key, owner, value)[:10])``. The token
+key is derived from the server secret (HKDF) in Redis, and is the same derived key or a random
+per-process key in memory, so neither Meta, which sees the token as a button id, nor a reader of
+Redis can test a guessed payload against a token (issue 16 finding 7; there is no unkeyed hash).
+
+Per person (issue 16 item 6): the renderer remembers each value under the *owner tag* of the user
+it renders for (:func:`connectors.whatsapp.outbox.owner_tag` of the user's data key, so only
+computable with the user's identifier and the server secret; see :func:`owned_by`). The owner is
+part of the token's HMAC input, so two persons get different tokens for the same payload and a
+token says nothing that links them, and each entry is registered under its owner (Redis: an index
+set ``<namespace>:owner:<tag>`` with the entry's TTL, written atomically with the entry by a Lua
+script; in memory: a dict owner -> tokens). :meth:`forget_owners` removes every entry of a person
+and the index itself; the channel calls it on erasure. A value remembered without an owner gets a
+token shared by everyone (kept for tests and callers without a user).
+
+Tokens resolve in every process that shares the store and the secret (Redis with a TTL in
+production; the in-memory LRU is for tests and single-process development). After a key rotation
+new tokens differ; tokens already sent still resolve (their values open with the retired secret
+while it is in the keyring).
 
 Paging state for lists with more than 10 options is stored the same way under the prefix
 ``"~more:"`` (see render.py).
@@ -27,15 +38,17 @@ value cannot be moved under another token). Stored: ``<key version> NUL <sealed 
 Values sealed under a retired secret still open while that secret is in the keyring.
 The in-memory map never leaves the process and stores values as they are.
 
-Erasure (issue 16 finding 7): tokens and paging state are shared by all users by design (the
-same payload gets the same token for everyone), so nothing in the map belongs to or points at
-one person and an erasure has nothing to remove here; entries expire 30 days after last use.
+Erasure (issue 16 finding 7): tokens and paging state of a person are removed with the person's
+other data (:meth:`forget_owners` with :func:`connectors.whatsapp.outbox.owner_tags`, under the
+user's lock); entries nobody erases expire 30 days after last use.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import secrets
+from collections.abc import Iterable
 from collections import OrderedDict
 from typing import Protocol, runtime_checkable
 
@@ -62,6 +75,8 @@ __all__ = [
     "InMemoryPayloadIdMap",
     "RedisPayloadIdMap",
     "make_token",
+    "owned_by",
+    "OwnedPayloadIds",
     "is_token",
     "strip_disambiguator",
 ]
@@ -96,6 +111,7 @@ class UnknownTokenPrefixError(PayloadIdError):
 _SEALING_INFO = b"blaupause/payload-ids/v1"
 _TOKEN_INFO = b"blaupause/payload-id-tokens/v1"
 _TOKEN_LABEL = b"blaupause/payload-id-token\x00"
+_OWNER_LABEL = b"blaupause/payload-id-owner\x00"
 _VERSION_SEPARATOR = b"\x00"
 
 
@@ -138,18 +154,22 @@ class PayloadSealer:
             raise DecryptionError("payload id content is malformed") from error
 
 
-def make_token(value: str, *, prefix: str = PAYLOAD_TOKEN_PREFIX, key: bytes | None = None) -> str:
-    """The stable token for ``value``: ``prefix`` + unpadded base32 of a 10-byte digest.
+def make_token(value: str, *, key: bytes, prefix: str = PAYLOAD_TOKEN_PREFIX, owner: str | None = None) -> str:
+    """The token for ``value``: ``prefix`` + unpadded base32 of a 10-byte keyed digest.
 
-    Without ``key`` the digest is sha256(value) (the in-process map); with ``key`` it is
-    HMAC-SHA256(key, value), so a token, which Meta sees as a button id and Redis as a key
-    name, cannot be matched to a guessed payload without the server secret (issue 16 item 6).
+    The digest is HMAC-SHA256(key, value), with ``owner`` (a person's owner tag) in the input
+    when given, so a token, which Meta sees as a button id and Redis as a key name, cannot be
+    matched to a guessed payload without the key (issue 16 item 6), and two persons get
+    different tokens for the same payload.
     """
     if prefix not in (PAYLOAD_TOKEN_PREFIX, MORE_TOKEN_PREFIX):
         raise UnknownTokenPrefixError(f"unknown token prefix {prefix!r}")
+    if not key:
+        raise ValueError("a token key is required")
     data = value.encode("utf-8")
-    full = hmac.new(key, _TOKEN_LABEL + data, hashlib.sha256).digest() if key is not None else hashlib.sha256(data).digest()
-    digest = full[:_DIGEST_BYTES]
+    if owner:
+        data = _OWNER_LABEL + owner.encode("utf-8") + b"\x00" + data
+    digest = hmac.new(key, _TOKEN_LABEL + data, hashlib.sha256).digest()[:_DIGEST_BYTES]
     return prefix + base64.b32encode(digest).decode("ascii").rstrip("=")
 
 
@@ -177,8 +197,8 @@ def strip_disambiguator(token: str) -> str:
 class PayloadIdMap(Protocol):
     """Stores values under their token; the renderer and the inbound side share one instance."""
 
-    async def remember(self, value: str, *, prefix: str = PAYLOAD_TOKEN_PREFIX) -> str:
-        """Store ``value`` and return its token."""
+    async def remember(self, value: str, *, prefix: str = PAYLOAD_TOKEN_PREFIX, owner: str | None = None) -> str:
+        """Store ``value`` (registered under ``owner`` when given) and return its token."""
         ...
 
     async def resolve(self, token: str) -> str | None:
@@ -186,27 +206,75 @@ class PayloadIdMap(Protocol):
         ...
 
 
-class InMemoryPayloadIdMap:
-    """Bounded LRU map for tests and single-process development (lost on restart)."""
+class OwnedPayloadIds:
+    """A view of a map that remembers every value under one person's owner tag.
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    The webhook wraps the shared map in one view per request (:func:`owned_by`) and hands it to
+    the renderer and the inbound side, which need not know whose turn it is.
+    """
+
+    def __init__(self, id_map: PayloadIdMap, owner: str) -> None:
+        self._map = id_map
+        self.owner = owner
+
+    def __repr__(self) -> str:
+        return f"OwnedPayloadIds({self._map!r})"  # never the owner tag
+
+    async def remember(self, value: str, *, prefix: str = PAYLOAD_TOKEN_PREFIX, owner: str | None = None) -> str:
+        return await self._map.remember(value, prefix=prefix, owner=owner or self.owner)
+
+    async def resolve(self, token: str) -> str | None:
+        return await self._map.resolve(token)
+
+
+def owned_by(id_map: PayloadIdMap, owner: str | None) -> PayloadIdMap:
+    """``id_map`` remembering under ``owner`` (unchanged without an owner)."""
+    if not owner:
+        return id_map
+    if isinstance(id_map, OwnedPayloadIds):
+        id_map = id_map._map
+    return OwnedPayloadIds(id_map, owner)
+
+
+class InMemoryPayloadIdMap:
+    """Bounded LRU map for tests and single-process development (lost on restart).
+
+    Tokens are keyed with the token key of ``keyring`` when given, else with a random key of
+    this process (the map never leaves the process, so its tokens need not be stable elsewhere).
+    """
+
+    def __init__(self, max_entries: int = 10_000, *, keyring: Keyring | None = None) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self._max_entries = max_entries
+        self._token_key = payload_token_key(keyring.current) if keyring is not None else secrets.token_bytes(32)
         self._entries: OrderedDict[str, str] = OrderedDict()
+        self._owner_of: dict[str, str] = {}
+        self._owners: dict[str, set[str]] = {}
+
+    def __repr__(self) -> str:
+        return f"InMemoryPayloadIdMap(entries={len(self._entries)})"
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def remember(self, value: str, *, prefix: str = PAYLOAD_TOKEN_PREFIX) -> str:
-        token = make_token(value, prefix=prefix)
+    def token(self, value: str, *, prefix: str = PAYLOAD_TOKEN_PREFIX, owner: str | None = None) -> str:
+        """The token :meth:`remember` gives ``value`` (for tests)."""
+        return make_token(value, prefix=prefix, key=self._token_key, owner=owner)
+
+    async def remember(self, value: str, *, prefix: str = PAYLOAD_TOKEN_PREFIX, owner: str | None = None) -> str:
+        token = make_token(value, prefix=prefix, key=self._token_key, owner=owner)
         existing = self._entries.get(token)
         if existing is not None and existing != value:
             raise TokenCollisionError(token)
         self._entries[token] = value
         self._entries.move_to_end(token)
+        if owner:
+            self._owner_of[token] = owner
+            self._owners.setdefault(owner, set()).add(token)
         while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+            evicted, _ = self._entries.popitem(last=False)
+            self._unindex(evicted)
         return token
 
     async def resolve(self, token: str) -> str | None:
@@ -215,12 +283,77 @@ class InMemoryPayloadIdMap:
             self._entries.move_to_end(token)
         return value
 
+    async def forget_owners(self, owners: Iterable[str]) -> int:
+        """Delete every entry remembered under these owners and their index; the count."""
+        forgotten = 0
+        for owner in dict.fromkeys(owner for owner in owners if owner):
+            for token in self._owners.pop(owner, set()):
+                self._owner_of.pop(token, None)
+                if self._entries.pop(token, None) is not None:
+                    forgotten += 1
+        return forgotten
+
+    def _unindex(self, token: str) -> None:
+        owner = self._owner_of.pop(token, None)
+        if owner is None:
+            return
+        tokens = self._owners.get(owner)
+        if tokens is not None:
+            tokens.discard(token)
+            if not tokens:
+                del self._owners[owner]
+
+
+# KEYS[1] = the entry, KEYS[2] (optional) = its owner's index set.
+# ARGV[1] = sealed value, ARGV[2] = TTL (s), ARGV[3] = token, ARGV[4] = mode:
+#   "add":   store unless present; return the present value (the caller checks it) or false;
+#   "touch": refresh the TTL (store again if it expired meanwhile);
+#   "put":   store, replacing what is there (a value no longer openable).
+# Whenever the entry is written or refreshed, the index gets the token and the same TTL, in the
+# same script, so an entry never outlives its registration under its owner.
+_REMEMBER = """
+local ttl = tonumber(ARGV[2])
+local mode = ARGV[4]
+if mode == 'add' then
+  local existing = redis.call('GET', KEYS[1])
+  if existing then
+    return existing
+  end
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+elseif mode == 'touch' then
+  if redis.call('EXPIRE', KEYS[1], ttl) == 0 then
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+  end
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+end
+if #KEYS > 1 then
+  redis.call('SADD', KEYS[2], ARGV[3])
+  if redis.call('TTL', KEYS[2]) < ttl then
+    redis.call('EXPIRE', KEYS[2], ttl)
+  end
+end
+return false
+"""
+
+# KEYS = owner index sets; ARGV[1] = "<namespace>:" (entries are "<namespace>:<token>").
+_FORGET_OWNERS = """
+local forgotten = 0
+for _, index in ipairs(KEYS) do
+  for _, token in ipairs(redis.call('SMEMBERS', index)) do
+    forgotten = forgotten + redis.call('DEL', ARGV[1] .. token)
+  end
+  redis.call('DEL', index)
+end
+return forgotten
+"""
+
 
 class RedisPayloadIdMap:
     """Redis-backed map with a TTL, shared by every channel process.
 
-    Keys are ``<namespace>:<token>``; values are sealed (see the module docstring), never
-    the payloads in clear. A value that cannot be opened (a secret no longer in the keyring,
+    Keys are ``<namespace>:<token>`` and, per owner, the index set ``<namespace>:owner:<tag>``;
+    values are sealed (see the module docstring), never the payloads in clear. A value that cannot be opened (a secret no longer in the keyring,
     a tampered entry) resolves as unknown, like an expired one.
     """
 
@@ -240,6 +373,11 @@ class RedisPayloadIdMap:
         self._namespace = namespace
         self._ttl = ttl_seconds
         self._owns_client = False
+        self._remember = redis.register_script(_REMEMBER)
+        self._forget = redis.register_script(_FORGET_OWNERS)
+
+    def __repr__(self) -> str:
+        return f"RedisPayloadIdMap(namespace={self._namespace!r})"
 
     @classmethod
     def from_url(
@@ -258,28 +396,35 @@ class RedisPayloadIdMap:
     def _key(self, token: str) -> str:
         return f"{self._namespace}:{token}"
 
-    async def remember(self, value: str, *, prefix: str = PAYLOAD_TOKEN_PREFIX) -> str:
-        token = make_token(value, prefix=prefix, key=self._token_key)
-        key = self._key(token)
+    def _owner_key(self, owner: str) -> str:
+        return f"{self._namespace}:owner:{owner}"
+
+    async def remember(self, value: str, *, prefix: str = PAYLOAD_TOKEN_PREFIX, owner: str | None = None) -> str:
+        token = make_token(value, prefix=prefix, key=self._token_key, owner=owner)
+        keys = [self._key(token)] + ([self._owner_key(owner)] if owner else [])
         sealed = self._sealer.seal(token, value)
-        if await self._redis.set(key, sealed, ex=self._ttl, nx=True):
-            return token
-        existing = await self._redis.get(key)
-        if existing is None:  # expired between SET NX and GET
-            await self._redis.set(key, sealed, ex=self._ttl)
+        existing = await self._remember(keys=keys, args=[sealed, self._ttl, token, "add"])
+        if existing is None:
             return token
         stored = self._open(token, existing)
         if stored is None:  # sealed under a secret no longer in the keyring, or damaged: replace
-            await self._redis.set(key, sealed, ex=self._ttl)
+            await self._remember(keys=keys, args=[sealed, self._ttl, token, "put"])
             return token
         if stored != value:
             raise TokenCollisionError(token)
-        await self._redis.expire(key, self._ttl)
+        await self._remember(keys=keys, args=[sealed, self._ttl, token, "touch"])
         return token
 
     async def resolve(self, token: str) -> str | None:
         stored = await self._redis.get(self._key(token))
         return None if stored is None else self._open(token, stored)
+
+    async def forget_owners(self, owners: Iterable[str]) -> int:
+        """Delete every entry remembered under these owners and their index sets; the count."""
+        keys = [self._owner_key(owner) for owner in dict.fromkeys(owner for owner in owners if owner)]
+        if not keys:
+            return 0
+        return int(await self._forget(keys=keys, args=[f"{self._namespace}:"]))
 
     def _open(self, token: str, stored: bytes | str) -> str | None:
         raw = stored if isinstance(stored, bytes) else stored.encode("latin-1")

@@ -75,10 +75,10 @@ from connectors.whatsapp.errors import (
     UnexpectedResponseError,
 )
 from connectors.whatsapp.inbound import CHANNEL_NAME, DirectReply, to_rasa_input
-from connectors.whatsapp.outbox import ADDRESS_FIELDS, deliver, open_outbox, seal_outbox
+from connectors.whatsapp.outbox import ADDRESS_FIELDS, deliver, open_outbox, owner_tag, seal_outbox
 from connectors.whatsapp.pacing import RecipientPacer
 from connectors.whatsapp.privacy_requests import PrivacyRequestHandler, resolve_privacy_requests
-from connectors.whatsapp.payload_ids import PayloadIdMap
+from connectors.whatsapp.payload_ids import PayloadIdMap, owned_by
 from connectors.whatsapp.render import render_response
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.signature import (
@@ -582,8 +582,13 @@ class WebhookCore:
         dialogue: "_Dialogue",
         ref: str,
     ) -> list[dict[str, Any]]:
-        """Run the dialogue once (or resolve a "more" page) and render its replies."""
-        rasa_input = await to_rasa_input(message, self.id_map)
+        """Run the dialogue once (or resolve a "more" page) and render its replies.
+
+        Payload ids (long button payloads, "more" pages) are remembered under the user's owner
+        tag, so they are the person's own and an erasure removes them (issue 16 item 6).
+        """
+        id_map = owned_by(self.id_map, owner_tag(user_keys.key))
+        rasa_input = await to_rasa_input(message, id_map)
         if isinstance(rasa_input, DirectReply):
             logger.info("message %s: next page of a list, sent without the dialogue", ref)
             return [dict(page) for page in rasa_input.messages]
@@ -604,7 +609,7 @@ class WebhookCore:
         language = await self._language(bot_messages, user_keys.pseudonym, dialogue.language_lookup, ref)
         rendered: list[dict[str, Any]] = []
         for bot_message in bot_messages:
-            rendered.extend(await render_response(bot_message, id_map=self.id_map, language=language))
+            rendered.extend(await render_response(bot_message, id_map=id_map, language=language))
         for reply in rendered:  # a native custom message may name an address: never sealed, never used
             for name in ADDRESS_FIELDS:
                 reply.pop(name, None)
