@@ -112,6 +112,7 @@ maintenance CLI reads, so the bot and the purge job can never disagree.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -122,7 +123,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Awaitable, Iterable, Mapping, Optional, Sequence, TypeVar
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import TrackerStore
@@ -165,6 +166,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_A = TypeVar("_A")
+_B = TypeVar("_B")
 
 TRACKER_STORE_URL_ENV = "TRACKER_STORE_URL"
 RETENTION_DAYS_ENV = "PRIVACY_RETENTION_DAYS"
@@ -428,6 +432,16 @@ async def _quiet_get(backend: Any, pseudonym: str) -> Optional[StoredRecord]:
         )
 
 
+async def _both(first: Awaitable[_A], second: Awaitable[_B]) -> tuple[_A, _B]:
+    """Run two reads at once (one round trip's wait instead of two on Redis and PostgreSQL);
+    the first error is raised after both have ended, so none is left unretrieved."""
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results[0], results[1]  # type: ignore[return-value]
+
+
 async def scrub_backends(backends: ConversationBackends) -> None:
     """After erasures: let every namespace remove what it can of deleted records.
 
@@ -624,9 +638,11 @@ class EncryptedTrackerStore(TrackerStore):
             and (cached.conversation_key is not None or not create)
         ):
             return cached
-        tombstone = await _quiet_get(self.backends.erased, identity.pseudonym)
+        tombstone, wrapped = await _both(
+            _quiet_get(self.backends.erased, identity.pseudonym),
+            self._get_raw(self.backends.keys, identity.pseudonym, "key"),
+        )
         erased_at = tombstone.updated_at if tombstone is not None else None
-        wrapped = await self._get_raw(self.backends.keys, identity.pseudonym, "key")
         if wrapped is not None and erased_at is not None and wrapped.updated_at <= erased_at:
             await self.backends.keys.delete(identity.pseudonym)
             logger.info("Deleted a key record of %s written before its erasure", identity.pseudonym)
@@ -661,8 +677,10 @@ class EncryptedTrackerStore(TrackerStore):
         The tags are remembered for the rest of the request, so :meth:`save` after
         :meth:`retrieve` needs no second read to know which aliases to look for.
         """
-        anchor = await self._resolve(_identities(keys)[0])
-        record = await self._get(self.backends.live, anchor, "live")
+        anchor = _identities(keys)[0]
+        # The live record is read together with the tombstone and the key record (not after them).
+        anchor, raw = await _both(self._resolve(anchor), self._get_raw(self.backends.live, anchor.pseudonym, "live"))
+        record = await self._unless_erased(self.backends.live, anchor, raw, "live")
         settled: frozenset[str] = frozenset()
         opened: Any = None
         if record is not None:
@@ -752,7 +770,12 @@ class EncryptedTrackerStore(TrackerStore):
         """The identity's record in ``backend``; one written at or before its tombstone is deleted, not returned."""
         if not identity.resolved:
             raise ValueError("resolve the identity first")
-        record = await self._get_raw(backend, identity.pseudonym, kind)
+        return await self._unless_erased(backend, identity, await self._get_raw(backend, identity.pseudonym, kind), kind)
+
+    async def _unless_erased(
+        self, backend: Any, identity: _Identity, record: Optional[StoredRecord], kind: str
+    ) -> Optional[StoredRecord]:
+        """``record``, unless it was written at or before the identity's tombstone: then it is deleted."""
         if record is not None and identity.erased_at is not None and record.updated_at <= identity.erased_at:
             await backend.delete(identity.pseudonym)
             logger.info("Deleted a %s record of %s written before its erasure", kind, identity.pseudonym)
@@ -892,16 +915,24 @@ class EncryptedTrackerStore(TrackerStore):
             # A fresh conversation key re-seals the archive too (records of the format
             # before conversation keys are opened with the data key and sealed anew here).
             await self._archive(anchor, closed + inherited)
-        if not anchor.fresh:
-            await self.backends.keys.touch(anchor.pseudonym)  # Redis: the key expires with the conversation
+        # Redis: the key record expires with the conversation, so each save renews it.
+        touch = None if anchor.fresh else self.backends.keys.touch(anchor.pseudonym)
         if stale:
+            if touch is not None:
+                await touch
             # Anchor first: a crash before the deletes leaves the anchor's record, which
             # wins on every read; the next save finds the leftovers again and deletes them.
             await self.backends.live.put(self._seal_live(anchor, live_events, settled))
             deleted = await self._delete_all(stale)
             logger.info("Moved %d earlier record(s) into the conversation of %s", deleted, anchor.pseudonym)
-        if not stale or now_settled != settled:
-            await self.backends.live.put(self._seal_live(anchor, live_events, now_settled))
+            if now_settled != settled:
+                await self.backends.live.put(self._seal_live(anchor, live_events, now_settled))
+        else:
+            write = self.backends.live.put(self._seal_live(anchor, live_events, now_settled))
+            if touch is None:
+                await write
+            else:  # independent writes: renew the key and write the record in one round trip's wait
+                await _both(touch, write)
         remember(tracker.sender_id, _SETTLED, now_settled)
         remember(tracker.sender_id, _SAVED_TRACKER, tracker)
         remember(tracker.sender_id, _RESOLVED, replace(anchor, fresh=False))
