@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import datetime
-from typing import Callable, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc
@@ -131,32 +131,26 @@ class PostgresBackend:
         return await asyncio.to_thread(self._blocking, operation, work)
 
     async def get(self, pseudonym: str) -> StoredRecord | None:
+        row = await self._run("get", lambda connection: connection.execute(self._select(pseudonym)).first())
+        return _record(pseudonym, row) if row is not None else None
+
+    def _select(self, pseudonym: str) -> sa.sql.Select:
         table = self._table
-
-        def work(connection: Connection) -> sa.engine.Row | None:
-            query = sa.select(table.c.key_version, table.c.ciphertext, table.c.updated_at).where(
-                table.c.pseudonym == pseudonym
-            )
-            return connection.execute(query).first()
-
-        row = await self._run("get", work)
-        if row is None:
-            return None
-        return StoredRecord(
-            pseudonym=pseudonym,
-            key_version=row.key_version,
-            ciphertext=bytes(row.ciphertext),
-            updated_at=row.updated_at,
+        return sa.select(table.c.key_version, table.c.ciphertext, table.c.updated_at).where(
+            table.c.pseudonym == pseudonym
         )
 
-    async def put(self, record: StoredRecord) -> None:
-        table = self._table
-        statement = insert(table).values(
+    def _insert(self, record: StoredRecord) -> Any:
+        return insert(self._table).values(
             pseudonym=record.pseudonym,
             key_version=record.key_version,
             ciphertext=record.ciphertext,
             updated_at=record.updated_at,
         )
+
+    async def put(self, record: StoredRecord) -> None:
+        table = self._table
+        statement = self._insert(record)
         statement = statement.on_conflict_do_update(
             index_elements=[table.c.pseudonym],
             set_={
@@ -168,16 +162,8 @@ class PostgresBackend:
         await self._run("put", lambda connection: connection.execute(statement))
 
     async def add(self, record: StoredRecord) -> StoredRecord:
-        table = self._table
-        statement = insert(table).values(
-            pseudonym=record.pseudonym,
-            key_version=record.key_version,
-            ciphertext=record.ciphertext,
-            updated_at=record.updated_at,
-        ).on_conflict_do_nothing(index_elements=[table.c.pseudonym])
-        query = sa.select(table.c.key_version, table.c.ciphertext, table.c.updated_at).where(
-            table.c.pseudonym == record.pseudonym
-        )
+        statement = self._insert(record).on_conflict_do_nothing(index_elements=[self._table.c.pseudonym])
+        query = self._select(record.pseudonym)
 
         def work(connection: Connection) -> sa.engine.Row | None:
             connection.execute(statement)
@@ -186,12 +172,7 @@ class PostgresBackend:
         row = await self._run("add", work)
         if row is None:  # deleted by a concurrent transaction right after our insert
             return record
-        return StoredRecord(
-            pseudonym=record.pseudonym,
-            key_version=row.key_version,
-            ciphertext=bytes(row.ciphertext),
-            updated_at=row.updated_at,
-        )
+        return _record(record.pseudonym, row)
 
     async def touch(self, pseudonym: str) -> None:
         """No-op: PostgreSQL records do not expire (``purge`` deletes them)."""
@@ -257,3 +238,10 @@ def open_postgres_backends(url: str, namespaces: Sequence[str]) -> list[Postgres
     """One :class:`PostgresBackend` per namespace, sharing one engine (connection pool)."""
     schema = _Schema(create_postgres_engine(url))
     return [PostgresBackend(schema, namespace) for namespace in namespaces]
+
+
+def _record(pseudonym: str, row: Any) -> StoredRecord:
+    """The record of a row selected by ``PostgresBackend._select``."""
+    return StoredRecord(
+        pseudonym=pseudonym, key_version=row.key_version, ciphertext=bytes(row.ciphertext), updated_at=row.updated_at
+    )

@@ -76,18 +76,7 @@ class RedisBackend:
 
     async def get(self, pseudonym: str) -> StoredRecord | None:
         fields: dict[bytes, bytes] = await self._run("get", lambda: self._client.hgetall(self._key(pseudonym)))
-        if not fields:
-            return None
-        try:
-            return StoredRecord(
-                pseudonym=pseudonym,
-                key_version=fields[b"v"].decode("ascii"),
-                ciphertext=bytes(fields[b"c"]),
-                updated_at=datetime.fromtimestamp(float(fields[b"u"]), tz=timezone.utc),
-            )
-        except (KeyError, ValueError) as error:
-            # A hash we did not write (or half of one): unreadable like a tampered blob.
-            raise CorruptRecordError("redis", "hash lacks a field or has a malformed one") from error
+        return _record(pseudonym, fields) if fields else None
 
     async def put(self, record: StoredRecord) -> None:
         key = self._key(record.pseudonym)
@@ -123,17 +112,7 @@ class RedisBackend:
             ),
         )
         fields = dict(zip(flat[0::2], flat[1::2])) if flat else {}
-        if not fields:
-            return record
-        try:
-            return StoredRecord(
-                pseudonym=record.pseudonym,
-                key_version=fields[b"v"].decode("ascii"),
-                ciphertext=bytes(fields[b"c"]),
-                updated_at=datetime.fromtimestamp(float(fields[b"u"]), tz=timezone.utc),
-            )
-        except (KeyError, ValueError) as error:
-            raise CorruptRecordError("redis", "hash lacks a field or has a malformed one") from error
+        return _record(record.pseudonym, fields) if fields else record
 
     async def touch(self, pseudonym: str) -> None:
         """``EXPIRE`` again: a conversation key lives as long as the conversation is written to."""
@@ -203,3 +182,17 @@ def open_redis_backends(
         raise UnsupportedStorageUrlError("the Redis tracker store URL cannot be parsed") from error
     shared = _SharedClient(client)
     return [RedisBackend(shared, f"{key_prefix}{namespace}:", retention) for namespace in namespaces]
+
+
+def _record(pseudonym: str, fields: dict[bytes, bytes]) -> StoredRecord:
+    """The record of a Redis hash as :meth:`RedisBackend.put` writes it."""
+    try:
+        return StoredRecord(
+            pseudonym=pseudonym,
+            key_version=fields[b"v"].decode("ascii"),
+            ciphertext=bytes(fields[b"c"]),
+            updated_at=datetime.fromtimestamp(float(fields[b"u"]), tz=timezone.utc),
+        )
+    except (KeyError, ValueError) as error:
+        # A hash we did not write (or half of one): unreadable like a tampered blob.
+        raise CorruptRecordError("redis", "hash lacks a field or has a malformed one") from error
