@@ -36,6 +36,9 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from privacy.errors import (
     DuplicateSecretError,
     MalformedSecretError,
@@ -55,6 +58,7 @@ __all__ = [
     "key_version_of",
     "parse_secret",
     "parse_old_secrets",
+    "derive_key",
 ]
 
 SECRET_BYTES = 32
@@ -106,6 +110,15 @@ def check_strength(secret: Secret, *, name: str = PRIVACY_KEY_ENV, position: int
     return secret
 
 
+def derive_key(ikm: bytes, info: bytes) -> bytes:
+    """A 256-bit key for one purpose (``info``) from key material: HKDF-SHA256, RFC 5869, no salt.
+
+    Every purpose key of the project (payload ids, references, conversation sub-keys) comes from
+    here, so two purposes differ only in their ``info`` label and are independent.
+    """
+    return HKDF(algorithm=hashes.SHA256(), length=SECRET_BYTES, salt=None, info=info).derive(ikm)
+
+
 def key_version_of(value: bytes) -> str:
     """The version id of a secret: 8 hex chars of HMAC-SHA256(secret, label) (RFC 2104)."""
     digest = hmac.new(value, _VERSION_LABEL, hashlib.sha256).hexdigest()
@@ -142,6 +155,10 @@ class Secret:
     def from_hex(cls, text: str, *, name: str = PRIVACY_KEY_ENV, position: int | None = None) -> Secret:
         """Parse a 64-hex-character secret; ``name``/``position`` only label errors."""
         return parse_secret(text, name=name, position=position)
+
+    def derive(self, info: bytes) -> bytes:
+        """A purpose key of this secret (:func:`derive_key`); never the secret itself."""
+        return derive_key(self.value, info)
 
     @classmethod
     def generate(cls) -> Secret:

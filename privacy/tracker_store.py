@@ -141,10 +141,8 @@ from privacy.backends import (
     safe_url,
 )
 from privacy.context import UserKeys, current_user_keys, forget, recall, remember
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from privacy.errors import DecryptionError, ErasureJournalError, NoKeyInContextError, PrivacyConfigError
+from privacy.keyring import derive_key
 from privacy.records import MalformedPayloadError, StoredRecord, pad, unpad
 from privacy.sealing import seal, unseal
 
@@ -329,7 +327,7 @@ def _record_key(conversation_key: bytes, purpose: str) -> bytes:
     fails authentication, on top of the pseudonym/version binding of the AAD.
     """
     info = b"blaupause/conversation/" + purpose.encode("ascii")
-    return HKDF(algorithm=hashes.SHA256(), length=_KEY_BYTES, salt=None, info=info).derive(conversation_key)
+    return derive_key(conversation_key, info)
 
 
 def _tombstone(pseudonym: str, erased_at: datetime) -> StoredRecord:

@@ -52,8 +52,6 @@ from collections.abc import Iterable
 from collections import OrderedDict
 from typing import Protocol, runtime_checkable
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from redis.asyncio import Redis
 
 from privacy.errors import DecryptionError
@@ -117,12 +115,12 @@ _VERSION_SEPARATOR = b"\x00"
 
 def payload_ids_key(secret: Secret) -> bytes:
     """The AES-256 key that seals payload ids under one server secret (HKDF-SHA256, RFC 5869)."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEALING_INFO).derive(secret.value)
+    return secret.derive(_SEALING_INFO)
 
 
 def payload_token_key(secret: Secret) -> bytes:
     """The HMAC key of payload-id tokens under one server secret (HKDF, independent of the sealing key)."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_TOKEN_INFO).derive(secret.value)
+    return secret.derive(_TOKEN_INFO)
 
 
 class PayloadSealer:

@@ -26,8 +26,6 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from privacy.keyring import Keyring, Secret
 
@@ -43,7 +41,7 @@ _RASA = b"rasa-message-id"
 
 def reference_key(secret: Secret) -> bytes:
     """The 256-bit HMAC key of message references under one server secret."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=REFERENCE_INFO).derive(secret.value)
+    return secret.derive(REFERENCE_INFO)
 
 
 def _mac(key: bytes, purpose: bytes, message_id: str) -> str:
