@@ -453,7 +453,7 @@ class WebhookCore:
         if isinstance(message, IdentityChange):
             return await self._change_identity(message, claim, dialogue, ref)
         try:
-            user_keys = self._keys(message.phone, message.user_id, message.parent_user_id, fallback=message.sender)
+            user_keys = self._keys(message.phone, message.user_id, message.parent_user_id)
         except InvalidIdentifierError as error:
             logger.warning("message %s dropped: sender id unusable (%s)", ref, error)
             return await self._finish(message.message_id, claim.token, ref, Outcome.HANDLED)
@@ -471,7 +471,7 @@ class WebhookCore:
             return Outcome.FAILED
 
     def _keys(
-        self, phone: str | None, user_id: str | None, parent_user_id: str | None, *, fallback: str | None = None
+        self, phone: str | None, user_id: str | None, parent_user_id: str | None
     ) -> UserKeys:
         """The user's keys: derived from the anchor, with every other identifier as an alias.
 
@@ -479,8 +479,6 @@ class WebhookCore:
         ``WHATSAPP_IDENTITY_ANCHOR=parent_user_id`` the parent BSUID when present
         (:class:`privacy.identity.UserIdentifiers`, docs/privacy.md "Identity").
         """
-        if not (phone or user_id or parent_user_id) and fallback:
-            phone, user_id = (None, fallback) if Recipient.of(fallback).user_id else (fallback, None)
         identifiers = UserIdentifiers(phone=phone, user_id=user_id, parent_user_id=parent_user_id)
         use_parent = self.settings.use_parent_user_id
         return keys_for_user(self.keyring, identifiers.anchor(use_parent), identifiers.aliases(use_parent))
