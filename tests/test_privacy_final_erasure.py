@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import pytest
-import sqlalchemy as sa
 from conftest import STORE_BACKENDS, drop_encrypted_store, store_url_for
 from rasa.shared.core.events import UserUttered
 from test_privacy_tracker_store import DOMAIN, session, tracker_with, user_texts
@@ -78,15 +77,7 @@ def open_store(url: str, name: str, journal: Path) -> EncryptedTrackerStore:
 async def store(url: str, unique_name: str, journal: Path) -> AsyncIterator[EncryptedTrackerStore]:
     opened = open_store(url, unique_name, journal)
     yield opened
-    for backend in (opened.backends.keys, opened.backends.erased):
-        for pseudonym in await backend.list_pseudonyms():
-            await backend.delete(pseudonym)
-    await drop_encrypted_store(opened, url, unique_name)
-    if url.startswith("postgresql"):
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(sa.text(f'DROP TABLE IF EXISTS "{unique_name}_keys", "{unique_name}_erased"'))
-        engine.dispose()
+    await drop_encrypted_store(opened, url, unique_name)  # every namespace, every table
 
 
 async def a_conversation(
@@ -289,15 +280,7 @@ async def test_an_erasure_that_cannot_be_journalled_deletes_nothing(
             await store.erase(user)
         assert await retrieved_texts(store, user) == ["vorher eins", "vorher zwei"]
     finally:
-        for backend in store.backends.all():
-            for pseudonym in await backend.list_pseudonyms():
-                await backend.delete(pseudonym)
         await drop_encrypted_store(store, url, unique_name)
-        if url.startswith("postgresql"):
-            engine = sa.create_engine(url)
-            with engine.begin() as connection:
-                connection.execute(sa.text(f'DROP TABLE IF EXISTS "{unique_name}_keys", "{unique_name}_erased"'))
-            engine.dispose()
 
 
 # --------------------------------------------------------- backward compatibility
