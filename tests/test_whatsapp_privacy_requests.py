@@ -476,6 +476,26 @@ async def test_store_down_answers_failed_with_200(
     assert WA_ID not in caplog.text
 
 
+async def test_an_erasure_that_cannot_be_journalled_is_answered_failed_and_erases_nothing(
+    standin: MetaGraphStandIn, graph: GraphClient, keyring: Keyring, tmp_path: Path
+) -> None:
+    """The store refuses an erasure it cannot journal (ErasureJournalError): the user is told it
+    failed (200, no redelivery loop) and the conversation is still there."""
+    blocked = tmp_path / "journal-is-a-directory"
+    blocked.mkdir()
+    store = EncryptedTrackerStore(DOMAIN, host=f"sqlite:///{tmp_path}/t.db", environ={}, erasure_journal=str(blocked))
+    agent, core = FakeRasa(store), make_core(graph, keyring, InMemoryDedupStore())
+    user = keys_for_user(keyring, WA_ID)
+    try:
+        assert await receive(core, agent, text(WA_ID, "Ich suche einen Job als Koch")) == 200
+        assert await records_of(store, user) != []
+        assert await receive(core, agent, tap(WA_ID, "/confirm_delete", "Ja")) == 200
+        assert bodies(standin)[-1] == "FAILED de"
+        assert await records_of(store, user) != []
+    finally:
+        await store.close()
+
+
 async def test_without_an_encrypted_store_the_request_fails_honestly(
     standin: MetaGraphStandIn, graph: GraphClient, keyring: Keyring
 ) -> None:

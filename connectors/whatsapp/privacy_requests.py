@@ -54,6 +54,7 @@ from connectors.whatsapp.inbound import CHANNEL_NAME
 from connectors.whatsapp.outbox import owner_tags
 from privacy.backends import TrackerStorageUnavailable
 from privacy.context import UserKeys, user_context
+from privacy.errors import ErasureJournalError
 from privacy.tracker_store import EncryptedTrackerStore, find_encrypted_store
 
 __all__ = [
@@ -304,7 +305,9 @@ class PrivacyRequests:
             if request.kind is RequestKind.ERASE:
                 return await self._erase(store, user_keys, language, ref)
             return await self._export(store, user_keys, request.language, ref)
-        except (NoEncryptedStoreError, TrackerStorageUnavailable, LockError) as error:
+        except (NoEncryptedStoreError, TrackerStorageUnavailable, ErasureJournalError, LockError) as error:
+            # ErasureJournalError: the journal cannot be written, so nothing was erased (the
+            # store refuses an unjournalled erasure); the user is told, never a false "done".
             logger.warning(
                 "message %s: privacy request %s of %s failed (%s); the user is told to try again later",
                 ref, request.kind.value, user_keys.pseudonym, type(error).__name__,
