@@ -2,7 +2,7 @@
 
 Why: production runs several ``rasa run`` instances behind a load balancer, sharing the encrypted
 tracker store (PostgreSQL), the atomic Redis lock store and the Redis dedup store
-(tests/test_scale_out.py shows that this is correct). This measures what a second instance buys
+(tests/integration/test_scale_out.py shows that this is correct). This measures what a second instance buys
 in throughput and latency, and what the shared stores cost when one user's consecutive messages
 land on different instances. There is no target: the figures feed docs/performance.md.
 
@@ -95,7 +95,7 @@ _SATURATED = 0.9  # busy + stolen cores at or above this share of all cores: no 
 _NAN = float("nan")
 
 
-# -- pure helpers (unit-tested in tests/test_bench_scale_out.py) ------------------------------
+# -- pure helpers (unit-tested in tests/unit/bench/test_scale_out.py) ------------------------------
 def variant_name(instances: int) -> str:
     """``1 instance`` / ``2 instances``: the row label of a stack with that many Rasa processes."""
     return f"{instances} instance{'s' if instances != 1 else ''}"

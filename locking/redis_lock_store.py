@@ -5,7 +5,7 @@ Why: Rasa 3.6's ``RedisLockStore`` issues a ticket with a separate read and writ
 handling messages of the same user at the same moment can both read the lock before
 either writes it, both get ticket 0, both run the turn, and the later tracker save
 overwrites the earlier one: a message and its answer vanish from the stored
-conversation although the user got both replies (reproduced by tests/test_scale_out.py).
+conversation although the user got both replies (reproduced by tests/integration/test_scale_out.py).
 The same race exists in ``finish_serving``, ``update_lock`` and ``cleanup``.
 
 Here every read-modify-write of a lock runs as a Redis optimistic transaction (WATCH the

@@ -43,7 +43,7 @@ usual: the tombstone only kills what is older. The journal (``PRIVACY_ERASURE_JO
 or the ``erasure_journal`` option, default ``var/erasures.journal``; ``<time>
 <pseudonym>`` per line) lives outside the database, so after restoring a backup
 ``python -m privacy.maintenance replay-erasures`` brings the tombstones back and
-deletes what they cover (``tests/test_privacy_final_erasure.py``). An erasure that
+deletes what they cover (``tests/integration/privacy/test_final_erasure.py``). An erasure that
 cannot be journalled fails before it deletes anything (:class:`~privacy.errors.ErasureJournalError`).
 
 Layout (follows Rasa's session semantics, see
@@ -77,7 +77,7 @@ anchor has none, and :meth:`save` moves it, in this order:
 A crash between 1 and 2 leaves both; the anchor's record wins on every read (it is
 looked at first, and while it exists no alias live record is read), so exactly one
 conversation is visible, and the next save finds the leftovers and deletes them
-(``tests/test_privacy_migration.py`` crashes a backend right after step 1). Two
+(``tests/integration/privacy/test_migration.py`` crashes a backend right after step 1). Two
 instances migrating the same person at once both write the anchor first and delete
 after, so they end with one conversation: the last save's live session and the
 archives of both (Rasa serialises turns per ``sender_id`` with its lock store, and all

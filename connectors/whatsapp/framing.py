@@ -12,7 +12,7 @@ such framing with 400 and close the connection.
 How: an application-level Sanic error handler for ValueError and KeyError that answers 400 only
 when no route was matched yet (the request object Sanic makes up for a failure while parsing
 the head has no route); any other ValueError/KeyError (inside a route) keeps Sanic's default
-handling. Found by tests/test_reliability_fuzz.py.
+handling. Found by tests/reliability/test_fuzz.py.
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ file until a checkpoint copies the pages back and the log is reset, so
 :meth:`SQLiteBackend.scrub` (called after every erasure) runs
 ``PRAGMA wal_checkpoint(TRUNCATE)``: afterwards the ``-wal`` file is empty and the
 database file holds zeros where the erased records were (issue 16, finding 3;
-``tests/test_privacy_erasure_residue.py`` scans the bytes).
+``tests/integration/privacy/test_erasure_residue.py`` scans the bytes).
 
 The conversation keys (``<table>_keys``) live in the same file, so the same
 scrub removes every copy of an erased person's wrapped key.

@@ -27,21 +27,22 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import httpx
 import pytest
 
-from conftest import MODEL, drop_postgres_tables, require_model
+from tests.support.model import MODEL, require_model
+from tests.support.stores import drop_postgres_tables
 from standins import at_rest
 from standins import meta_payloads as mp
 from standins.local_stack import LocalStack
 from standins.webhook_sender import WebhookSender
+from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 SETTLE_S = 1.0
 
 

@@ -16,7 +16,9 @@ from typing import Any, Dict, Iterator, List
 import httpx
 import pytest
 
-from conftest import as_user as _as_user, require_model, stored_conversation, system_change as _system_change
+from tests.support.meta_users import as_user as _as_user, system_change as _system_change
+from tests.support.model import require_model
+from tests.support.stores import stored_conversation
 from rasa.shared.core.events import UserUttered
 from standins import meta_payloads as mp
 from standins.local_stack import LocalStack

@@ -8,7 +8,7 @@ fail in the real action server, and scans every line both processes wrote. Also 
 the action server's real process environment holds no secret, and that DEBUG without the
 override stops the action server at start.
 
-Needs a trained model (marker ``e2e``, like tests/test_e2e_whatsapp.py).
+Needs a trained model (marker ``e2e``, like tests/e2e/test_whatsapp.py).
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from typing import Any, Dict, Iterator, List
 import httpx
 import pytest
 
-from conftest import as_user, require_model
+from tests.support.meta_users import as_user
+from tests.support.model import require_model
 from privacy.action_errors import GENERIC_ERROR
 from privacy.action_server import FORBIDDEN_NAMES, action_server_environment
 from standins import meta_payloads as mp

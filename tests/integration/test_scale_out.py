@@ -9,11 +9,11 @@ earlier one and a user message is lost), and the channel's Redis dedup store so 
 delivered to both instances is answered once.
 
 Each test plays Meta (signed webhooks, reading replies from the Graph stand-in) and afterwards
-reads the stored conversation the way the bot does (conftest.stored_conversation): an EncryptedTrackerStore on the same database
+reads the stored conversation the way the bot does (tests/support/stores.py: stored_conversation): an EncryptedTrackerStore on the same database
 inside ``user_context`` with the keys derived from the stack's secret and the user's number.
 
-Needs a trained model; skips without one unless CI=true (like tests/test_e2e_whatsapp.py), and
-PostgreSQL and Redis (tests/conftest.py). One stack per store backend, started once per module;
+Needs a trained model; skips without one unless CI=true (like tests/e2e/test_whatsapp.py), and
+PostgreSQL and Redis (tests/support/servers.py). One stack per store backend, started once per module;
 each takes about three minutes to start on two cores, so CI runs the PostgreSQL tracker store
 only. ``SCALE_OUT_STORES=postgresql,redis`` adds the same tests on the Redis tracker store.
 """
@@ -25,22 +25,24 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Sequence
 
 import httpx
 import pytest
-from conftest import MODEL, as_user, drop_postgres_tables, require_model, stored_conversation
+from tests.support.meta_users import as_user
+from tests.support.model import MODEL, require_model
+from tests.support.stores import drop_postgres_tables, stored_conversation
 import redis
 from rasa.shared.core.events import BotUttered, UserUttered
 
 from standins import meta_payloads as mp
 from standins.local_stack import LocalStack
 from standins.webhook_sender import WebhookSender
+from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 REPLY_TIMEOUT_S = 90.0
 SETTLE_S = 0.7
 STORES = [name.strip() for name in os.environ.get("SCALE_OUT_STORES", "postgresql").split(",") if name.strip()]

@@ -14,7 +14,7 @@ counted (webhook POSTs, answers by status, replies delivered, duplicated, lost):
    was not acknowledged: no message lost, none answered twice, no tracker corrupted;
 6. afterwards, every byte at rest (PostgreSQL rows and data files, Redis keys and its
    append-only file) and every log: no phone number, profile name or message text.
-(The fuzzing of webhook bodies and headers is ``tests/test_reliability_fuzz.py``.)
+(The fuzzing of webhook bodies and headers is ``tests/reliability/test_fuzz.py``.)
 
 The deployment: two ``rasa run`` instances with the WhatsApp channel, the encrypted tracker store
 on a private PostgreSQL server, the atomic Redis lock store and the Redis dedup store on a private
@@ -44,12 +44,12 @@ import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional, Sequence
 
 import httpx
 import pytest
-from conftest import MODEL, require_model, stored_conversation
+from tests.support.model import MODEL, require_model
+from tests.support.stores import stored_conversation
 from rasa.shared.core.events import BotUttered, UserUttered
 
 from standins import at_rest
@@ -58,11 +58,12 @@ from standins.meta_delivery import (
     DeliveryCounts, MetaDelivery, ReplyAccount, Storm, account_replies, replies_by_user, run_users,
 )
 from standins.private_services import PrivatePostgres, PrivateRedis, ServiceUnavailable
+from tests.support.paths import REPO_ROOT
 
 # Starting two Rasa instances takes minutes on two busy cores; each test runs a load.
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability, pytest.mark.timeout(1200)]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 SOAK = os.environ.get("RELIABILITY_SOAK", "") == "1"
 USERS = 24 if SOAK else 8
 ROUNDS = 3 if SOAK else 1

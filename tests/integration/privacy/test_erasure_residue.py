@@ -1,7 +1,7 @@
 """Issue 16 finding 3 (SQLite part): after an erasure no decryptable residue stays on disk.
 
 Covers the wrapped conversation key too (crypto-shredding, see
-``tests/test_privacy_final_erasure.py``): an old copy of it is the one thing that
+``tests/integration/privacy/test_final_erasure.py``): an old copy of it is the one thing that
 would still open with the secret and the identifier, so neither the database file
 nor its ``-wal`` may keep it.
 
@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from rasa.shared.core.events import UserUttered
-from test_privacy_migration import Recording
-from test_privacy_tracker_store import DOMAIN, session, tracker_with
+from tests.integration.privacy.test_migration import Recording
+from tests.integration.privacy.test_tracker_store import DOMAIN, session, tracker_with
 
 from privacy.backends import ConversationBackends
 from privacy.context import keys_for_user, user_context

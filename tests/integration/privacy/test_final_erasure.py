@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import pytest
-from conftest import STORE_BACKENDS, drop_encrypted_store, store_url_for
+from tests.support.stores import STORE_BACKENDS, drop_encrypted_store, store_url_for
 from rasa.shared.core.events import UserUttered
-from test_privacy_tracker_store import DOMAIN, session, tracker_with, user_texts
+from tests.integration.privacy.test_tracker_store import DOMAIN, session, tracker_with, user_texts
 
 from privacy.backends import ConversationBackends
 from privacy.context import UserKeys, keys_for_user, user_context

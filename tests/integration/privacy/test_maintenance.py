@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import pytest
-from conftest import STORE_BACKENDS, drop_encrypted_store, store_url_for
+from tests.support.stores import STORE_BACKENDS, drop_encrypted_store, store_url_for
 import sqlalchemy as sa
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -23,10 +23,11 @@ from privacy.context import UserKeys, keys_for_user, user_context
 from privacy.keyring import Keyring, Secret
 from privacy.maintenance import EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, run_command
 from privacy.tracker_store import EncryptedTrackerStore
+from tests.support.paths import REPO_ROOT
 
 ALICE = "4915550000001"
 BOB = "4915550000002"
-REPO = Path(__file__).resolve().parent.parent
+REPO = REPO_ROOT
 
 
 def conversation(pseudonym: str, start: float) -> DialogueStateTracker:

@@ -1,7 +1,7 @@
 """One person, one conversation: moving a conversation from alias pseudonyms to the anchor's (issue 9).
 
 Runs against real SQLite, PostgreSQL and Redis (PostgreSQL/Redis are required under
-CI=true, see conftest.py). A person first known by their phone number arrives with a
+CI=true, see tests/support/servers.py). A person first known by their phone number arrives with a
 BSUID (the anchor) and the number (an alias); later the number may disappear. The
 tests show: the conversation moves (live and archive) and nothing is lost; once moved,
 no alias pseudonym is looked up again (backend calls counted per pseudonym); a crash
@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 import pytest
-from conftest import STORE_BACKENDS, drop_encrypted_store, store_url_for
+from tests.support.stores import STORE_BACKENDS, drop_encrypted_store, store_url_for
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from test_privacy_tracker_store import DOMAIN, as_dicts, session, tracker_with, user_texts
+from tests.integration.privacy.test_tracker_store import DOMAIN, as_dicts, session, tracker_with, user_texts
 
 from privacy.backends import ConversationBackends
 from privacy.context import UserKeys, keys_for_identifiers, keys_for_user, user_context

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import pytest
-from conftest import STORE_BACKENDS, drop_encrypted_store, store_url_for
+from tests.support.stores import STORE_BACKENDS, drop_encrypted_store, store_url_for
 import sqlalchemy as sa
 from rasa.core.tracker_store import FailSafeTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain

@@ -20,7 +20,7 @@ import pytest
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sanic import Sanic
-from conftest import serve_sanic, stop_sanic
+from tests.support.sanic_server import serve_sanic, stop_sanic
 
 from privacy.action_errors import (
     GENERIC_ERROR,

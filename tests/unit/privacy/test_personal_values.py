@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sanic import Sanic
 
-from conftest import serve_sanic, stop_sanic
+from tests.support.sanic_server import serve_sanic, stop_sanic
 from privacy.action_errors import install_action_server_hardening
 from privacy.personal_values import (
     HEADER,
@@ -149,7 +149,7 @@ async def test_the_channel_knows_the_profile_name_and_username_only_during_the_t
     from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap
     from connectors.whatsapp.webhook import DeliveryOptions, WebhookCore
     from privacy.keyring import Keyring, Secret
-    from test_whatsapp_identity import message, payload, settings, signed
+    from tests.unit.connectors.whatsapp.test_identity import message, payload, settings, signed
 
     class Graph:
         async def send(self, recipient: Any, reply: Any) -> str:

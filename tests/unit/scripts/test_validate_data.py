@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import yaml
+from tests.support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 _spec = importlib.util.spec_from_file_location("validate_data", ROOT / "scripts" / "validate_data.py")
 validate_data = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(validate_data)

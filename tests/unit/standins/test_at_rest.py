@@ -1,6 +1,6 @@
 """The raw at-rest scanners (standins/at_rest.py) find what they must, where they must.
 
-Why these tests: the end-to-end at-rest proof (tests/test_at_rest_scan.py) passes when the
+Why these tests: the end-to-end at-rest proof (tests/e2e/test_at_rest_scan.py) passes when the
 scanners find nothing, so a scanner that silently reads nothing would make it pass vacuously.
 Each test here plants a secret in a real SQLite file, PostgreSQL table or Redis key and checks
 that the scanner reports it, in every encoding and value type it claims to read, and that it

@@ -6,16 +6,16 @@ import os
 import random
 import socket
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
 
 from connectors.whatsapp.graph_client import GraphClient, GraphSettings, RetryPolicy
 from standins.meta_graph import RANDOM_FAULT_KINDS, Fault, MetaGraphStandIn
+from tests.support.paths import REPO_ROOT
 
 USER = "4915550000001"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 
 
 def _url(standin: MetaGraphStandIn) -> str:

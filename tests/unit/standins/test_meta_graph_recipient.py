@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from standins.meta_graph import MetaGraphStandIn
+from tests.support.paths import REPO_ROOT
 
 USER = "4915550000001"
 BSUID = "DE.1000000000000000001"
@@ -138,7 +139,7 @@ async def test_module_flag_answers_131062_to_every_bsuid_send():
     env = {**os.environ, "WHATSAPP_ACCESS_TOKEN": "cli-token"}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "standins.meta_graph", "--port", str(port), "--bsuid-unsupported",
-        cwd=Path(__file__).resolve().parents[1], env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        cwd=REPO_ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     try:
         line = await asyncio.wait_for(process.stdout.readline(), timeout=30)

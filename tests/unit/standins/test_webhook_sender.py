@@ -8,7 +8,6 @@ import json
 import os
 import socket
 import sys
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -18,10 +17,11 @@ from standins import meta_payloads as mp
 from standins.chat import describe
 from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, AcceptedMessage
 from standins.webhook_sender import SIGNATURE_HEADER, WebhookSender, encode_payload, sign
+from tests.support.paths import REPO_ROOT
 
 USER = "4915550000001"
 SECRET = "test-app-secret"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 
 
 class Receiver:

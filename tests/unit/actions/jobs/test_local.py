@@ -27,8 +27,9 @@ from actions.jobs import (
 from actions.jobs.cities import haversine_km, load_cities
 from actions.jobs.local import DEFAULT_DATA_FILE, LocalJobProvider, load_postings
 from actions.jobs.text import fold
+from tests.support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 BERLIN = (52.5200, 13.4050)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import serve_sanic, stop_sanic
+from tests.support.sanic_server import serve_sanic, stop_sanic
 from rasa.core.channels.channel import UserMessage, register
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet

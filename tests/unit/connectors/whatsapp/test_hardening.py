@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import time
-from pathlib import Path
 from typing import Any, AsyncIterator
 
 import httpx
@@ -32,10 +31,11 @@ from connectors.whatsapp.webhook import DeliveryOptions, WebhookCore
 from privacy.context import keys_for_user
 from privacy.keyring import Keyring, Secret
 from privacy.sealing import seal_json
-from tests.test_whatsapp_channel_http import APP_SECRET as HTTP_APP_SECRET
-from tests.test_whatsapp_channel_http import Running, environment, running  # noqa: F401 (fixtures)
+from tests.unit.connectors.whatsapp.test_channel import APP_SECRET as HTTP_APP_SECRET
+from tests.unit.connectors.whatsapp.test_channel import Running, environment, running  # noqa: F401 (fixtures)
+from tests.support.paths import UPDATES_DATA
 
-DATA = Path(__file__).parent / "data" / "updates"
+DATA = UPDATES_DATA
 APP_SECRET = "test-app-secret"
 SETTINGS = WhatsAppSettings(
     verify_token="verify-token-1", app_secret=APP_SECRET, access_token="token", phone_number_id="100000000000001",

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,8 +10,9 @@ from connectors.whatsapp.inbound import DialogueTurn, DirectReply, to_rasa_input
 from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap, MORE_TOKEN_PREFIX
 from connectors.whatsapp.render import render_response
 from connectors.whatsapp.updates import ButtonReply, ListReply, parse_update
+from tests.support.paths import UPDATES_DATA
 
-DATA = Path(__file__).parent / "data" / "updates"
+DATA = UPDATES_DATA
 WA_ID = "4915550000001"
 
 

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import stop_sanic
+from tests.support.sanic_server import stop_sanic
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import UserMessage, register
 from rasa.core.lock import Ticket, TicketLock
@@ -68,6 +68,7 @@ from privacy.tracker_store import EncryptedTrackerStore
 from standins import meta_payloads
 from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, Fault, MetaGraphStandIn
 from standins.webhook_sender import WebhookSender
+from tests.support.paths import DOMAIN_FILE
 
 WA_ID = "4915550000301"
 OTHER_WA_ID = "4915550000302"
@@ -795,7 +796,7 @@ async def test_erase_over_http_builds_the_requests_from_the_apps_agent(
 
 @pytest.mark.parametrize("language", ["de", "en"])
 async def test_domain_yml_defines_every_reply_with_the_variables_the_channel_supplies(language: str) -> None:
-    domain = Domain.load(str(Path(__file__).resolve().parent.parent / "domain.yml"))
+    domain = Domain.load(str(DOMAIN_FILE))
     agent = FakeRasa(InMemoryTrackerStore(domain), domain)
     requests = PrivacyRequests.for_agent(agent)
     assert requests is not None

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,9 @@ from connectors.whatsapp.updates import (
     parse_body,
     parse_update,
 )
+from tests.support.paths import UPDATES_DATA
 
-DATA = Path(__file__).parent / "data" / "updates"
+DATA = UPDATES_DATA
 WA_ID = "4915550000001"
 PROFILE_NAME = "Erika Mustermann"
 
@@ -231,7 +231,7 @@ def test_arbitrary_json_never_raises_anything_but_payload_error(payload: Any) ->
         pass
 
 
-# Found by tests/test_reliability_fuzz.py: each of these was a 500 from the running app.
+# Found by tests/reliability/test_fuzz.py: each of these was a 500 from the running app.
 def _text_body(**overrides: Any) -> dict[str, Any]:
     payload = load("text.json")
     payload["entry"][0]["changes"][0]["value"]["messages"][0].update(overrides)

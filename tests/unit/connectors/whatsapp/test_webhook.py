@@ -10,7 +10,6 @@ import copy
 import json
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +29,9 @@ from privacy.errors import DecryptionError
 from privacy.identity import pseudonym
 from privacy.keyring import Keyring, Secret
 from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, Fault, MetaGraphStandIn
+from tests.support.paths import UPDATES_DATA
 
-DATA = Path(__file__).parent / "data" / "updates"
+DATA = UPDATES_DATA
 WA_ID = "4915550000001"
 WA_ID_2 = "4915550000002"
 PROFILE_NAME = "Erika Mustermann"
