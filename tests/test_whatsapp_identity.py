@@ -20,7 +20,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from connectors.whatsapp.channel import WhatsAppOutput
 from connectors.whatsapp.dedup import InMemoryDedupStore
-from connectors.whatsapp.graph_client import GraphClient
+from connectors.whatsapp.graph.client import GraphClient
 from connectors.whatsapp.outbox import open_outbox, owner_tag
 from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap
 from connectors.whatsapp.privacy_requests import PrivacyRequests

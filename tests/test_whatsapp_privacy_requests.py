@@ -43,7 +43,7 @@ import actions.privacy_actions as privacy_actions
 from connectors.whatsapp import WhatsAppInput
 from connectors.whatsapp.channel import WhatsAppOutput
 from connectors.whatsapp.dedup import InMemoryDedupStore, RedisDedupStore
-from connectors.whatsapp.graph_client import GraphClient
+from connectors.whatsapp.graph.client import GraphClient
 from connectors.whatsapp.outbox import owner_tags
 from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap, RedisPayloadIdMap
 from connectors.whatsapp.privacy_requests import (

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from connectors.whatsapp.channel import WhatsAppOutput
 from connectors.whatsapp.dedup import ClaimStatus, DedupUnavailableError, InMemoryDedupStore, RedisDedupStore, message_key
-from connectors.whatsapp.graph_client import GraphClient
+from connectors.whatsapp.graph.client import GraphClient
 from connectors.whatsapp.outbox import Outbox, deliver, open_outbox, seal_outbox
 from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap
 from connectors.whatsapp.settings import WhatsAppSettings

@@ -68,7 +68,7 @@ from connectors.whatsapp.dedup import (
     DedupUnavailableError,
     LeaseLostError,
 )
-from connectors.whatsapp.errors import (
+from connectors.whatsapp.graph.errors import (
     AuthenticationError,
     GraphAPIError,
     InvalidParameterError,
@@ -76,7 +76,7 @@ from connectors.whatsapp.errors import (
 )
 from connectors.whatsapp.inbound import CHANNEL_NAME, DirectReply, to_rasa_input
 from connectors.whatsapp.outbox import ADDRESS_FIELDS, deliver, open_outbox, owner_tag, seal_outbox
-from connectors.whatsapp.pacing import RecipientPacer
+from connectors.whatsapp.graph.pacing import RecipientPacer
 from connectors.whatsapp.privacy_requests import PrivacyRequestHandler, resolve_privacy_requests
 from connectors.whatsapp.payload_ids import PayloadIdMap, owned_by
 from connectors.whatsapp.render import render_response
@@ -171,7 +171,7 @@ class Outcome(Enum):
 
 
 class GraphSender(Protocol):
-    """The part of :class:`connectors.whatsapp.graph_client.GraphClient` the core uses.
+    """The part of :class:`connectors.whatsapp.graph.client.GraphClient` the core uses.
 
     ``send`` gets the reply's :class:`~connectors.whatsapp.recipient.Recipient` (``to`` a phone
     number or ``recipient`` a BSUID); read receipts address the message id only.
