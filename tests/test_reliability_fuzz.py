@@ -67,7 +67,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from conftest import require_model
-from connectors.whatsapp.dedup import message_key
+from connectors.whatsapp.dedup.claims import message_key
 from connectors.whatsapp.references import References
 from connectors.whatsapp.updates import BUSINESS_ACCOUNT_OBJECT, PayloadError, parse_body, without_lone_surrogates
 from connectors.whatsapp.webhook import DeliveryOptions

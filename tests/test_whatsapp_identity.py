@@ -19,7 +19,7 @@ from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, Use
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from connectors.whatsapp.channel import WhatsAppOutput
-from connectors.whatsapp.dedup import InMemoryDedupStore
+from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
 from connectors.whatsapp.graph.client import GraphClient
 from connectors.whatsapp.outbox import open_outbox, owner_tag
 from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap

@@ -32,7 +32,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.whatsapp.dedup import DEFAULT_LEASE_SECONDS, DedupStore, store_from_url
+from connectors.whatsapp.dedup.claims import DEFAULT_LEASE_SECONDS, DedupStore
+from connectors.whatsapp.dedup.factory import store_from_url
 from connectors.whatsapp.framing import install_framing_guard
 from connectors.whatsapp.graph.client import GraphClient
 from connectors.whatsapp.graph.config import GraphSettings

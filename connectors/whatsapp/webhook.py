@@ -59,7 +59,7 @@ from typing import Any, AsyncIterator, Iterator, Protocol
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.lock_store import LockError
 
-from connectors.whatsapp.dedup import (
+from connectors.whatsapp.dedup.claims import (
     DEFAULT_LEASE_SECONDS,
     DONE_TTL_SECONDS,
     Claim,
