@@ -22,7 +22,7 @@ from connectors.whatsapp.channel import WhatsAppOutput
 from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
 from connectors.whatsapp.graph.client import GraphClient
 from connectors.whatsapp.outbox import open_outbox, owner_tag
-from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap
+from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
 from connectors.whatsapp.privacy_requests import PrivacyRequests
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.signature import compute_signature

@@ -46,7 +46,8 @@ from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
 from connectors.whatsapp.dedup.redis_store import RedisDedupStore
 from connectors.whatsapp.graph.client import GraphClient
 from connectors.whatsapp.outbox import owner_tags
-from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap, RedisPayloadIdMap
+from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
+from connectors.whatsapp.payload_ids.redis_map import RedisPayloadIdMap
 from connectors.whatsapp.privacy_requests import (
     PRIVACY_REQUEST_KEY,
     RESPONSE_ERASED,

@@ -23,7 +23,7 @@ from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
 from connectors.whatsapp.dedup.redis_store import RedisDedupStore
 from connectors.whatsapp.graph.client import GraphClient
 from connectors.whatsapp.outbox import Outbox, deliver, open_outbox, seal_outbox
-from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap
+from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.signature import compute_signature
 from connectors.whatsapp.webhook import DeliveryOptions, WebhookCore

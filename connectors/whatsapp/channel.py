@@ -39,7 +39,9 @@ from connectors.whatsapp.graph.client import GraphClient
 from connectors.whatsapp.graph.config import GraphSettings
 from connectors.whatsapp.graph.pacing import Pacer
 from connectors.whatsapp.graph.retry import RetryPolicy
-from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap, PayloadIdMap, RedisPayloadIdMap
+from connectors.whatsapp.payload_ids.maps import PayloadIdMap
+from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
+from connectors.whatsapp.payload_ids.redis_map import RedisPayloadIdMap
 from connectors.whatsapp.privacy_requests import PrivacyRequests
 from connectors.whatsapp.settings import SettingsError, WhatsAppSettings
 from connectors.whatsapp.webhook import DeliveryOptions, GraphSender, LanguageLookup, WebhookCore, WebhookResponse

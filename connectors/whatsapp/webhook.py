@@ -78,7 +78,7 @@ from connectors.whatsapp.inbound import CHANNEL_NAME, DirectReply, to_rasa_input
 from connectors.whatsapp.outbox import ADDRESS_FIELDS, deliver, open_outbox, owner_tag, seal_outbox
 from connectors.whatsapp.graph.pacing import RecipientPacer
 from connectors.whatsapp.privacy_requests import PrivacyRequestHandler, resolve_privacy_requests
-from connectors.whatsapp.payload_ids import PayloadIdMap, owned_by
+from connectors.whatsapp.payload_ids.maps import PayloadIdMap, owned_by
 from connectors.whatsapp.render import render_response
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.signature import (
