@@ -34,7 +34,7 @@ from typing import Any
 
 from connectors.whatsapp.payload_ids.maps import PayloadIdMap
 from connectors.whatsapp.render import CorruptPageStateError, ResolvedReply, UnknownReplyIdError, resolve_reply_id
-from connectors.whatsapp.updates import (
+from connectors.whatsapp.updates.messages import (
     ButtonReply,
     InboundMessage,
     ListReply,

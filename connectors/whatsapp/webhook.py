@@ -41,7 +41,7 @@ in payload order. Replies go ``to`` the phone number when this webhook carried i
 BSUID as ``recipient`` (:class:`~connectors.whatsapp.recipient.Recipient`, rebuilt from every
 redelivery; the outbox holds no address). 131062 (a message that cannot go to a BSUID) is
 undeliverable: the message is finished, not redelivered. A system message announcing a changed
-number or BSUID (:class:`~connectors.whatsapp.updates.IdentityChange`) moves the conversation
+number or BSUID (:class:`~connectors.whatsapp.updates.messages.IdentityChange`) moves the conversation
 to the new identity's keys under the dedup claim, gets no reply and never reaches Rasa.
 """
 from __future__ import annotations
@@ -90,14 +90,8 @@ from connectors.whatsapp.signature import (
 )
 from connectors.whatsapp.recipient import Recipient
 from connectors.whatsapp.references import References
-from connectors.whatsapp.updates import (
-    IdentityChange,
-    InboundMessage,
-    PayloadError,
-    TextMessage,
-    WebhookUpdate,
-    parse_body,
-)
+from connectors.whatsapp.updates.messages import IdentityChange, InboundMessage, TextMessage, WebhookUpdate
+from connectors.whatsapp.updates.parser import PayloadError, parse_body
 from privacy.backends import TrackerStorageUnavailable
 from privacy.context import UserKeys, keys_for_user, user_context
 from privacy.errors import DecryptionError, InvalidIdentifierError
