@@ -118,7 +118,7 @@ class DedupUnavailableError(DedupError):
 
 
 class DedupStore(Protocol):
-    """What the webhook core needs from a store (memory_store.py, redis_store.py).
+    """What the webhook core needs from a store (connectors/whatsapp/dedup/memory_store.py, redis_store.py).
 
     ``durable``: whether DONE markers survive a restart of this process (Redis: yes; the
     in-process store: no). The core's replay window depends on it (docs/whatsapp-delivery.md).

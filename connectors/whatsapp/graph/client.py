@@ -1,14 +1,14 @@
 """Outbound WhatsApp Cloud API client: send rendered messages, mark messages read, show typing.
 
 Why this module exists: the channel renders Rasa responses into Graph API message objects
-elsewhere (render.py) and needs one small, async, retrying sender for them that never blocks
+elsewhere (the renderer) and needs one small, async, retrying sender for them that never blocks
 Sanic's event loop, turns every failure into a typed error (:mod:`.errors`) and can be pointed at
 the local Meta stand-in (standins/meta_graph.py) for tests and offline runs.
 
 The HTTP calls go through pywa 4.5 (``pywa_async.WhatsApp``): it owns the authorisation header,
 the Graph API URL layout, the mark-as-read and typing-indicator bodies and the decoding of
 success answers. Error answers are decoded by our own httpx response hook, before pywa sees
-them, into the families of errors.py (pywa's classes are per code, not per family, and its
+them, into the families of :mod:`.errors` (pywa's classes are per code, not per family, and its
 decoder fails on error bodies without a code). pywa hard-codes ``https://graph.facebook.com``
 as the session's base URL, so a different ``api_base_url`` is applied by an httpx transport
 that rewrites that host (``BaseURLTransport``, :mod:`.transport`). Below httpx the bytes travel

@@ -1,7 +1,7 @@
 """Short, stable ids for Rasa button payloads that do not fit WhatsApp's id fields: the tokens.
 
 Why: a tap on a reply button or list row comes back with only the ``id`` we sent (at most 256
-characters for buttons, 200 for rows - see limits.py and
+characters for buttons, 200 for rows - see connectors/whatsapp/limits.py and
 https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-list-messages).
 Rasa payloads such as ``/select_job{"job_id":"..."}`` usually fit and are sent as they are; longer
 ones are replaced by a token that a payload id map (:mod:`.maps`) resolves back to the full
@@ -16,7 +16,7 @@ HMAC input, so two persons get different tokens for the same payload and a token
 that links them (issue 16 item 6).
 
 Paging state for lists with more than 10 options is stored the same way under the prefix
-``"~more:"`` (see render.py).
+``"~more:"`` (the renderer's paging of long lists).
 """
 from __future__ import annotations
 
