@@ -10,6 +10,7 @@ import socket
 import httpx
 import pytest
 from aiohttp import web
+from pywa.utils import Version
 
 from connectors.whatsapp.graph.errors import (
     AuthenticationError,
@@ -421,6 +422,7 @@ def test_settings_normalise_and_validate():
     assert (settings.api_version, settings.phone_number_id, settings.api_base_url) == ("v21.0", "123", "http://x:1")
     assert "s3cr3t" not in repr(GraphSettings(access_token="s3cr3t", phone_number_id="1"))
     assert GraphSettings(access_token="t", phone_number_id="1").api_version == DEFAULT_API_VERSION
+    assert DEFAULT_API_VERSION == f"v{Version.GRAPH_API.value}"  # the version pywa is written against
     with pytest.raises(ValueError):
         GraphSettings(access_token="t", phone_number_id="1", api_version="latest")
     with pytest.raises(ValueError):

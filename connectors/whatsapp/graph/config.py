@@ -5,19 +5,20 @@ place that reads ``WHATSAPP_*``) build this object through its constructor, and 
 (:mod:`.client`) takes it; neither needs the other. The values are checked here once:
 a token and a phone number id are required, the version must look like Meta's ``vNN.N``
 (https://developers.facebook.com/docs/graph-api/guides/versioning), the timeout is positive.
+The module imports neither pywa nor an HTTP library, so reading the settings stays cheap.
 """
 from __future__ import annotations
 
 import dataclasses
 import re
 
-from pywa.utils import Version
-
 __all__ = ["DEFAULT_API_BASE_URL", "DEFAULT_API_VERSION", "GraphSettings"]
 
 DEFAULT_API_BASE_URL = "https://graph.facebook.com"
-DEFAULT_API_VERSION = f"v{Version.GRAPH_API.value}"
-"""The Graph API version pywa 4.5.0 is written against (``pywa.utils.Version.GRAPH_API``)."""
+DEFAULT_API_VERSION = "v26.0"
+"""The Graph API version pywa 4.5.0 is written against (``pywa.utils.Version.GRAPH_API``); written
+out so that this module does not import pywa, and checked against pywa by
+tests/test_whatsapp_graph_client.py, so a pywa upgrade that changes it fails there."""
 
 _VERSION_RE = re.compile(r"^v?(\d+\.\d+)$")
 
