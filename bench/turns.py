@@ -212,7 +212,7 @@ def _delete_dedup_records(wamids: Sequence[str], privacy_key: str) -> int:
     stack's secret, as connectors/whatsapp/references.py computes them)."""
     import redis
 
-    from connectors.whatsapp.dedup import message_key
+    from connectors.whatsapp.dedup.claims import message_key
     from connectors.whatsapp.references import References
     from privacy.keyring import Keyring
 

@@ -67,9 +67,10 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from conftest import require_model
-from connectors.whatsapp.dedup import message_key
+from connectors.whatsapp.dedup.claims import message_key
 from connectors.whatsapp.references import References
-from connectors.whatsapp.updates import BUSINESS_ACCOUNT_OBJECT, PayloadError, parse_body, without_lone_surrogates
+from connectors.whatsapp.updates.messages import BUSINESS_ACCOUNT_OBJECT
+from connectors.whatsapp.updates.parser import PayloadError, parse_body, without_lone_surrogates
 from connectors.whatsapp.webhook import DeliveryOptions
 from privacy.context import keys_for_user
 from privacy.errors import InvalidIdentifierError
@@ -118,12 +119,12 @@ MESSAGE_TYPES = mp.MESSAGE_TYPES
 #: 5xx answers this suite found; the lead fixes them (connectors/ or the Sanic version). Each has
 #: an xfail(strict=True) reproducer below. Keys are used in the report lines.
 KNOWN_BUGS: Dict[str, str] = {}  # none open; a new one gets an entry and an xfail(strict=True) reproducer
-#: 5xx answers this suite found and that are fixed (connectors/whatsapp/updates.py); a 5xx of
+#: 5xx answers this suite found and that are fixed (connectors/whatsapp/updates/parser.py); a 5xx of
 #: theirs now fails the fuzz runs, and each keeps a regression test below.
 FIXED_BUGS = {
-    "timestamp-digits": "updates._timestamp: str.isdigit() is true for '²', '①' ..., int() then raised ValueError",
+    "timestamp-digits": "updates.parser._timestamp: str.isdigit() is true for '²', '①' ..., int() then raised ValueError",
     "int-over-4300-digits": "json.loads raised ValueError (not JSONDecodeError) for integers over 4,300 digits",
-    "coordinate-overflow": "updates._coordinate: float(<int beyond 1e308>) raised OverflowError",
+    "coordinate-overflow": "updates.parser._coordinate: float(<int beyond 1e308>) raised OverflowError",
     "timestamp-overflow": "webhook._is_stale: time.time() - <int timestamp beyond 1e308> raised OverflowError",
     "surrogate-id": "a message or status id with a lone surrogate: message_key() raised UnicodeEncodeError",
     "surrogate-dialogue": "a lone surrogate in a text/reply reaching Rasa or Redis raised UnicodeEncodeError",

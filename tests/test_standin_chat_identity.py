@@ -11,7 +11,9 @@ import json
 import pytest
 from aiohttp import web
 
-from connectors.whatsapp.graph_client import GraphClient, GraphSettings, RetryPolicy
+from connectors.whatsapp.graph.client import GraphClient
+from connectors.whatsapp.graph.config import GraphSettings
+from connectors.whatsapp.graph.retry import RetryPolicy
 from connectors.whatsapp.recipient import Recipient
 from standins import meta_payloads as mp
 from standins.chat import ChatSession, fake_user_id, main, user_from_args

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from connectors.whatsapp.graph_client import GraphClient, GraphSettings
+from connectors.whatsapp.graph.client import GraphClient
+from connectors.whatsapp.graph.config import GraphSettings
 from standins import meta_payloads as mp
 from standins.chat import describe
 from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, AcceptedMessage

@@ -42,10 +42,12 @@ from sanic import Sanic
 import actions.privacy_actions as privacy_actions
 from connectors.whatsapp import WhatsAppInput
 from connectors.whatsapp.channel import WhatsAppOutput
-from connectors.whatsapp.dedup import InMemoryDedupStore, RedisDedupStore
-from connectors.whatsapp.graph_client import GraphClient
+from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
+from connectors.whatsapp.dedup.redis_store import RedisDedupStore
+from connectors.whatsapp.graph.client import GraphClient
 from connectors.whatsapp.outbox import owner_tags
-from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap, RedisPayloadIdMap
+from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
+from connectors.whatsapp.payload_ids.redis_map import RedisPayloadIdMap
 from connectors.whatsapp.privacy_requests import (
     PRIVACY_REQUEST_KEY,
     RESPONSE_ERASED,

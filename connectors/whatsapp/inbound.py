@@ -32,9 +32,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.whatsapp.payload_ids import PayloadIdMap
+from connectors.whatsapp.payload_ids.maps import PayloadIdMap
 from connectors.whatsapp.render import CorruptPageStateError, ResolvedReply, UnknownReplyIdError, resolve_reply_id
-from connectors.whatsapp.updates import (
+from connectors.whatsapp.updates.messages import (
     ButtonReply,
     InboundMessage,
     ListReply,

@@ -51,12 +51,8 @@ from connectors.whatsapp.limits import (
     measure,
     validate_outbound,
 )
-from connectors.whatsapp.payload_ids import (
-    MORE_TOKEN_PREFIX,
-    PayloadIdMap,
-    is_token,
-    strip_disambiguator,
-)
+from connectors.whatsapp.payload_ids.maps import PayloadIdMap
+from connectors.whatsapp.payload_ids.tokens import MORE_TOKEN_PREFIX, is_token, strip_disambiguator
 
 __all__ = [
     "Language",

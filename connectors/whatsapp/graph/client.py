@@ -1,20 +1,21 @@
 """Outbound WhatsApp Cloud API client: send rendered messages, mark messages read, show typing.
 
 Why this module exists: the channel renders Rasa responses into Graph API message objects
-elsewhere (render.py) and needs one small, async, retrying sender for them that never blocks
-Sanic's event loop, turns every failure into a typed error (errors.py) and can be pointed at
+elsewhere (the renderer) and needs one small, async, retrying sender for them that never blocks
+Sanic's event loop, turns every failure into a typed error (:mod:`.errors`) and can be pointed at
 the local Meta stand-in (standins/meta_graph.py) for tests and offline runs.
 
 The HTTP calls go through pywa 4.5 (``pywa_async.WhatsApp``): it owns the authorisation header,
 the Graph API URL layout, the mark-as-read and typing-indicator bodies and the decoding of
 success answers. Error answers are decoded by our own httpx response hook, before pywa sees
-them, into the families of errors.py (pywa's classes are per code, not per family, and its
+them, into the families of :mod:`.errors` (pywa's classes are per code, not per family, and its
 decoder fails on error bodies without a code). pywa hard-codes ``https://graph.facebook.com``
 as the session's base URL, so a different ``api_base_url`` is applied by an httpx transport
-that rewrites that host (``BaseURLTransport``). Below httpx the bytes travel through aiohttp
-(``AiohttpTransport``), which costs less CPU per call than httpx's own HTTP stack. pywa has no
-retries; capped exponential backoff with full jitter lives here. The full reasoning is in
-docs/graph-client.md.
+that rewrites that host (``BaseURLTransport``, :mod:`.transport`). Below httpx the bytes travel
+through aiohttp (``AiohttpTransport``), which costs less CPU per call than httpx's own HTTP stack.
+pywa has no retries; the retry loop lives here, its capped exponential backoff with full jitter
+in :mod:`.retry`. Settings come in as :class:`~connectors.whatsapp.graph.config.GraphSettings`
+(built by the channel's settings). The full reasoning is in docs/graph-client.md.
 
 Meta pages followed:
 - Send messages: https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages
@@ -37,223 +38,34 @@ import asyncio
 import dataclasses
 import json
 import logging
-import os
 import random
-import re
-import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
-import aiohttp
-import certifi
 import httpx
-from pywa.utils import Version
 from pywa_async import WhatsApp
 
-from connectors.whatsapp.errors import (
+from connectors.whatsapp.graph.config import DEFAULT_API_BASE_URL, GraphSettings
+from connectors.whatsapp.graph.errors import (
     GraphAPIError,
     TransportError,
     UnexpectedResponseError,
     error_from_response,
 )
-from connectors.whatsapp.pacing import TokenBucket
+from connectors.whatsapp.graph.pacing import TokenBucket
+from connectors.whatsapp.graph.retry import RetryPolicy
+from connectors.whatsapp.graph.transport import AiohttpTransport, BaseURLTransport
 from connectors.whatsapp.recipient import Recipient
 
-__all__ = [
-    "DEFAULT_API_BASE_URL",
-    "DEFAULT_API_VERSION",
-    "GraphSettings",
-    "RetryPolicy",
-    "BaseURLTransport",
-    "AiohttpTransport",
-    "GraphClient",
-    "SendResult",
-    "SentContact",
-]
+__all__ = ["GraphClient", "SendResult", "SentContact"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_API_BASE_URL = "https://graph.facebook.com"
-DEFAULT_API_VERSION = f"v{Version.GRAPH_API.value}"
-"""The Graph API version pywa 4.5.0 is written against (``pywa.utils.Version.GRAPH_API``)."""
-
-_PYWA_HOST = "graph.facebook.com"
 _ADDRESS_KEYS = ("messaging_product", "to", "recipient")
 """Envelope keys ``send`` always sets itself; a caller's values for them are dropped."""
-_VERSION_RE = re.compile(r"^v?(\d+\.\d+)$")
 
 T = TypeVar("T")
-
-
-@dataclasses.dataclass(frozen=True)
-class GraphSettings:
-    """Where and as whom to call the Graph API.
-
-    ``api_base_url`` is ``https://graph.facebook.com`` in production and the stand-in's URL
-    (e.g. ``http://127.0.0.1:8765``) in tests; it may carry a path prefix for a reverse proxy.
-    """
-
-    access_token: str = dataclasses.field(repr=False)
-    phone_number_id: str
-    api_base_url: str = DEFAULT_API_BASE_URL
-    api_version: str = DEFAULT_API_VERSION
-    timeout: float = 10.0
-
-    def __post_init__(self) -> None:
-        if not self.access_token:
-            raise ValueError("access_token is required")
-        if not str(self.phone_number_id).strip():
-            raise ValueError("phone_number_id is required")
-        match = _VERSION_RE.match(self.api_version.strip())
-        if match is None:
-            raise ValueError(f"api_version must look like 'v21.0', got {self.api_version!r}")
-        object.__setattr__(self, "api_version", f"v{match.group(1)}")
-        object.__setattr__(self, "phone_number_id", str(self.phone_number_id).strip())
-        object.__setattr__(self, "api_base_url", self.api_base_url.rstrip("/"))
-        if self.timeout <= 0:
-            raise ValueError("timeout must be positive")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> GraphSettings:
-        """Read WHATSAPP_ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID (required) and the optional
-        WHATSAPP_API_BASE_URL, WHATSAPP_API_VERSION, WHATSAPP_API_TIMEOUT_S."""
-        missing = [name for name in ("WHATSAPP_ACCESS_TOKEN", "WHATSAPP_PHONE_NUMBER_ID") if not environ.get(name)]
-        if missing:
-            raise ValueError(f"missing environment variables: {', '.join(missing)}")
-        return cls(
-            access_token=environ["WHATSAPP_ACCESS_TOKEN"],
-            phone_number_id=environ["WHATSAPP_PHONE_NUMBER_ID"],
-            api_base_url=environ.get("WHATSAPP_API_BASE_URL") or DEFAULT_API_BASE_URL,
-            api_version=environ.get("WHATSAPP_API_VERSION") or DEFAULT_API_VERSION,
-            timeout=float(environ.get("WHATSAPP_API_TIMEOUT_S") or 10.0),
-        )
-
-
-@dataclasses.dataclass(frozen=True)
-class RetryPolicy:
-    """Capped exponential backoff with full jitter.
-
-    Attempt n (1-based) that failed with a retryable error waits a uniformly random time in
-    ``[0, min(max_delay, base_delay * 2**(n-1))]`` ("full jitter": clients that were throttled
-    together do not come back together). ``max_attempts`` counts the first try.
-    """
-
-    max_attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ValueError("delays must not be negative")
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        cap = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return rng.uniform(0.0, cap)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> RetryPolicy:
-        """Read WHATSAPP_SEND_MAX_ATTEMPTS, WHATSAPP_SEND_BACKOFF_BASE_S, WHATSAPP_SEND_BACKOFF_MAX_S."""
-        default = cls()
-        return cls(
-            max_attempts=int(environ.get("WHATSAPP_SEND_MAX_ATTEMPTS") or default.max_attempts),
-            base_delay=float(environ.get("WHATSAPP_SEND_BACKOFF_BASE_S") or default.base_delay),
-            max_delay=float(environ.get("WHATSAPP_SEND_BACKOFF_MAX_S") or default.max_delay),
-        )
-
-
-class BaseURLTransport(httpx.AsyncBaseTransport):
-    """Sends requests that pywa addresses to graph.facebook.com to ``base_url`` instead.
-
-    pywa sets ``session.base_url = "https://graph.facebook.com/v{version}"`` when the client is
-    built, so the override has to happen below it. Scheme, host, port and an optional path
-    prefix of ``base_url`` replace those of the request; path and query are kept.
-    """
-
-    def __init__(self, base_url: str, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        target = httpx.URL(base_url)
-        if target.scheme not in ("http", "https") or not target.host:
-            raise ValueError(f"api_base_url must be an absolute http(s) URL, got {base_url!r}")
-        self._target = target
-        self._prefix = target.raw_path.split(b"?", 1)[0].rstrip(b"/")
-        self._inner = inner or httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host == _PYWA_HOST:
-            request.url = request.url.copy_with(
-                scheme=self._target.scheme,
-                host=self._target.host,
-                port=self._target.port,
-                raw_path=self._prefix + request.url.raw_path,
-            )
-            request.headers["Host"] = request.url.netloc.decode("ascii")
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """The innermost transport: each request pywa builds on httpx is sent through one aiohttp session.
-
-    Why: pywa needs an ``httpx.AsyncClient``, but below it httpx's own HTTP stack (httpcore
-    on anyio and h11) costs the Rasa process about 1.7 ms more CPU per Graph API call than
-    aiohttp (4.0 against 2.3 ms per ``GraphClient.send`` to the stand-in on the 2-core
-    benchmark machine), and a turn makes two to three calls (read receipt, replies).
-    aiohttp is already there: Rasa uses it for its own HTTP calls. Everything above the
-    transport stays httpx's: URL, headers, body, the error hook, the per-request timeouts.
-    Transport failures become httpx's exceptions, so the retry loop sees what it did before.
-    """
-
-    def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
-
-    def _open_session(self) -> aiohttp.ClientSession:
-        """The session, made on first use: aiohttp binds it to the running event loop.
-
-        TLS trusts certifi's CA bundle, the one httpx's own transport uses.
-        """
-        if self._session is None or self._session.closed:
-            tls = ssl.create_default_context(cafile=certifi.where())
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=tls), auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
-            )
-        return self._session
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = await request.aread()
-        try:
-            async with self._open_session().request(
-                request.method,
-                str(request.url),
-                headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw],
-                data=body or None,
-                allow_redirects=False,
-                timeout=_aiohttp_timeout(request),
-            ) as answer:
-                content = await answer.read()
-        except asyncio.TimeoutError as error:  # aiohttp's ServerTimeoutError is one as well
-            raise httpx.TimeoutException(f"timed out: {type(error).__name__}", request=request) from error
-        except aiohttp.ClientConnectorError as error:
-            raise httpx.ConnectError(str(error), request=request) from error
-        except aiohttp.ClientError as error:
-            raise httpx.NetworkError(f"{type(error).__name__}: {error}", request=request) from error
-        return httpx.Response(
-            answer.status, headers=answer.raw_headers, stream=httpx.ByteStream(content), request=request
-        )
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
-def _aiohttp_timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
-    """httpx's per-request timeouts (connect, read) in aiohttp's terms."""
-    timeouts = request.extensions.get("timeout", {})
-    return aiohttp.ClientTimeout(total=None, sock_connect=timeouts.get("connect"), sock_read=timeouts.get("read"))
 
 
 @dataclasses.dataclass(frozen=True)

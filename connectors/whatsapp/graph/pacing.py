@@ -11,14 +11,14 @@ https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
 Both limiters are asyncio-native: waiting is a single ``sleep`` for exactly the time needed
 (no polling) and queues are FIFO (asyncio.Lock wakes waiters in arrival order). The per-user
 key is whatever opaque string the caller passes (use a pseudonym, not the phone number); it is
-never logged.
+never logged. The rates come from the channel's settings (``WHATSAPP_MAX_MPS``,
+``WHATSAPP_RECIPIENT_MIN_GAP_S``, validated there); this module reads no environment.
 """
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -165,15 +165,6 @@ class Pacer:
     def __init__(self, max_mps: float = DEFAULT_MAX_MPS, recipient_min_gap: float = 0.0, *, burst: float | None = None, clock: Clock | None = None) -> None:
         self.throughput = TokenBucket(max_mps, burst, clock=clock)
         self.recipients = RecipientPacer(recipient_min_gap, clock=clock)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ, *, clock: Clock | None = None) -> Pacer:
-        """Settings from WHATSAPP_MAX_MPS (default 80) and WHATSAPP_RECIPIENT_MIN_GAP_S (default 0)."""
-        return cls(
-            max_mps=float(environ.get("WHATSAPP_MAX_MPS") or DEFAULT_MAX_MPS),
-            recipient_min_gap=float(environ.get("WHATSAPP_RECIPIENT_MIN_GAP_S") or 0.0),
-            clock=clock,
-        )
 
     def turn(self, key: str) -> AbstractAsyncContextManager[None]:
         """Same as ``RecipientPacer.turn``."""
