@@ -18,15 +18,13 @@ from connectors.whatsapp.payload_ids import (
     RedisPayloadIdMap,
     owned_by,
 )
-from connectors.whatsapp.render import (
+from connectors.whatsapp.paging import (
     CorruptPageStateError,
     ResolvedReply,
     UnknownReplyIdError,
-    render_response,
     resolve_reply_id,
-    shorten,
-    split_text,
 )
+from connectors.whatsapp.render import render_response, shorten, split_text
 
 Message = dict[str, Any]
 

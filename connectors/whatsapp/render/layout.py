@@ -1,0 +1,214 @@
+"""Rasa buttons and quick replies as WhatsApp reply buttons, lists and link buttons.
+
+Why: the generic connectors send Rasa buttons as plain text with the payload visible (rasa
+#6773) and show nothing for more than 3 buttons (heyoo #17). Here each choice becomes the
+native message that fits it, inside the limits of limits.py:
+
+- 1-3 buttons whose titles fit (20 characters) -> reply buttons
+  (https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-reply-buttons-messages);
+- 4-10 buttons, or 1-3 whose titles would be cut -> one list message, a cut title repeated in
+  full as the row's description;
+- more than 10 -> pages of 9 rows and a "more" row; every page is rendered now and the
+  following ones are stored for the "more" tap (connectors/whatsapp/paging.py)
+  (https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-list-messages);
+- buttons with a ``url`` -> CTA URL buttons
+  (https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-cta-url-messages).
+
+A tap returns the id we sent: the payload itself when it fits the id field, else a token
+(paging.reply_ids). The words the channel adds itself come from labels.yml (labels.py).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.whatsapp.limits import (
+    CTA_DISPLAY_TEXT_MAX,
+    INTERACTIVE_BODY_MAX,
+    LIST_ROWS_MAX,
+    REPLY_BUTTON_ID_MAX,
+    REPLY_BUTTON_TITLE_MAX,
+    REPLY_BUTTONS_MAX,
+    ROW_DESCRIPTION_MAX,
+    ROW_ID_MAX,
+    ROW_TITLE_MAX,
+    measure,
+)
+from connectors.whatsapp.paging import reply_ids, store_page
+from connectors.whatsapp.payload_ids import PayloadIdMap
+from connectors.whatsapp.render.labels import ChannelLabels
+from connectors.whatsapp.render.media import HTTP_URL
+from connectors.whatsapp.render.text_fit import distinct_titles, shorten, split_for_interactive, text_message
+
+__all__ = ["Choice", "parse_choices", "page_bounds", "choice_messages", "cta_messages"]
+
+logger = logging.getLogger(__name__)
+
+_ROWS_BEFORE_MORE = LIST_ROWS_MAX - 1
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One Rasa button or quick reply: what the user sees and what a tap sends to Rasa."""
+
+    title: str
+    payload: str
+
+
+def _title_text(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    title = " ".join(str(value).split())
+    return title or None
+
+
+def parse_choices(raw: Any) -> tuple[list[Choice], list[Choice]]:
+    """(payload choices, link choices) from Rasa buttons / quick replies; junk is skipped."""
+    if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
+        if raw:
+            logger.warning("ignoring buttons that are not a list (%s)", type(raw).__name__)
+        return [], []
+    choices: list[Choice] = []
+    links: list[Choice] = []
+    skipped = 0
+    for item in raw:
+        title = _title_text(item.get("title")) if isinstance(item, Mapping) else None
+        if title is None:
+            skipped += 1
+            continue
+        payload = item.get("payload")
+        if isinstance(payload, (int, float)) and not isinstance(payload, bool):
+            payload = str(payload)  # YAML turns `payload: 1` into a number
+        url = item.get("url")
+        if isinstance(payload, str) and payload.strip():
+            choices.append(Choice(title, payload))
+        elif isinstance(url, str) and HTTP_URL.match(url.strip()):
+            links.append(Choice(title, url.strip()))
+        elif url is None and (payload is None or isinstance(payload, str)):
+            choices.append(Choice(title, title))  # no payload: the tap sends the title, as in Rasa
+        else:
+            skipped += 1
+    if skipped:
+        logger.warning("ignoring %d button(s) without a usable title, payload or url", skipped)
+    return choices, links
+
+
+def page_bounds(count: int) -> list[tuple[int, int]]:
+    """(start, end) of each list page for ``count`` options: 9 per page plus "more", the last up to 10."""
+    bounds = []
+    start = 0
+    while count - start > LIST_ROWS_MAX:
+        bounds.append((start, start + _ROWS_BEFORE_MORE))
+        start += _ROWS_BEFORE_MORE
+    bounds.append((start, count))
+    return bounds
+
+
+async def _reply_buttons(body: str, choices: Sequence[Choice], id_map: PayloadIdMap) -> dict[str, Any]:
+    titles = distinct_titles([c.title for c in choices], REPLY_BUTTON_TITLE_MAX)
+    ids = await reply_ids([c.payload for c in choices], REPLY_BUTTON_ID_MAX, id_map)
+    buttons = [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in zip(ids, titles)]
+    return {
+        "type": "interactive",
+        "interactive": {"type": "button", "body": {"text": body}, "action": {"buttons": buttons}},
+    }
+
+
+async def _list_page(
+    body: str,
+    shown: Sequence[Choice],
+    *,
+    more: tuple[str, int] | None,
+    id_map: PayloadIdMap,
+    labels: ChannelLabels,
+    label: str,
+) -> dict[str, Any]:
+    """One list message: ``shown`` as rows, then - when ``more`` = (token, count) - the "more" row."""
+    full_titles = [c.title for c in shown] + ([labels.more] if more else [])
+    titles = distinct_titles(full_titles, ROW_TITLE_MAX)
+    ids = await reply_ids([c.payload for c in shown], ROW_ID_MAX, id_map)
+    rows: list[dict[str, Any]] = []
+    for choice, row_id, title in zip(shown, ids, titles):
+        row = {"id": row_id, "title": title}
+        if not title.startswith(choice.title):  # cut (possibly to make room for " (2)")
+            row["description"] = shorten(choice.title, ROW_DESCRIPTION_MAX)
+        rows.append(row)
+    if more:
+        token, count = more
+        description = shorten(labels.more_count(count), ROW_DESCRIPTION_MAX)
+        rows.append({"id": token, "title": titles[-1], "description": description})
+    return {
+        "type": "interactive",
+        "interactive": {
+            "type": "list",
+            "body": {"text": body},
+            "action": {"button": label, "sections": [{"title": label, "rows": rows}]},
+        },
+    }
+
+
+async def _paged_list(
+    body: str, choices: Sequence[Choice], *, id_map: PayloadIdMap, labels: ChannelLabels, label: str
+) -> dict[str, Any]:
+    """The first list page; the following pages are rendered last to first and stored (paging.py)."""
+    total = len(choices)
+    more: tuple[str, int] | None = None
+    page: dict[str, Any] = {}
+    bounds = page_bounds(total)
+    for index in range(len(bounds) - 1, -1, -1):
+        start, end = bounds[index]
+        page_body = body if index == 0 else labels.page_range(start + 1, end, total)
+        page = await _list_page(page_body, choices[start:end], more=more, id_map=id_map, labels=labels, label=label)
+        if index > 0:
+            more = (await store_page(page, id_map), total - start)
+    return page
+
+
+async def choice_messages(
+    text: str | None,
+    choices: Sequence[Choice],
+    *,
+    id_map: PayloadIdMap,
+    labels: ChannelLabels,
+    label: str,
+) -> list[dict[str, Any]]:
+    """Text (if too long for a body) and the buttons or list for ``choices``."""
+    leading, body = split_for_interactive(text, labels.choose) if text else ([], labels.choose)
+    messages = [text_message(chunk) for chunk in leading]
+    fits_buttons = len(choices) <= REPLY_BUTTONS_MAX and all(
+        measure(c.title) <= REPLY_BUTTON_TITLE_MAX for c in choices
+    )
+    if fits_buttons:
+        messages.append(await _reply_buttons(body, choices, id_map))
+    else:
+        messages.append(await _paged_list(body, choices, id_map=id_map, labels=labels, label=label))
+    return messages
+
+
+def cta_messages(
+    text: str | None, links: Sequence[Choice], labels: ChannelLabels
+) -> tuple[list[dict[str, Any]], bool]:
+    """(CTA URL messages, whether ``text`` was used as the body of the only one)."""
+    messages = []
+    use_text = text is not None and len(links) == 1
+    for link in links:
+        if use_text and text is not None:
+            leading, body = split_for_interactive(text, labels.choose)
+            messages += [text_message(chunk) for chunk in leading]
+            display = shorten(link.title, CTA_DISPLAY_TEXT_MAX)
+        else:
+            body = shorten(link.title, INTERACTIVE_BODY_MAX)
+            display = labels.open_link
+        messages.append(
+            {
+                "type": "interactive",
+                "interactive": {
+                    "type": "cta_url",
+                    "body": {"text": body},
+                    "action": {"name": "cta_url", "parameters": {"display_text": display, "url": link.payload}},
+                },
+            }
+        )
+    return messages, use_text
