@@ -8,8 +8,8 @@ native message that fits it, inside the limits of limits.py:
   (https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-reply-buttons-messages);
 - 4-10 buttons, or 1-3 whose titles would be cut -> one list message, a cut title repeated in
   full as the row's description;
-- more than 10 -> pages of 9 rows and a "more" row; every page is rendered now and the
-  following ones are stored for the "more" tap (connectors/whatsapp/paging.py)
+- more than 10 -> pages of 9 rows and a "more" row; the texts of every page are fitted now,
+  the following pages are kept for the "more" tap by connectors/whatsapp/paging.py
   (https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-list-messages);
 - buttons with a ``url`` -> CTA URL buttons
   (https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-cta-url-messages).
@@ -32,11 +32,10 @@ from connectors.whatsapp.limits import (
     REPLY_BUTTON_TITLE_MAX,
     REPLY_BUTTONS_MAX,
     ROW_DESCRIPTION_MAX,
-    ROW_ID_MAX,
     ROW_TITLE_MAX,
     measure,
 )
-from connectors.whatsapp.paging import reply_ids, store_page
+from connectors.whatsapp.paging import Page, Row, list_message, reply_ids
 from connectors.whatsapp.payload_ids import PayloadIdMap
 from connectors.whatsapp.render.labels import ChannelLabels
 from connectors.whatsapp.render.media import HTTP_URL
@@ -116,54 +115,26 @@ async def _reply_buttons(body: str, choices: Sequence[Choice], id_map: PayloadId
     }
 
 
-async def _list_page(
-    body: str,
-    shown: Sequence[Choice],
-    *,
-    more: tuple[str, int] | None,
-    id_map: PayloadIdMap,
-    labels: ChannelLabels,
-    label: str,
-) -> dict[str, Any]:
-    """One list message: ``shown`` as rows, then - when ``more`` = (token, count) - the "more" row."""
-    full_titles = [c.title for c in shown] + ([labels.more] if more else [])
-    titles = distinct_titles(full_titles, ROW_TITLE_MAX)
-    ids = await reply_ids([c.payload for c in shown], ROW_ID_MAX, id_map)
-    rows: list[dict[str, Any]] = []
-    for choice, row_id, title in zip(shown, ids, titles):
-        row = {"id": row_id, "title": title}
-        if not title.startswith(choice.title):  # cut (possibly to make room for " (2)")
-            row["description"] = shorten(choice.title, ROW_DESCRIPTION_MAX)
-        rows.append(row)
-    if more:
-        token, count = more
-        description = shorten(labels.more_count(count), ROW_DESCRIPTION_MAX)
-        rows.append({"id": token, "title": titles[-1], "description": description})
-    return {
-        "type": "interactive",
-        "interactive": {
-            "type": "list",
-            "body": {"text": body},
-            "action": {"button": label, "sections": [{"title": label, "rows": rows}]},
-        },
-    }
+def _row(choice: Choice, title: str) -> Row:
+    """A row; a title that was cut (possibly to make room for " (2)") is repeated as the description."""
+    cut = not title.startswith(choice.title)
+    return Row(title, shorten(choice.title, ROW_DESCRIPTION_MAX) if cut else None, choice.payload)
 
 
-async def _paged_list(
-    body: str, choices: Sequence[Choice], *, id_map: PayloadIdMap, labels: ChannelLabels, label: str
-) -> dict[str, Any]:
-    """The first list page; the following pages are rendered last to first and stored (paging.py)."""
+def _pages(body: str, choices: Sequence[Choice], labels: ChannelLabels) -> list[Page]:
+    """Every page of a list of ``choices`` with its texts fitted; all but the last end in "more"."""
     total = len(choices)
-    more: tuple[str, int] | None = None
-    page: dict[str, Any] = {}
     bounds = page_bounds(total)
-    for index in range(len(bounds) - 1, -1, -1):
-        start, end = bounds[index]
+    pages = []
+    for index, (start, end) in enumerate(bounds):
+        shown = choices[start:end]
+        has_more = index < len(bounds) - 1
+        titles = distinct_titles([c.title for c in shown] + ([labels.more] if has_more else []), ROW_TITLE_MAX)
+        rows = tuple(_row(choice, title) for choice, title in zip(shown, titles))
+        more = (titles[-1], shorten(labels.more_count(total - end), ROW_DESCRIPTION_MAX)) if has_more else None
         page_body = body if index == 0 else labels.page_range(start + 1, end, total)
-        page = await _list_page(page_body, choices[start:end], more=more, id_map=id_map, labels=labels, label=label)
-        if index > 0:
-            more = (await store_page(page, id_map), total - start)
-    return page
+        pages.append(Page(page_body, rows, more))
+    return pages
 
 
 async def choice_messages(
@@ -183,7 +154,8 @@ async def choice_messages(
     if fits_buttons:
         messages.append(await _reply_buttons(body, choices, id_map))
     else:
-        messages.append(await _paged_list(body, choices, id_map=id_map, labels=labels, label=label))
+        pages = _pages(body, choices, labels)
+        messages.append(await list_message(pages[0], pages[1:], label=label, id_map=id_map))
     return messages
 
 
