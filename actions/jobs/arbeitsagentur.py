@@ -3,7 +3,7 @@
 Follows the public, unofficial OpenAPI description kept at
 ``/work/shared/specs/jobsuche-openapi.yaml`` (upstream: https://github.com/bundesAPI/jobsuche-api):
 
-* search: ``GET {base}/pc/v4/jobs`` with ``was``, ``wo``, ``umkreis``, ``arbeitszeit``
+* search: ``GET {base}/pc/v4/jobs`` with ``was``, ``wo``, ``umkreis``, ``arbeitgeber``, ``arbeitszeit``
   (``vz``/``tz``/``mj``, ``ho`` for home office; several values joined by ``;`` — the API
   combines them with OR, so "Vollzeit + remote" may also return part-time home-office jobs),
   ``page`` (1-based) and ``size``;
@@ -46,6 +46,7 @@ __all__ = [
     "PUBLIC_DETAIL_URL",
     "WORKING_TIME_CODES",
     "REMOTE_CODE",
+    "FILTER_PARAMS",
     "RetryPolicy",
     "ArbeitsagenturProvider",
     "encode_refnr",
@@ -62,6 +63,8 @@ DETAILS_PATH: Final[str] = "/pc/v4/jobdetails/{code}"
 PUBLIC_DETAIL_URL: Final[str] = "https://www.arbeitsagentur.de/jobsuche/jobdetail/{refnr}"
 WORKING_TIME_CODES: Final[Mapping[str, str]] = {"vollzeit": "vz", "teilzeit": "tz", "minijob": "mj"}
 REMOTE_CODE: Final[str] = "ho"
+# JobQuery.filters names (search slots added in YAML) the API can apply -> its parameters; others are ignored.
+FILTER_PARAMS: Final[Mapping[str, str]] = {"employer": "arbeitgeber"}
 # arbeitszeitmodelle values of the details answer -> our vocabulary (first match wins).
 _MODEL_TO_WORKING_TIME: Final[tuple[tuple[str, str], ...]] = (
     ("VOLLZEIT", "vollzeit"), ("TEILZEIT", "teilzeit"), ("MINIJOB", "minijob"),
@@ -310,6 +313,7 @@ class ArbeitsagenturProvider:
             codes.append(REMOTE_CODE)
         if codes:
             params["arbeitszeit"] = ";".join(codes)
+        params.update((FILTER_PARAMS[name], value) for name, value in query.filters if name in FILTER_PARAMS)
         return params
 
     def search(self, query: JobQuery) -> SearchResult:
