@@ -3,36 +3,77 @@
 Why here and not in the form alone: the form normalises the values when they are set, and
 the search normalises them again when it builds the provider's query, because slots may
 also be set outside the form (entities of a later message such as "only part-time").
+The words understood ("Teilzeit", "part-time", "Homeoffice", "km", "miles") are the
+``actions.understood`` section of labels.yml, so a designer adds a language's words there.
 """
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
-from actions.jobs import MAX_RADIUS_KM
+import wording
+from actions.jobs import MAX_RADIUS_KM, WORKING_TIMES
 from actions.jobs.text import fold_key
+from actions.label_cache import derived
 
-__all__ = ["parse_radius_km", "parse_working_time", "parse_remote", "as_float", "as_text"]
+__all__ = ["parse_radius_km", "parse_working_time", "parse_remote", "as_float", "as_text", "Understood", "understood"]
 
-# Compact folded spellings (fold_key without spaces) -> slot value.
-_WORKING_TIME_SYNONYMS: Final[dict[str, str]] = {
-    **dict.fromkeys(("vollzeit", "fulltime", "vz", "vollzeitstelle", "vollzeitjob"), "vollzeit"),
-    **dict.fromkeys(("teilzeit", "parttime", "tz", "halbtags", "teilzeitstelle", "teilzeitjob"), "teilzeit"),
-    **dict.fromkeys(("minijob", "minijobs", "mj", "geringfugig", "geringfugigebeschaftigung", "450eurojob",
-                     "520eurojob", "538eurojob", "556eurojob", "450job", "520job", "538job", "556job",
-                     "450erjob", "520erjob"), "minijob"),
-}
-_REMOTE_YES: Final[frozenset[str]] = frozenset(
-    {"ja", "yes", "true", "1", "remote", "homeoffice", "mobilesarbeiten", "fernarbeit", "wfh", "workfromhome"}
-)
-_REMOTE_NO: Final[frozenset[str]] = frozenset({"nein", "no", "false", "0", "vorort", "onsite", "prasenz"})
-_RADIUS = re.compile(
-    r"^\s*(?:ca\.?\s*|about\s*|within\s*|umkreis\s*(?:von\s*)?)?(\d{1,4}(?:[.,]\d+)?)\s*"
-    r"(km|kilometer|kilometern|kilometers|kilometres|mi|miles|meilen)?\.?\s*$",
-    re.IGNORECASE,
-)
+_DISTANCE_NUMBER: Final[str] = r"(\d{1,4}(?:[.,]\d+)?)"
 _MILE_KM: Final[float] = 1.609344
+
+
+def _compact(word: object) -> str:
+    """The form words are compared in: folded, without spaces ("Home Office" -> "homeoffice")."""
+    return fold_key(str(word)).replace(" ", "")
+
+
+def _alternatives(words: Iterable[object]) -> str:
+    """A regex alternation of the words, longest first, spaces matching any white space."""
+    spelled = sorted({str(word).strip().lower() for word in words if str(word).strip()}, key=len, reverse=True)
+    return "|".join(r"\s*".join(re.escape(part) for part in word.split()) for word in spelled)
+
+
+@dataclass(frozen=True)
+class Understood:
+    """The words of labels.yml's ``actions.understood`` section, ready for matching."""
+
+    working_time: Mapping[str, str]
+    remote_yes: frozenset[str]
+    remote_no: frozenset[str]
+    distance: re.Pattern[str]
+    miles: frozenset[str]
+
+    @classmethod
+    def from_labels(cls, labels: wording.Labels) -> "Understood":
+        section = labels.section("actions.understood")
+        working_time = {
+            _compact(word): value
+            for value, words in (section.get("working_time") or {}).items()
+            if value in WORKING_TIMES  # any other value would be refused by JobQuery
+            for word in words or ()
+        }
+        before = _alternatives(section.get("before_distance") or ())
+        units = _alternatives([*(section.get("kilometres") or ()), *(section.get("miles") or ())])
+        distance = re.compile(
+            r"^\s*" + (f"(?:(?:{before})\\s*)?" if before else "") + _DISTANCE_NUMBER + r"\s*"
+            + (f"({units})?" if units else "()") + r"\.?\s*$",
+            re.IGNORECASE,
+        )
+        return cls(
+            working_time=working_time,
+            remote_yes=frozenset(_compact(word) for word in section.get("remote_yes") or ()),
+            remote_no=frozenset(_compact(word) for word in section.get("remote_no") or ()),
+            distance=distance,
+            miles=frozenset(str(word).strip().lower() for word in section.get("miles") or ()),
+        )
+
+
+def understood() -> Understood:
+    """The words of the current labels file (computed once per file)."""
+    return derived(wording.current(), Understood.from_labels)
 
 
 def parse_radius_km(value: Any) -> float | None:
@@ -47,14 +88,14 @@ def parse_radius_km(value: Any) -> float | None:
         number = float(value)
         unit = None
     elif isinstance(value, str):
-        match = _RADIUS.match(value)
+        match = understood().distance.match(value)
         if not match:
             return None
         number = float(match.group(1).replace(",", "."))
         unit = (match.group(2) or "").lower()
     else:
         return None
-    if unit in ("mi", "miles", "meilen"):
+    if unit in understood().miles:
         number *= _MILE_KM
     if not math.isfinite(number) or number <= 0:
         return None
@@ -66,7 +107,7 @@ def parse_working_time(value: Any) -> str | None:
     Minijob/mini-job/450-Euro-Job/520-Euro-Job -> minijob; anything else -> None."""
     if not isinstance(value, str):
         return None
-    return _WORKING_TIME_SYNONYMS.get(fold_key(value).replace(" ", ""))
+    return understood().working_time.get(_compact(value))
 
 
 def parse_remote(value: Any) -> bool | None:
@@ -75,10 +116,10 @@ def parse_remote(value: Any) -> bool | None:
         return value
     if not isinstance(value, str):
         return None
-    key = fold_key(value).replace(" ", "")
-    if key in _REMOTE_YES:
+    key, words = _compact(value), understood()
+    if key in words.remote_yes:
         return True
-    if key in _REMOTE_NO:
+    if key in words.remote_no:
         return False
     return None
 

@@ -5,7 +5,7 @@ adds French and an ``employer`` search slot there, points the action server's la
 copy (``BLAUPAUSE_LABELS_FILE``) and hands the copied domain to the actions the way Rasa
 does (the ``domain`` of every action call). No Python file is changed and nothing is
 trained: language detection, the job search's words, its summary and the search request
-follow the YAML.
+follow the YAML, and so do the words understood when a user types a criterion.
 """
 from __future__ import annotations
 
@@ -70,6 +70,8 @@ def designer_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     for slot, french in FRENCH_SLOT_NAMES.items():
         search["slots"][slot] = _with_french(search["slots"][slot], french)
     search["slots"]["employer"] = {"de": "Arbeitgeber", "en": "employer", "fr": "employeur"}
+    actions["understood"]["working_time"]["vollzeit"].append("temps plein")
+    actions["understood"]["remote_yes"].append("télétravail")
     actions["language_detection"]["words"]["fr"] = FRENCH_WORDS
     actions["language_detection"]["letters"]["fr"] = "éèêàçùœ"
     labels_file = tmp_path / "labels.yml"
@@ -132,9 +134,10 @@ async def test_the_language_slot_switches_to_french(designer_copy) -> None:
 
 async def test_results_and_summary_come_out_in_french_and_the_new_slot_filters(designer_copy, provider) -> None:
     state = _tracker({"language": "fr", "job_title": "Koch", "location": "Berlin", "employer": "Gasthaus Sonne",
-                      "working_time": "Vollzeit"})
+                      "working_time": "Temps plein"})
     query = build_query(state, 1, default_city_index())
     assert query.filters == (("employer", "Gasthaus Sonne"),)
+    assert query.working_time == "vollzeit"  # the French words typed are understood too
 
     events, dispatcher = await _run(ActionSearchJobs(provider), state, designer_copy)
     assert events == [SlotSet("search_page", 1.0)]
