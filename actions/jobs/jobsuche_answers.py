@@ -1,8 +1,8 @@
 """Reading the Jobsuche API's answers into :class:`~actions.jobs.models.JobPosting` values.
 
 Why apart from the client (actions/jobs/arbeitsagentur.py): the client speaks HTTP (retries,
-sessions), this module knows the answer's fields, following the OpenAPI description kept
-at ``/work/shared/specs/jobsuche-openapi.yaml`` (search: ``stellenangebote`` entries,
+sessions), this module knows the answer's fields, following the public, unofficial OpenAPI
+description (https://github.com/bundesAPI/jobsuche-api; search: ``stellenangebote`` entries,
 details: the ``jobdetails`` object). Missing or malformed fields become empty values, never
 errors: one odd posting must not hide the others.
 """

@@ -18,6 +18,7 @@ from actions.jobs.cities import CityIndex, default_city_index
 
 __all__ = ["shared_provider", "reset_shared_provider", "UsesProvider", "log_failure", "filled_fields"]
 
+# The actions' logger: operators filter provider failures by the name they always had.
 logger = logging.getLogger("actions.job_search")
 
 _T = TypeVar("_T")
