@@ -14,6 +14,7 @@ provider as a filter (``JobQuery.filters``).
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from functools import lru_cache
@@ -40,6 +41,7 @@ BUILT_IN_SLOTS: Final[frozenset[str]] = frozenset(
     {"job_title", "location", "radius_km", "working_time", "remote", "latitude", "longitude", "search_page"}
 )
 SEARCH_FORM: Final[str] = "job_search_form"
+logger = logging.getLogger(__name__)
 _DEFAULT_DOMAIN_FILE: Final[Path] = Path(__file__).resolve().parents[2] / "domain.yml"
 
 
@@ -98,6 +100,8 @@ def _domain_file() -> str:
 def _required_in_file(path: str, form: str) -> tuple[str, ...]:
     try:
         domain = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+    except (OSError, yaml.YAMLError) as error:
+        # Cached: said once per file. Rasa normally sends the domain, so this is rarely needed.
+        logger.warning("cannot read the domain file for the form's required slots (%s)", type(error).__name__)
         return ()
     return _required_in(domain if isinstance(domain, Mapping) else {}, form)

@@ -48,3 +48,14 @@ def test_required_slots_from_the_domain_rasa_sends() -> None:
 @pytest.mark.parametrize("domain", [None, {}, {"forms": {}}, {"forms": {"job_search_form": {}}}])
 def test_without_a_form_in_the_call_the_domain_file_decides(domain) -> None:
     assert form_required_slots(domain) == ("job_title", "location")
+
+
+def test_the_domain_file_is_the_one_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    domain["forms"]["job_search_form"]["required_slots"].append("employer")
+    path = tmp_path / "domain.yml"
+    path.write_text(yaml.safe_dump(domain, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("BLAUPAUSE_DOMAIN_FILE", str(path))
+    assert form_required_slots({}) == ("job_title", "location", "employer")
+    monkeypatch.setenv("BLAUPAUSE_DOMAIN_FILE", str(tmp_path / "missing.yml"))
+    assert form_required_slots({}) == ()
