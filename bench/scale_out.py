@@ -66,7 +66,7 @@ from bench.turns import (
     level_row,
     pg_redis_reachable,
 )
-from standins.local_stack import LocalStack
+from harness.local_stack import LocalStack
 
 __all__ = [
     "INSTANCES",

@@ -61,9 +61,9 @@ import yaml
 
 from bench.common import parse_list, print_table, save_section, summarize, verdict
 from privacy.backends import conversation_namespaces
-from standins import meta_payloads as mp
-from standins.local_stack import LocalStack
-from standins.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
+from harness import meta_payloads as mp
+from harness.local_stack import LocalStack
+from harness.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
 
 __all__ = [
     "SCRIPT",
@@ -130,7 +130,7 @@ class BenchStacks:
         return f"http://127.0.0.1:{self.rest_port}/webhooks/rest/webhook"
 
     def start(self, timeout: float = 600.0) -> "BenchStacks":
-        from standins.local_stack import free_port
+        from harness.local_stack import free_port
 
         self.sqlite = LocalStack(workdir=self.workdir / "sqlite")
         self.sqlite.workdir.mkdir(parents=True, exist_ok=True)

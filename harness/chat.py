@@ -2,10 +2,10 @@
 
 Why: the only other way to see the real WhatsApp rendering (buttons, lists, typing) is a Meta
 test number. This tool plays both Meta sides locally: it runs the Graph API stand-in
-(standins/meta_graph.py) that the assistant sends its replies to, and it turns each typed line
-into a signed, Meta-shaped webhook POST (standins/webhook_sender.py, standins/meta_payloads.py).
+(standins/meta_graph/) that the assistant sends its replies to, and it turns each typed line
+into a signed, Meta-shaped webhook POST (harness/webhook_sender.py, harness/meta_payloads/).
 
-    python -m standins.chat [--webhook-url http://127.0.0.1:5005/webhooks/whatsapp/webhook]
+    python -m harness.chat [--webhook-url http://127.0.0.1:5005/webhooks/whatsapp/webhook]
                             [--app-secret ...] [--graph-port 8765] [--wait 1.5]
                             [--wa-id 4915550000001] [--user-id DE.…] [--parent-user-id DE.ENT.…]
                             [--username @name] [--no-number | --phone-only]
@@ -36,9 +36,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from standins import meta_payloads as mp
+from harness import meta_payloads as mp
 from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, AcceptedMessage, MetaGraphStandIn
-from standins.webhook_sender import WebhookSender
+from harness.webhook_sender import WebhookSender
 
 __all__ = [
     "DEFAULT_WEBHOOK_URL",
@@ -426,7 +426,7 @@ def user_from_args(args: argparse.Namespace) -> mp.WhatsAppUser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m standins.chat", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.chat", description=__doc__.splitlines()[0])
     parser.add_argument("--webhook-url", default=DEFAULT_WEBHOOK_URL)
     parser.add_argument("--app-secret", default=os.environ.get("WHATSAPP_APP_SECRET"), help="default: $WHATSAPP_APP_SECRET")
     parser.add_argument("--graph-host", default="127.0.0.1")
