@@ -1,11 +1,12 @@
 """What the Graph API stand-in accepted: sent messages and mark-as-read calls, as tests read them."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["AcceptedMessage", "ReadReceipt"]
+__all__ = ["AcceptedMessage", "ReadReceipt", "Traffic"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,3 +54,38 @@ class ReadReceipt:
 
     def as_json(self) -> dict[str, Any]:
         return {"message_id": self.message_id, "typing": self.typing, "received_at": self.received_at}
+
+
+class Traffic:
+    """Everything the stand-in accepted, oldest first, with live subscribers and waiters."""
+
+    def __init__(self) -> None:
+        self.messages: list[AcceptedMessage] = []
+        self.reads: list[ReadReceipt] = []
+        self._subscribers: list[asyncio.Queue[AcceptedMessage]] = []
+        self._changed = asyncio.Condition()
+
+    def clear(self) -> None:
+        self.messages.clear()
+        self.reads.clear()
+
+    def subscribe(self) -> asyncio.Queue[AcceptedMessage]:
+        queue: asyncio.Queue[AcceptedMessage] = asyncio.Queue()
+        self._subscribers.append(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[AcceptedMessage]) -> None:
+        if queue in self._subscribers:
+            self._subscribers.remove(queue)
+
+    async def accept(self, accepted: AcceptedMessage) -> None:
+        """Record a message and tell subscribers and waiters."""
+        self.messages.append(accepted)
+        for queue in self._subscribers:
+            queue.put_nowait(accepted)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for_messages(self, count: int, timeout: float) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(self.messages) >= count), timeout)
