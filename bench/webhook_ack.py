@@ -180,7 +180,7 @@ async def measure(url: str, app_secret: str, rates: Sequence[int], seconds: floa
     With ``server_pid`` (the Rasa process), its CPU time per request is recorded too: evidence of
     whether a latency tail comes from the server's own work or from waiting for a CPU.
     """
-    from bench.turns import _cpu_seconds
+    from bench.closed_loop import cpu_seconds
 
     pooled: dict[int, list[list[_Outcome]]] = {rate: [] for rate in rates}
     server_cpu: dict[int, float] = {rate: 0.0 for rate in rates}
@@ -192,10 +192,10 @@ async def measure(url: str, app_secret: str, rates: Sequence[int], seconds: floa
         for round_index in range(rounds):
             order = list(rates) if round_index % 2 == 0 else list(reversed(rates))
             for rate in order:
-                before = _cpu_seconds(server_pid) if server_pid else 0.0
+                before = cpu_seconds(server_pid) if server_pid else 0.0
                 driver_before = time.process_time()
                 pooled[rate].append(await _segment(poster, url, app_secret, rate, per_segment))
-                server_cpu[rate] += (_cpu_seconds(server_pid) - before) if server_pid else float("nan")
+                server_cpu[rate] += (cpu_seconds(server_pid) - before) if server_pid else float("nan")
                 driver_cpu[rate] += time.process_time() - driver_before
                 await asyncio.sleep(0.5)  # let the server drain before the next rate
     finally:
