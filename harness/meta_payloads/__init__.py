@@ -27,74 +27,24 @@ every message builder's first argument is the sender, one of
 System messages (``user_changed_number``, ``user_changed_user_id``) carry no ``contacts`` array.
 Test BSUIDs must be obviously fake too: ``DE.1000000000000000001``, ``DE.ENT.2000000000000000001``.
 
-The builders live in modules named after what they build (ids, users, messages, system,
-statuses, envelope); this package is their one import point: ``from harness import meta_payloads as mp``.
+The builders live in modules named after what they build (ids, users, messages,
+system_messages, statuses, post_body); this package is their one import point: ``from harness import meta_payloads as mp``.
 """
 from __future__ import annotations
 
-from harness.meta_payloads.envelope import change, change_value, entry, envelope, payload
-from harness.meta_payloads.ids import (
-    DEFAULT_DISPLAY_PHONE_NUMBER,
-    DEFAULT_PHONE_NUMBER_ID,
-    DEFAULT_WABA_ID,
-    fake_media_id,
-    fake_wamid,
-    timestamp,
-)
-from harness.meta_payloads.messages import (
-    MESSAGE_TYPES,
-    audio,
-    button_reply,
-    contacts,
-    document,
-    image,
-    list_reply,
-    location,
-    order,
-    reaction,
-    sticker,
-    template_button,
-    text,
-    unsupported,
-    video,
-)
-from harness.meta_payloads.statuses import status
-from harness.meta_payloads.system import system, user_changed_number, user_changed_user_id
-from harness.meta_payloads.users import Sender, WhatsAppUser, contact, looks_like_bsuid
+from harness.meta_payloads import ids, messages, post_body, statuses, system_messages, users
+from harness.meta_payloads.ids import *  # noqa: F403 - this package is the builders' one import point
+from harness.meta_payloads.messages import *  # noqa: F403
+from harness.meta_payloads.post_body import *  # noqa: F403
+from harness.meta_payloads.statuses import *  # noqa: F403
+from harness.meta_payloads.system_messages import *  # noqa: F403
+from harness.meta_payloads.users import *  # noqa: F403
 
 __all__ = [
-    "DEFAULT_WABA_ID",
-    "DEFAULT_PHONE_NUMBER_ID",
-    "DEFAULT_DISPLAY_PHONE_NUMBER",
-    "MESSAGE_TYPES",
-    "fake_wamid",
-    "fake_media_id",
-    "timestamp",
-    "WhatsAppUser",
-    "Sender",
-    "looks_like_bsuid",
-    "contact",
-    "text",
-    "button_reply",
-    "list_reply",
-    "template_button",
-    "location",
-    "image",
-    "audio",
-    "video",
-    "document",
-    "sticker",
-    "contacts",
-    "reaction",
-    "order",
-    "system",
-    "user_changed_number",
-    "user_changed_user_id",
-    "unsupported",
-    "status",
-    "change_value",
-    "change",
-    "entry",
-    "envelope",
-    "payload",
+    *ids.__all__,
+    *users.__all__,
+    *messages.__all__,
+    *system_messages.__all__,
+    *statuses.__all__,
+    *post_body.__all__,
 ]

@@ -18,8 +18,8 @@ run can only reach it over HTTP.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -66,47 +66,55 @@ class ControlEndpoints:
             "served": [dataclasses.asdict(fault) for fault in plan.served],
         })
 
-    async def add_faults(self, request: web.Request) -> web.Response:
+    @staticmethod
+    async def _change(
+        request: web.Request, change: Callable[[Any], Mapping[str, Any]], *, body_optional: bool = False
+    ) -> web.Response:
+        """Apply ``change`` to the request's JSON (``{}`` for a missing optional body); 400 when it does not fit."""
         try:
-            spec = await request.json()
-            self.standin.inject_faults(fault_from_spec(spec), int(spec.get("count", 1)))
-        except (ValueError, TypeError, AttributeError) as exc:
+            answer = change({} if body_optional and not request.can_read_body else await request.json())
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response({"queued": self.standin.faults.queued})
+        return web.json_response(answer)
+
+    def _add_faults(self, spec: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.standin.inject_faults(fault_from_spec(spec), int(spec.get("count", 1)))
+        return {"queued": self.standin.faults.queued}
+
+    def _random_faults(self, spec: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.standin.set_random_faults(
+            float(spec["probability"]),
+            seed=spec.get("seed"),
+            kinds=spec.get("kinds") or tuple(RANDOM_FAULT_KINDS),
+            timeout=float(spec["timeout"]) if spec.get("timeout") is not None else None,
+        )
+        return {"probability": self.standin.faults.random_probability}
+
+    def _bsuid_unsupported(self, spec: Any) -> Mapping[str, Any]:
+        recipients = spec.get("recipients") if isinstance(spec, Mapping) else None
+        if recipients is not None and (
+            not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients)
+        ):
+            raise ValueError("recipients must be a list of strings or null")
+        self.standin.reject_bsuid_recipients(recipients)
+        return {"bsuid_unsupported": "all" if recipients is None else sorted(recipients)}
+
+    async def add_faults(self, request: web.Request) -> web.Response:
+        return await self._change(request, self._add_faults)
+
+    async def random_faults(self, request: web.Request) -> web.Response:
+        return await self._change(request, self._random_faults)
+
+    async def bsuid_unsupported(self, request: web.Request) -> web.Response:
+        return await self._change(request, self._bsuid_unsupported, body_optional=True)
 
     async def clear_faults(self, request: web.Request) -> web.Response:
         self.standin.faults.clear_queue()
         return web.json_response({"queued": 0})
 
-    async def random_faults(self, request: web.Request) -> web.Response:
-        try:
-            spec = await request.json()
-            self.standin.set_random_faults(
-                float(spec["probability"]),
-                seed=spec.get("seed"),
-                kinds=spec.get("kinds") or tuple(RANDOM_FAULT_KINDS),
-                timeout=float(spec["timeout"]) if spec.get("timeout") is not None else None,
-            )
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response({"probability": self.standin.faults.random_probability})
-
     async def random_off(self, request: web.Request) -> web.Response:
         self.standin.faults.random_off()
         return web.json_response({"probability": 0.0})
-
-    async def bsuid_unsupported(self, request: web.Request) -> web.Response:
-        try:
-            spec = await request.json() if request.can_read_body else {}
-            recipients = spec.get("recipients") if isinstance(spec, Mapping) else None
-            if recipients is not None and (
-                not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients)
-            ):
-                raise ValueError("recipients must be a list of strings or null")
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        self.standin.reject_bsuid_recipients(recipients)
-        return web.json_response({"bsuid_unsupported": "all" if recipients is None else sorted(recipients)})
 
     async def bsuid_supported(self, request: web.Request) -> web.Response:
         self.standin.accept_bsuid_recipients()

@@ -180,40 +180,54 @@ def _interactive(f: _Findings, obj: Mapping[str, Any]) -> None:
         _ACTIONS[kind](f, action)
 
 
-def _template(f: _Findings, obj: Mapping[str, Any]) -> None:
+def _template(f: _Findings, kind: str, obj: Mapping[str, Any]) -> None:
     f.text("template.name", obj.get("name"), "template.name")
     language = obj.get("language")
     if not (isinstance(language, Mapping) and isinstance(language.get("code"), str)):
         f.add("template.language.code", "missing")
 
 
+def _text(f: _Findings, kind: str, obj: Mapping[str, Any]) -> None:
+    f.text("text.body", obj.get("body"), "text.body")
+    if "preview_url" in obj and not isinstance(obj["preview_url"], bool):
+        f.add("text.preview_url", "must be a boolean")
+
+
+#: The checks of each message type's object; other types need only their object (location, reaction).
+_BY_TYPE: Mapping[str, Callable[[_Findings, str, Mapping[str, Any]], None]] = {
+    "text": _text,
+    "interactive": lambda f, kind, obj: _interactive(f, obj),
+    "template": _template,
+    **{kind: lambda f, kind, obj: _media(f, kind, obj, kind) for kind in _MEDIA},
+}
+
+
+def _object_of_type(f: _Findings, message: Any) -> tuple[str, Any] | None:
+    """(type, the object it names) when the message has both; else None, with the reason noted."""
+    kind = message.get("type") if isinstance(message, Mapping) else None
+    if not isinstance(message, Mapping):
+        f.add("message", "must be an object")
+    elif not isinstance(kind, str) or not kind:
+        f.add("type", "missing")
+    elif kind not in message:
+        f.add(kind, f"the object for type {kind!r} is missing")
+    elif kind == "contacts" and not (isinstance(message[kind], list) and message[kind]):
+        f.add(kind, "must be a non-empty list")
+    elif kind != "contacts" and not isinstance(message[kind], Mapping):
+        f.add(kind, "must be an object")
+    else:
+        return kind, message[kind]
+    return None
+
+
 def outbound_problems(message: Any) -> list[str]:
     """Everything Meta would refuse in one message object (without ``to``/``recipient``).
 
-    Empty means the stand-in accepts it. Types the channel never sends (location, reaction)
-    are only checked for the presence of their object.
+    Empty means the stand-in accepts it. Types the channel never sends (location, reaction,
+    contacts) are only checked for their object.
     """
-    if not isinstance(message, Mapping):
-        return ["message: must be an object"]
-    kind = message.get("type")
-    if not isinstance(kind, str) or not kind:
-        return ["type: missing"]
-    if kind not in message:
-        return [f"{kind}: the object for type {kind!r} is missing"]
-    obj = message[kind]
-    if kind == "contacts":
-        return [] if isinstance(obj, list) and obj else ["contacts: must be a non-empty list"]
-    if not isinstance(obj, Mapping):
-        return [f"{kind}: must be an object"]
     findings = _Findings()
-    if kind == "text":
-        findings.text("text.body", obj.get("body"), "text.body")
-        if "preview_url" in obj and not isinstance(obj["preview_url"], bool):
-            findings.add("text.preview_url", "must be a boolean")
-    elif kind in _MEDIA:
-        _media(findings, kind, obj, kind)
-    elif kind == "interactive":
-        _interactive(findings, obj)
-    elif kind == "template":
-        _template(findings, obj)
+    typed = _object_of_type(findings, message)
+    if typed is not None and typed[0] in _BY_TYPE:
+        _BY_TYPE[typed[0]](findings, *typed)
     return findings.problems

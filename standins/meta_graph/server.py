@@ -17,13 +17,14 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
 from standins.meta_graph.addressing import BsuidRecipients
 from standins.meta_graph.control import ControlEndpoints
 from standins.meta_graph.endpoint import MessagesEndpoint
-from standins.meta_graph.faults import RANDOM_FAULT_KINDS, Fault, FaultPlan
+from standins.meta_graph.faults import Fault, FaultPlan
 from standins.meta_graph.records import AcceptedMessage, ReadReceipt, Traffic
 
 __all__ = ["DEFAULT_ACCESS_TOKEN", "DEFAULT_PHONE_NUMBER_ID", "MetaGraphStandIn"]
@@ -144,20 +145,14 @@ class MetaGraphStandIn:
         """Hold the next ``count`` sends for ``seconds`` without recording them."""
         self.faults.inject(Fault(status=504, code=2, timeout=seconds), count)
 
-    def set_random_faults(
-        self,
-        probability: float,
-        *,
-        seed: int | None = None,
-        kinds: Iterable[str] = tuple(RANDOM_FAULT_KINDS),
-        timeout: float | None = None,
-    ) -> None:
+    def set_random_faults(self, probability: float, **options: Any) -> None:
         """Fail each send with ``probability`` with a random kind from RANDOM_FAULT_KINDS.
 
-        Seeded, so a reliability test sees the same fault sequence on every run. ``timeout``
-        overrides how long the "timeout" kind holds a request.
+        Seeded (``seed=``), so a reliability test sees the same fault sequence on every run;
+        ``kinds=`` picks the kinds, ``timeout=`` how long the "timeout" kind holds a request
+        (:meth:`FaultPlan.set_random`).
         """
-        self.faults.set_random(probability, seed=seed, kinds=kinds, timeout=timeout)
+        self.faults.set_random(probability, **options)
 
     def clear_faults(self) -> None:
         """Drop queued faults and turn random faults off."""
