@@ -16,8 +16,8 @@ from connectors.whatsapp.recipient import Recipient
 from harness import meta_payloads as mp
 from harness.chat import fake_user_id, main, user_from_args
 from harness.chat_session import ChatSession
-from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID
 from harness.webhook_sender import WebhookSender
+from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID
 
 SECRET = "chat-identity-test-secret"
 PHONE = "4915550000001"

@@ -16,8 +16,8 @@ from aiohttp import web
 from connectors.whatsapp.graph_client import GraphClient, GraphSettings
 from harness import meta_payloads as mp
 from harness.chat_display import describe
-from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, AcceptedMessage
 from harness.webhook_sender import SIGNATURE_HEADER, WebhookSender, encode_payload, sign
+from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, AcceptedMessage
 
 USER = "4915550000001"
 SECRET = "test-app-secret"
