@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from standins import meta_payloads as mp
+from harness import meta_payloads as mp
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 

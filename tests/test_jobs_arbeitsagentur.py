@@ -1,4 +1,4 @@
-"""The Arbeitsagentur provider against the loopback stand-in (standins/jobsuche.py)."""
+"""The Arbeitsagentur provider against the loopback stand-in (standins/jobsuche/)."""
 from __future__ import annotations
 
 import socket

@@ -75,10 +75,10 @@ from connectors.whatsapp.webhook import DeliveryOptions
 from privacy.context import keys_for_user
 from privacy.errors import InvalidIdentifierError
 from privacy.keyring import Keyring
-from standins import at_rest
-from standins import meta_payloads as mp
-from standins.local_stack import PHONE_NUMBER_ID, LocalStack
-from standins.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
+from harness import at_rest
+from harness import meta_payloads as mp
+from harness.local_stack import PHONE_NUMBER_ID, LocalStack
+from harness.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 

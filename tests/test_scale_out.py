@@ -34,9 +34,9 @@ from conftest import MODEL, as_user, drop_postgres_tables, require_model, stored
 import redis
 from rasa.shared.core.events import BotUttered, UserUttered
 
-from standins import meta_payloads as mp
-from standins.local_stack import LocalStack
-from standins.webhook_sender import WebhookSender
+from harness import meta_payloads as mp
+from harness.local_stack import LocalStack
+from harness.webhook_sender import WebhookSender
 
 pytestmark = pytest.mark.e2e
 

@@ -67,9 +67,9 @@ from connectors.whatsapp.webhook import WebhookCore
 from privacy.context import UserKeys, keys_for_user, user_context
 from privacy.keyring import Keyring, Secret
 from privacy.tracker_store import EncryptedTrackerStore
-from standins import meta_payloads
+from harness import meta_payloads
 from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, Fault, MetaGraphStandIn
-from standins.webhook_sender import WebhookSender
+from harness.webhook_sender import WebhookSender
 
 WA_ID = "4915550000301"
 OTHER_WA_ID = "4915550000302"

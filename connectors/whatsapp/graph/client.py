@@ -3,7 +3,7 @@
 Why this module exists: the channel renders Rasa responses into Graph API message objects
 elsewhere (the renderer) and needs one small, async, retrying sender for them that never blocks
 Sanic's event loop, turns every failure into a typed error (:mod:`.errors`) and can be pointed at
-the local Meta stand-in (standins/meta_graph.py) for tests and offline runs.
+the local Meta stand-in (standins/meta_graph/) for tests and offline runs.
 
 The HTTP calls go through pywa 4.5 (``pywa_async.WhatsApp``): it owns the authorisation header,
 the Graph API URL layout, the mark-as-read and typing-indicator bodies and the decoding of

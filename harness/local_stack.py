@@ -3,7 +3,7 @@
 ``LocalStack`` runs the Meta Graph stand-in, the action server and one or more ``rasa run``
 instances with the WhatsApp channel, each on a free 127.0.0.1 port, with fresh random secrets
 shared only between these processes. The caller plays Meta: it posts signed webhooks
-(:mod:`standins.webhook_sender`) and reads what the assistant sent from the stand-in.
+(:mod:`harness.webhook_sender`) and reads what the assistant sent from the stand-in.
 
 Why processes and not in-process apps: this is how the assistant runs in production (Rasa,
 the action server and Meta are separate), and several Rasa instances sharing a tracker store,

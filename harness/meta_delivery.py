@@ -1,7 +1,7 @@
 """Meta's side of a load run: users' messages delivered at least once to a pool of instances.
 
 Why: the reliability suite must reproduce what Meta does to a webhook under trouble, at scale,
-and count what came back. :class:`standins.webhook_sender.WebhookSender` posts one notification to
+and count what came back. :class:`harness.webhook_sender.WebhookSender` posts one notification to
 one URL; this module adds what a load run needs:
 
 - a **pool of instances behind a load balancer**: every POST (first delivery and each
@@ -33,8 +33,8 @@ from typing import Any, Callable, Optional
 
 import httpx
 
-from standins import meta_payloads as mp
-from standins.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
+from harness import meta_payloads as mp
+from harness.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
 
 __all__ = [
     "DeliveryCounts",
