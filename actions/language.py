@@ -1,4 +1,4 @@
-"""Which language to answer in: German first, English when the user writes English or asks.
+"""Which language to answer in: the default language first, another when the user writes it or asks.
 
 Rasa picks each response's wording by the ``language`` slot (conditional response
 variations in ``domain.yml``). This action fills that slot on every user message through a
@@ -7,67 +7,103 @@ detection runs before any response is chosen and designers never touch Python.
 
 The detector is a transparent word-list scorer rather than a statistical model: messages
 are short ("Koch", "Berlin", "ok"), and for those the right answer is "no evidence, keep
-the current language". Only a clear majority of language-specific words switches.
+the current language". Only a clear majority of language-specific words switches. The
+languages are those of labels.yml (``languages``); the word lists and evidence letters are
+its ``actions.language_detection`` section, so a designer adds a language there.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-__all__ = ["ActionDetectLanguage", "detect_language", "SUPPORTED_LANGUAGES"]
+import wording
+from actions.label_cache import derived
 
-SUPPORTED_LANGUAGES = ("de", "en")
+__all__ = ["ActionDetectLanguage", "detect_language", "LanguageEvidence"]
 
-_GERMAN = frozenset(
-    """
-    ich du er sie wir ihr mir mich dich mein meine dein deine bitte danke hallo moin servus
-    tschüss tschüß und oder nicht kein keine keinen ein eine einen einem einer der die das dem den
-    des ist bin bist sind war habe hast hat haben suche suchen sucht gibt gib es als auch noch
-    mit für von bei nach aus zum zur im am auf wie was wo wer wann warum welche welcher welches
-    kann kannst können möchte möchten will würde gerne gern arbeit stelle stellen jobs job
-    nur lieber statt umkreis teilzeit vollzeit minijob zeig zeige mehr neue neu hilfe ja nein
-    daten lösche löschen meine gespräch guten tag morgen abend schön super
-    """.split()
-)
-_ENGLISH = frozenset(
-    """
-    i you he she we they me my your yours please thanks thank hello hi hey bye goodbye and or
-    not no any a an the is am are was were have has had looking look search searching find
-    for from with near around in at on as also what where who when why which can could would
-    like want need work jobs job only instead within radius part full time show more new help
-    yes data delete my conversation good morning evening great nice speak english
-    """.split()
-)
-# Words both lists share carry no evidence.
-_SHARED = _GERMAN & _ENGLISH
-_WORD = re.compile(r"[a-zäöüß]+", re.IGNORECASE)
-_UMLAUT = re.compile(r"[äöüß]", re.IGNORECASE)
+# A language wins with this many evidence words, or with one in a message this short.
+_MIN_EVIDENCE = 2
+_SHORT_MESSAGE_WORDS = 2
+
+
+@dataclass(frozen=True)
+class LanguageEvidence:
+    """Per language: the words only it lists, and the letters that point to it."""
+
+    words: Mapping[str, frozenset[str]]
+    letters: Mapping[str, re.Pattern[str]]
+    word: re.Pattern[str]
+
+    @classmethod
+    def from_labels(cls, labels: wording.Labels) -> "LanguageEvidence":
+        section = _detection_section(labels)
+        listed = {
+            language: frozenset(str(words).lower().split())
+            for language, words in (section.get("words") or {}).items()
+            if language in labels.languages and words
+        }
+        # A word listed for two languages carries no evidence.
+        counts: dict[str, int] = {}
+        for words in listed.values():
+            for word in words:
+                counts[word] = counts.get(word, 0) + 1
+        distinctive = {language: frozenset(w for w in words if counts[w] == 1) for language, words in listed.items()}
+        letters = {
+            language: str(chars)
+            for language, chars in (section.get("letters") or {}).items()
+            if language in labels.languages and chars
+        }
+        extra = sorted({char for text in (*letters.values(), *(" ".join(w) for w in listed.values()))
+                        for char in text.lower() if char.isalpha() and not ("a" <= char <= "z")})
+        return cls(
+            words=distinctive,
+            letters={language: re.compile(f"[{re.escape(chars)}]", re.IGNORECASE) for language, chars in letters.items()},
+            word=re.compile(f"[a-z{re.escape(''.join(extra))}]+", re.IGNORECASE),
+        )
+
+    def detect(self, text: str) -> Optional[str]:
+        words = [w.lower() for w in self.word.findall(text)]
+        scores = {language: sum(1 for w in words if w in listed) for language, listed in self.words.items()}
+        for language, letters in self.letters.items():
+            if letters.search(text):
+                scores[language] = scores.get(language, 0) + 1
+        if not scores:
+            return None
+        best = max(scores.values())
+        leaders = [language for language, score in scores.items() if score == best]
+        if len(leaders) != 1 or best < 1:
+            return None
+        if best >= _MIN_EVIDENCE or len(words) <= _SHORT_MESSAGE_WORDS:
+            return leaders[0]
+        return None
+
+
+def _detection_section(labels: wording.Labels) -> Mapping[str, Any]:
+    try:
+        return labels.section("actions.language_detection")
+    except wording.LabelsError:
+        return {}
+
+
+def _evidence(labels: wording.Labels) -> LanguageEvidence:
+    return derived(labels, LanguageEvidence.from_labels)
 
 
 def detect_language(text: str) -> Optional[str]:
-    """Return "de" or "en" when the text clearly is that language, else None.
+    """The language the text clearly is in (a code of labels.yml's ``languages``), else None.
 
     Button payloads ("/intent{...}") and texts without evidence return None, so the
     conversation keeps its language.
     """
     if not text or text.startswith("/"):
         return None
-    words = [w.lower() for w in _WORD.findall(text)]
-    german = sum(1 for w in words if w in _GERMAN and w not in _SHARED)
-    english = sum(1 for w in words if w in _ENGLISH and w not in _SHARED)
-    if _UMLAUT.search(text):
-        german += 1
-    if german == english:
-        return None
-    if english > german and english >= 1 and (english >= 2 or len(words) <= 2):
-        return "en"
-    if german > english and german >= 1 and (german >= 2 or len(words) <= 2):
-        return "de"
-    return None
+    return _evidence(wording.current()).detect(text)
 
 
 class ActionDetectLanguage(Action):
@@ -83,7 +119,7 @@ class ActionDetectLanguage(Action):
         domain: Dict[Text, Any],
     ) -> List[EventType]:
         requested = next(tracker.get_latest_entity_values("language"), None)
-        detected = requested if requested in SUPPORTED_LANGUAGES else None
+        detected = requested if wording.current().is_supported(requested) else None
         if detected is None:
             detected = detect_language((tracker.latest_message or {}).get("text") or "")
         if detected is None or detected == tracker.get_slot("language"):

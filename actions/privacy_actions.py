@@ -6,7 +6,7 @@ channel ever sees the phone number. The action server gets the decrypted tracker
 but holds no key and cannot reach the encrypted store, so it cannot erase or export
 anything. Instead each action sends a *request marker* as a custom bot message::
 
-    {"blaupause_privacy_request": "erase" | "export", "language": "de" | "en"}
+    {"blaupause_privacy_request": "erase" | "export", "language": <a code of labels.yml's languages>}
 
 Rasa passes it to the channel's output as a ``custom`` message. After the turn (when Rasa has
 saved the tracker) the channel finds the marker, removes it from what is sent to WhatsApp,
@@ -29,6 +29,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+import wording
+
 __all__ = [
     "PRIVACY_REQUEST_KEY",
     "ERASE",
@@ -42,7 +44,6 @@ __all__ = [
 PRIVACY_REQUEST_KEY = "blaupause_privacy_request"
 ERASE = "erase"
 EXPORT = "export"
-_LANGUAGES = ("de", "en")
 
 
 def privacy_request_marker(kind: str, language: Optional[str]) -> Dict[str, Any]:
@@ -50,7 +51,7 @@ def privacy_request_marker(kind: str, language: Optional[str]) -> Dict[str, Any]
     if kind not in (ERASE, EXPORT):
         raise ValueError(f"unknown privacy request {kind!r}")
     marker: Dict[str, Any] = {PRIVACY_REQUEST_KEY: kind}
-    if language in _LANGUAGES:
+    if wording.current().is_supported(language):
         marker["language"] = language
     return marker
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import crypto, scale_out, tracker_store, turns, webhook_ack
+from bench import crypto, scale_out, services, tracker_store, turn_stacks, turns, webhook_ack
 from bench.common import PLOT_FILE, RESULTS_FILE, load_results, parse_list, plot_latency, save_section
 
 __all__ = ["BENCHMARKS", "main"]
@@ -64,14 +64,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         timings["tracker_store"] = time.monotonic() - started
 
     if "webhook_ack" in chosen or "turns" in chosen:
-        with_pg = turns.pg_redis_reachable() if args.pg is None else args.pg
+        with_pg = services.pg_redis_reachable() if args.pg is None else args.pg
         if "turns" not in chosen:
             with_pg = False
         with tempfile.TemporaryDirectory(prefix="bench-all-") as tmp:
             started = time.monotonic()
             print(f"\nstarting REST + WhatsApp/SQLite{' + WhatsApp/PostgreSQL+Redis' if with_pg else ''} "
                   "(Rasa takes a minute or two to load)...", flush=True)
-            stacks = turns.BenchStacks(Path(tmp), with_pg_redis=with_pg).start()
+            stacks = turn_stacks.BenchStacks(Path(tmp), with_pg_redis=with_pg).start()
             timings["start_processes"] = time.monotonic() - started
             try:
                 if "webhook_ack" in chosen:
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 def _run_scale_out(full: bool, with_pg: bool | None, timings: dict[str, float]) -> None:
     """The scale-out benchmark needs PostgreSQL and Redis: skip it (and say so) without them."""
-    if with_pg is False or not turns.pg_redis_reachable():
+    if with_pg is False or not services.pg_redis_reachable():
         print("\nscale_out skipped: needs PostgreSQL and Redis on loopback", flush=True)
         return
     started = time.monotonic()

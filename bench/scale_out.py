@@ -17,8 +17,8 @@ db 0, all dropped/deleted afterwards, as are the dedup records of every message 
   consecutive messages of one user always hit different instances (the hard case for shared
   state) while the instances get equal load.
 
-Load, timing and CPU accounting are bench/turns.py's (its functions are reused, not copied): the
-same closed-loop script and fresh fake users per level (4915550002001...), a turn timed from the
+Load, timing and CPU accounting are bench/turns.py's (bench/closed_loop.py, bench/turn_drivers.py:
+reused, not copied): the same closed-loop script and fresh fake users per level (4915550002001...), a turn timed from the
 signed webhook POST to the Graph stand-in's ``received_at`` of its last reply, variants interleaved
 per level and round, rounds pooled, one warm-up user per variant. On top, the load generator's own
 CPU is counted (this process: building, signing and posting payloads, httpx), because on a 2-core
@@ -51,22 +51,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.closed_loop import Level, add_closed_loop_options, cpu_text, interleaved_levels, level_row
 from bench.common import parse_list, print_table, save_section
-from bench.turns import (
-    PG_URL,
-    REDIS_URL,
-    SCRIPT,
-    Level,
-    _cpu_text,
-    _WhatsAppDriver,
-    add_closed_loop_options,
-    cleanup_pg_redis,
-    delete_dedup_records_of,
-    interleaved_levels,
-    level_row,
-    pg_redis_reachable,
-)
-from standins.local_stack import LocalStack
+from bench.services import PG_URL, REDIS_URL, cleanup_pg_redis, pg_redis_reachable
+from bench.turn_drivers import SCRIPT, WhatsAppDriver
+from bench.turn_stacks import delete_dedup_records_of
+from harness.local_stack import LocalStack
 
 __all__ = [
     "INSTANCES",
@@ -271,8 +261,8 @@ class ScaleStacks:
 
 
 # -- measuring --------------------------------------------------------------------------------
-class _BalancedDriver(_WhatsAppDriver):
-    """bench/turns.py's WhatsApp driver behind a round-robin load balancer, counting its own CPU."""
+class _BalancedDriver(WhatsAppDriver):
+    """bench/turn_drivers.py's WhatsApp driver behind a round-robin load balancer, counting its own CPU."""
 
     def __init__(self, stack: LocalStack) -> None:
         super().__init__(variant_name(stack.rasa_instances), stack)
@@ -283,7 +273,7 @@ class _BalancedDriver(_WhatsAppDriver):
 
 
 def _scale_row(variant: str, users_count: int, levels: Sequence[Level]) -> dict[str, Any]:
-    """bench/turns.py's row plus the load generator's share and the cores busy during the level."""
+    """bench/closed_loop.py's row plus the load generator's share and the cores busy during the level."""
     row = level_row(variant, users_count, levels)
     wall = sum(level_wall for _, level_wall, _ in levels)
 
@@ -312,7 +302,7 @@ def _print_tables(rows: Sequence[Mapping[str, Any]], comparisons: Sequence[Mappi
          "serving CPU ms/turn", "load gen. CPU ms/turn", "load gen. share %", "our cores", "machine cores busy",
          "cores stolen"],
         [[r["variant"], r["concurrency"], r["turns"], r["errors"], r["throughput"], r["p50_ms"], r["p95_ms"],
-          r["p99_ms"], r["max_ms"], _cpu_text({k: v for k, v in r["cpu_ms_per_turn"].items() if k != LOADGEN}),
+          r["p99_ms"], r["max_ms"], cpu_text({k: v for k, v in r["cpu_ms_per_turn"].items() if k != LOADGEN}),
           r["loadgen_cpu_ms_per_turn"], r["loadgen_share"] * 100, r["our_cores"], r["machine_cores"],
           r["stolen_cores"]] for r in rows],
     )

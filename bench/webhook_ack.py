@@ -7,7 +7,7 @@ signature check + parse + a log line, so the acknowledgement latency is the chan
 overhead without the dialogue. Target: p99 under 20 ms at 200 requests/s, zero non-2xx.
 
 How: one ``LocalStack`` (1 Rasa instance, encrypted SQLite store, the Graph stand-in). The
-bodies are built with ``standins.meta_payloads.status`` + ``payload`` (three per fake outbound
+bodies are built with ``harness.meta_payloads.status`` + ``payload`` (three per fake outbound
 message, fake recipients 4915550000401...) and signed like Meta before the clock starts. Each
 offered rate is an open loop (``bench.common.run_open_loop``): sends are scheduled on the
 clock at ``i / rate`` and never wait for earlier responses, over an HTTP client with a pool large
@@ -36,8 +36,8 @@ from typing import Any
 import httpx
 
 from bench.common import achieved_rate, parse_list, print_table, run_open_loop, save_section, summarize, verdict
-from standins import meta_payloads as mp
-from standins.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
+from harness import meta_payloads as mp
+from harness.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
 
 __all__ = ["TARGET_P99_MS", "TARGET_RATE", "build_bodies", "measure", "run", "main"]
 
@@ -180,7 +180,7 @@ async def measure(url: str, app_secret: str, rates: Sequence[int], seconds: floa
     With ``server_pid`` (the Rasa process), its CPU time per request is recorded too: evidence of
     whether a latency tail comes from the server's own work or from waiting for a CPU.
     """
-    from bench.turns import _cpu_seconds
+    from bench.closed_loop import cpu_seconds
 
     pooled: dict[int, list[list[_Outcome]]] = {rate: [] for rate in rates}
     server_cpu: dict[int, float] = {rate: 0.0 for rate in rates}
@@ -192,10 +192,10 @@ async def measure(url: str, app_secret: str, rates: Sequence[int], seconds: floa
         for round_index in range(rounds):
             order = list(rates) if round_index % 2 == 0 else list(reversed(rates))
             for rate in order:
-                before = _cpu_seconds(server_pid) if server_pid else 0.0
+                before = cpu_seconds(server_pid) if server_pid else 0.0
                 driver_before = time.process_time()
                 pooled[rate].append(await _segment(poster, url, app_secret, rate, per_segment))
-                server_cpu[rate] += (_cpu_seconds(server_pid) - before) if server_pid else float("nan")
+                server_cpu[rate] += (cpu_seconds(server_pid) - before) if server_pid else float("nan")
                 driver_cpu[rate] += time.process_time() - driver_before
                 await asyncio.sleep(0.5)  # let the server drain before the next rate
     finally:
@@ -264,7 +264,7 @@ def run(rates: Sequence[int] = (50, 200, 500), seconds: float = 6.0, rounds: int
     if stack is not None:
         return asyncio.run(measure(stack.webhook_url(), stack.app_secret, rates, seconds, rounds, client,
                                    stack.procs["rasa0"].pid))
-    from standins.local_stack import LocalStack
+    from harness.local_stack import LocalStack
 
     with tempfile.TemporaryDirectory(prefix="bench-ack-") as tmp:
         print("starting LocalStack (1 Rasa instance, SQLite)...", flush=True)

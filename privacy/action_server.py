@@ -4,7 +4,7 @@ Why: the design says the action server holds no key. It runs the job search and 
 LLM fallback on a tracker that Rasa sends it; it never opens the tracker store and
 never talks to Meta. Started from the same shell as Rasa it would inherit
 ``PRIVACY_KEY``, ``PRIVACY_OLD_KEYS`` and the Meta secrets, and any bug or dependency
-in it could read them. So every launcher (``scripts/run.sh``, ``standins/local_stack.py``)
+in it could read them. So every launcher (``scripts/run.sh``, ``harness/local_stack.py``)
 builds its environment with :func:`action_server_environment`: an allowlist of names
 the action server reads, everything else dropped, and the secrets below refused even
 if someone adds them to the allowlist by prefix.

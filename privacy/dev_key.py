@@ -67,7 +67,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DEV_KEY_PATH = PROJECT_ROOT / "var" / "privacy.key"
 
 API_BASE_URL_ENV = "WHATSAPP_API_BASE_URL"
-#: The channel's default when WHATSAPP_API_BASE_URL is unset (connectors/whatsapp/graph_client.py).
+#: The channel's default when WHATSAPP_API_BASE_URL is unset (connectors/whatsapp/graph/config.py).
 META_API_BASE_URL = "https://graph.facebook.com"
 _META_DOMAINS = ("facebook.com", "whatsapp.com", "whatsapp.net", "fb.com", "meta.com")
 

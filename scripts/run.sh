@@ -80,6 +80,6 @@ if [ "$mode" = "serve" ]; then
   wait
 else
   echo "run: you are a WhatsApp user (fake number). Type messages; a number taps a button or row; /quit ends."
-  .venv/bin/python -m standins.chat --webhook-url "http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook" \
+  .venv/bin/python -m harness.chat --webhook-url "http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook" \
     --graph-port "$GRAPH_PORT"
 fi

@@ -12,6 +12,10 @@ form's question or that the code in ``actions/`` sends by name count as used, an
 every response name the actions send must exist in the domain (a check Rasa lacks, which
 catches typos the test stories cannot see because ``rasa test`` does not run actions).
 
+It also checks that domain.yml and labels.yml agree, since a designer edits both: every
+search slot labels.yml lists (``actions.search.slots``, actions/search/slots.py) is a slot of
+the domain, and the ``language`` slot's values are labels.yml's ``languages``.
+
 Usage: python scripts/validate_data.py   (from the project root; exits 1 on any problem)
 """
 from __future__ import annotations
@@ -20,7 +24,9 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import List, Set
+from typing import Any, List, Mapping, Set
+
+import yaml
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
@@ -29,6 +35,9 @@ from rasa.shared.importers.importer import TrainingDataImporter  # noqa: E402
 from rasa.validator import Validator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: the project's packages (wording) must import
+
+import wording  # noqa: E402
 # Any string literal naming a response: response="utter_x", constants, conditional expressions.
 _RESPONSE_IN_CODE = re.compile(r"""["'](utter_[A-Za-z0-9_]+)["']""")
 
@@ -87,6 +96,22 @@ def unescaped_payloads(responses: dict) -> List[str]:
     return found
 
 
+def labels_disagreeing_with_domain(domain: Mapping[str, Any], labels: wording.Labels) -> List[str]:
+    """What labels.yml names that domain.yml lacks: search slots, or languages of the ``language`` slot."""
+    slots = domain.get("slots") or {}
+    problems = [
+        f"labels.yml lists the search slot '{name}', which domain.yml does not define"
+        for name in labels.section("actions.search.slots")
+        if name not in slots
+    ]
+    values = [str(value) for value in (slots.get("language") or {}).get("values") or []]
+    if sorted(values) != sorted(labels.languages):
+        problems.append(
+            f"the language slot's values {values} in domain.yml are not labels.yml's languages {list(labels.languages)}"
+        )
+    return problems
+
+
 def main() -> int:
     importer = TrainingDataImporter.load_from_config(
         str(ROOT / "config.yml"), str(ROOT / "domain.yml"), [str(ROOT / "data")]
@@ -113,6 +138,10 @@ def main() -> int:
         ok = False
         for name in missing:
             print(f"validate: actions send the response '{name}', which domain.yml does not define", file=sys.stderr)
+    raw_domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8")) or {}
+    for problem in labels_disagreeing_with_domain(raw_domain, wording.current()):
+        ok = False
+        print(f"validate: {problem}", file=sys.stderr)
     for where in unescaped_payloads(domain.responses):
         ok = False
         print(f"validate: write entities in button payloads with doubled braces, {{{{...}}}}: {where}", file=sys.stderr)

@@ -69,7 +69,9 @@ async def http(standin):
 @pytest.fixture
 async def graph(standin):
     """A GraphClient pointed at the stand-in, with two attempts and no backoff."""
-    from connectors.whatsapp.graph_client import GraphClient, GraphSettings, RetryPolicy
+    from connectors.whatsapp.graph.client import GraphClient
+    from connectors.whatsapp.graph.config import GraphSettings
+    from connectors.whatsapp.graph.retry import RetryPolicy
     from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID
 
     client = GraphClient(

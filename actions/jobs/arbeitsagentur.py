@@ -3,7 +3,7 @@
 Follows the public, unofficial OpenAPI description kept at
 ``/work/shared/specs/jobsuche-openapi.yaml`` (upstream: https://github.com/bundesAPI/jobsuche-api):
 
-* search: ``GET {base}/pc/v4/jobs`` with ``was``, ``wo``, ``umkreis``, ``arbeitszeit``
+* search: ``GET {base}/pc/v4/jobs`` with ``was``, ``wo``, ``umkreis``, ``arbeitgeber``, ``arbeitszeit``
   (``vz``/``tz``/``mj``, ``ho`` for home office; several values joined by ``;`` — the API
   combines them with OR, so "Vollzeit + remote" may also return part-time home-office jobs),
   ``page`` (1-based) and ``size``;
@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
 from urllib.parse import quote
@@ -35,6 +35,7 @@ import requests
 
 from .cities import CityIndex, default_city_index
 from .errors import MalformedResponse, ProviderConfigError, ProviderRejected, ProviderUnavailable
+from .jobsuche_answers import posting_from_details, posting_from_search
 from .models import DEFAULT_RADIUS_KM, JobPosting, JobQuery, SearchResult
 
 __all__ = [
@@ -43,9 +44,9 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "SEARCH_PATH",
     "DETAILS_PATH",
-    "PUBLIC_DETAIL_URL",
     "WORKING_TIME_CODES",
     "REMOTE_CODE",
+    "FILTER_PARAMS",
     "RetryPolicy",
     "ArbeitsagenturProvider",
     "encode_refnr",
@@ -58,15 +59,10 @@ DEFAULT_API_KEY: Final[str] = "jobboerse-jobsuche"
 DEFAULT_TIMEOUT_S: Final[float] = 5.0
 SEARCH_PATH: Final[str] = "/pc/v4/jobs"
 DETAILS_PATH: Final[str] = "/pc/v4/jobdetails/{code}"
-# The public page of a posting on arbeitsagentur.de, used when the API gives no external URL.
-PUBLIC_DETAIL_URL: Final[str] = "https://www.arbeitsagentur.de/jobsuche/jobdetail/{refnr}"
 WORKING_TIME_CODES: Final[Mapping[str, str]] = {"vollzeit": "vz", "teilzeit": "tz", "minijob": "mj"}
 REMOTE_CODE: Final[str] = "ho"
-# arbeitszeitmodelle values of the details answer -> our vocabulary (first match wins).
-_MODEL_TO_WORKING_TIME: Final[tuple[tuple[str, str], ...]] = (
-    ("VOLLZEIT", "vollzeit"), ("TEILZEIT", "teilzeit"), ("MINIJOB", "minijob"),
-)
-_REMOTE_MODEL: Final[str] = "HEIM_TELEARBEIT"
+# JobQuery.filters names (search slots added in YAML) the API can apply -> its parameters; others are ignored.
+FILTER_PARAMS: Final[Mapping[str, str]] = {"employer": "arbeitgeber"}
 _RETRY_STATUSES: Final[frozenset[int]] = frozenset({429, 500, 502, 503, 504})
 _RETRY_EXCEPTIONS: Final[tuple[type[BaseException], ...]] = (
     requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
@@ -119,49 +115,6 @@ def _retry_after_seconds(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
-def _parse_date(value: Any) -> date | None:
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
-def _postal_code(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return f"{value:05d}"
-    text = str(value).strip()
-    return text or None
-
-
-def _coordinate(place: Mapping[str, Any], field: str) -> float | None:
-    coordinates = place.get("koordinaten")
-    if not isinstance(coordinates, Mapping):
-        return None
-    value = coordinates.get(field)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _text(item: Mapping[str, Any], *fields: str) -> str:
-    for field in fields:
-        value = item.get(field)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return ""
-
-
-def _url(item: Mapping[str, Any], refnr: str) -> str:
-    external = item.get("externeUrl")
-    if isinstance(external, str) and external.startswith(("https://", "http://")):
-        return external
-    return PUBLIC_DETAIL_URL.format(refnr=quote(refnr, safe=""))
 
 
 class ArbeitsagenturProvider:
@@ -310,6 +263,7 @@ class ArbeitsagenturProvider:
             codes.append(REMOTE_CODE)
         if codes:
             params["arbeitszeit"] = ";".join(codes)
+        params.update((FILTER_PARAMS[name], value) for name, value in query.filters if name in FILTER_PARAMS)
         return params
 
     def search(self, query: JobQuery) -> SearchResult:
@@ -323,7 +277,7 @@ class ArbeitsagenturProvider:
         if not isinstance(items, list):
             raise MalformedResponse("stellenangebote is not a list")
         postings = tuple(
-            posting for posting in (self._posting_from_search(item, query) for item in items) if posting
+            posting for posting in (posting_from_search(item, query) for item in items) if posting
         )
         try:
             total = int(body.get("maxErgebnisse", 0) or 0)
@@ -343,52 +297,4 @@ class ArbeitsagenturProvider:
             return None
         if not isinstance(body, Mapping):
             raise MalformedResponse("job API details answer is not a JSON object")
-        return self._posting_from_details(body, refnr)
-
-    @staticmethod
-    def _posting_from_search(item: Any, query: JobQuery) -> JobPosting | None:
-        if not isinstance(item, Mapping):
-            return None
-        refnr = _text(item, "refnr")
-        if not refnr:
-            return None
-        place = item.get("arbeitsort") if isinstance(item.get("arbeitsort"), Mapping) else {}
-        return JobPosting(
-            id=refnr,
-            title=_text(item, "titel", "beruf") or refnr,
-            employer=_text(item, "arbeitgeber"),
-            city=_text(place, "ort"),
-            postal_code=_postal_code(place.get("plz")),
-            latitude=_coordinate(place, "lat"),
-            longitude=_coordinate(place, "lon"),
-            # The search answer has no working-time field; a search filtered on exactly one
-            # arbeitszeit code implies it (several codes are OR-ed, so then nothing is known).
-            working_time=query.working_time if not query.remote else None,
-            remote=True if query.remote and not query.working_time else None,
-            start_date=_parse_date(item.get("eintrittsdatum")),
-            url=_url(item, refnr),
-            description="",
-        )
-
-    @staticmethod
-    def _posting_from_details(body: Mapping[str, Any], refnr: str) -> JobPosting:
-        places = body.get("arbeitsorte")
-        place = places[0] if isinstance(places, list) and places and isinstance(places[0], Mapping) else {}
-        models = body.get("arbeitszeitmodelle")
-        models = [str(model).upper() for model in models] if isinstance(models, list) else []
-        working_time = next((ours for theirs, ours in _MODEL_TO_WORKING_TIME if theirs in models), None)
-        found = _text(body, "refnr", "referenznummer") or refnr
-        return JobPosting(
-            id=found,
-            title=_text(body, "stellenangebotsTitel", "titel", "beruf") or found,
-            employer=_text(body, "arbeitgeber"),
-            city=_text(place, "ort"),
-            postal_code=_postal_code(place.get("plz")),
-            latitude=_coordinate(place, "lat"),
-            longitude=_coordinate(place, "lon"),
-            working_time=working_time,
-            remote=_REMOTE_MODEL in models,
-            start_date=_parse_date(body.get("eintrittsdatum")),
-            url=_url(body, found),
-            description=_text(body, "stellenangebotsBeschreibung", "stellenbeschreibung"),
-        )
+        return posting_from_details(body, refnr)

@@ -31,7 +31,7 @@ from .errors import JobDataError, UnknownLocation
 from .models import DEFAULT_RADIUS_KM, WORKING_TIMES, JobPosting, JobQuery, SearchResult
 from .text import fold, fold_key, tokens
 
-__all__ = ["DEFAULT_DATA_FILE", "STOPWORDS", "LocalJobProvider", "load_postings", "IndexedPosting"]
+__all__ = ["DEFAULT_DATA_FILE", "STOPWORDS", "FILTER_COLUMNS", "LocalJobProvider", "load_postings", "IndexedPosting"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ STOPWORDS: Final[frozenset[str]] = frozenset({
     "as", "a", "the", "and", "or", "for", "of", "with", "at", "mwd",
 })
 
+# Full-text columns a JobQuery filter may name (a search slot added in YAML, e.g. "employer").
+FILTER_COLUMNS: Final[frozenset[str]] = frozenset({"title", "keywords", "employer", "description"})
 # Column weights for bm25(): a hit in the title counts most, then the keywords.
 _BM25_WEIGHTS: Final[str] = "10.0, 4.0, 1.0, 1.0"
 _SCHEMA: Final[tuple[str, ...]] = (
@@ -256,6 +258,10 @@ def _match_expression(terms: list[str], operator: str) -> str:
     return f" {operator} ".join(f'"{term}"*' for term in terms)
 
 
+def _narrow(match: str, narrowed: str | None) -> str:
+    return f"({match}) AND {narrowed}" if narrowed else match
+
+
 class LocalJobProvider:
     """Search the bundled (or ``JOBS_DATA_FILE``) postings; thread-safe, no network."""
 
@@ -283,6 +289,16 @@ class LocalJobProvider:
     def search_terms(what: str) -> list[str]:
         """The folded words of ``what`` that take part in the full-text match."""
         return [term for term in tokens(what) if term not in STOPWORDS and (len(term) > 1 or term.isdigit())]
+
+    def _filter_expression(self, query: JobQuery) -> str | None:
+        """FTS5 column filters for ``query.filters`` naming a full-text column; others are ignored."""
+        parts = []
+        for name, value in query.filters:
+            if name in FILTER_COLUMNS:
+                parts.extend(f'{name} : "{term}"*' for term in self.search_terms(value))
+            else:
+                logger.debug("local search cannot filter by %s; ignored", name)
+        return " AND ".join(parts) or None
 
     def _place_filter(self, query: JobQuery) -> tuple[list[str], list[Any], tuple[float, float] | None]:
         """SQL conditions for the place part of the query, and the centre for distance ordering."""
@@ -318,21 +334,23 @@ class LocalJobProvider:
         if query.remote:
             conditions.append("j.remote = 1")
         terms = self.search_terms(query.what)
+        narrowed = self._filter_expression(query)
         offset = (query.page - 1) * query.size
         if not terms:
             if centre is not None:
                 order, order_params = "haversine_km(j.latitude, j.longitude, ?, ?), j.rowid", [*centre]
             else:
                 order, order_params = "j.rowid", []
-            total, postings = self._index.search(None, conditions, params, order, order_params, query.size, offset)
+            total, postings = self._index.search(narrowed, conditions, params, order, order_params, query.size, offset)
         else:
             order = f"bm25(jobs_fts, {_BM25_WEIGHTS}), j.rowid"
             total, postings = self._index.search(
-                _match_expression(terms, "AND"), conditions, params, order, [], query.size, offset
+                _narrow(_match_expression(terms, "AND"), narrowed), conditions, params, order, [], query.size, offset
             )
             if total == 0 and len(terms) > 1:
                 total, postings = self._index.search(
-                    _match_expression(terms, "OR"), conditions, params, order, [], query.size, offset
+                    _narrow(_match_expression(terms, "OR"), narrowed), conditions, params, order, [], query.size,
+                    offset,
                 )
         logger.debug("local search page %d: %d of %d", query.page, len(postings), total)
         return SearchResult(postings=tuple(postings), total=total, page=query.page, size=query.size)

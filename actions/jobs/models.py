@@ -2,7 +2,7 @@
 
 Frozen dataclasses so a query or a result can be shared between threads and cached
 without anyone changing it underneath. ``working_time`` uses the slot vocabulary of the
-dialogue (docs/contracts.md): ``vollzeit``, ``teilzeit``, ``minijob``.
+dialogue (domain.yml, docs/architecture.md): ``vollzeit``, ``teilzeit``, ``minijob``.
 """
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ class JobQuery:
     both mean "no remote filter" (the Arbeitsagentur API cannot exclude home office, so
     both providers treat ``False`` the same way). ``latitude``/``longitude`` come from a
     shared WhatsApp location and, when given, are the centre of the radius search.
-    ``page`` is 1-based.
+    ``filters`` are further criteria as (name, text) pairs: the search slots a designer
+    added in YAML (actions/search/slots.py), e.g. ``(("employer", "Klinikum"),)``; each
+    provider applies the names it can and ignores the others. ``page`` is 1-based.
     """
 
     what: str = ""
@@ -48,6 +50,7 @@ class JobQuery:
     remote: bool | None = None
     latitude: float | None = None
     longitude: float | None = None
+    filters: tuple[tuple[str, str], ...] = ()
     page: int = 1
     size: int = 5
 
@@ -63,6 +66,11 @@ class JobQuery:
             raise InvalidQuery("page must be an integer >= 1")
         if not isinstance(self.size, int) or not 1 <= self.size <= MAX_PAGE_SIZE:
             raise InvalidQuery(f"size must be in 1..{MAX_PAGE_SIZE}")
+        if not isinstance(self.filters, tuple) or not all(
+            isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(part, str) and part for part in pair)
+            for pair in self.filters
+        ):
+            raise InvalidQuery("filters must be a tuple of (name, text) pairs")
         if (self.latitude is None) != (self.longitude is None):
             raise InvalidQuery("latitude and longitude must be given together")
         if self.latitude is not None and self.longitude is not None:

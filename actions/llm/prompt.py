@@ -2,12 +2,12 @@
 and the answer shaped for WhatsApp.
 
 Why a YAML file: conversation designers own the wording and must be able to change it
-without touching Python (see docs/contracts.md and the style notes). The file is read on
+without touching Python (see docs/designing-for-whatsapp.md). The file is read on
 every fallback so an edit applies at once; it is small, so that costs nothing noticeable.
 
-The language hint accepts only the languages the bot speaks (the ``language`` slot is
-categorical ``de | en``); anything else is dropped, so a slot value can never inject text
-into the system prompt.
+The language hint accepts only the languages the bot speaks (labels.yml ``languages``, the
+values of the categorical ``language`` slot); anything else is dropped, so a slot value can
+never inject text into the system prompt.
 """
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ from typing import Any, Mapping
 
 import yaml
 
+import wording
+
 from .errors import LLMPromptInvalid
 
 __all__ = [
     "DEFAULT_PROMPT_PATH",
-    "KNOWN_LANGUAGES",
     "PromptSettings",
     "load_prompt",
     "prompt_path_from_env",
@@ -32,7 +33,6 @@ __all__ = [
 ]
 
 DEFAULT_PROMPT_PATH = Path(__file__).resolve().parents[2] / "prompts" / "llm_fallback.yml"
-KNOWN_LANGUAGES = frozenset({"de", "en"})
 
 MAX_TOKENS_LIMIT = 4096
 _SENTENCE_END = re.compile(r"[.!?…](?:[\"'”“»«)\]]*)(?=\s|$)")
@@ -53,7 +53,7 @@ class PromptSettings:
         """The system prompt, with the language hint when the language is one we speak."""
         prompt = self.system_prompt.strip()
         code = (language or "").strip().lower()
-        if code in KNOWN_LANGUAGES and self.language_hint:
+        if wording.current().is_supported(code) and self.language_hint:
             prompt = f"{prompt}\n\n{self.language_hint.replace('{language}', code)}"
         return prompt
 

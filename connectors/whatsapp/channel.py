@@ -32,11 +32,16 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.whatsapp.dedup import DEFAULT_LEASE_SECONDS, DedupStore, store_from_url
+from connectors.whatsapp.dedup.claims import DEFAULT_LEASE_SECONDS, DedupStore
+from connectors.whatsapp.dedup.factory import store_from_url
 from connectors.whatsapp.framing import install_framing_guard
-from connectors.whatsapp.graph_client import GraphClient, GraphSettings, RetryPolicy
-from connectors.whatsapp.pacing import Pacer
-from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap, PayloadIdMap, RedisPayloadIdMap
+from connectors.whatsapp.graph.client import GraphClient
+from connectors.whatsapp.graph.config import GraphSettings
+from connectors.whatsapp.graph.pacing import Pacer
+from connectors.whatsapp.graph.retry import RetryPolicy
+from connectors.whatsapp.payload_ids.maps import PayloadIdMap
+from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
+from connectors.whatsapp.payload_ids.redis_map import RedisPayloadIdMap
 from connectors.whatsapp.privacy_requests import PrivacyRequests
 from connectors.whatsapp.settings import SettingsError, WhatsAppSettings
 from connectors.whatsapp.webhook import DeliveryOptions, GraphSender, LanguageLookup, WebhookCore, WebhookResponse
@@ -319,8 +324,13 @@ def _pacer_from_env(environ: Mapping[str, str]) -> Pacer:
 
 
 def _graph_client(settings: WhatsAppSettings, pacer: Pacer, environ: Mapping[str, str]) -> GraphClient:
+    default = RetryPolicy()
     try:
-        retry = RetryPolicy.from_env(environ)
+        retry = RetryPolicy(
+            max_attempts=int(environ.get("WHATSAPP_SEND_MAX_ATTEMPTS") or default.max_attempts),
+            base_delay=float(environ.get("WHATSAPP_SEND_BACKOFF_BASE_S") or default.base_delay),
+            max_delay=float(environ.get("WHATSAPP_SEND_BACKOFF_MAX_S") or default.max_delay),
+        )
     except ValueError as error:
         raise SettingsError("WHATSAPP_SEND_MAX_ATTEMPTS/WHATSAPP_SEND_BACKOFF_*_S", str(error)) from None
     graph_settings = GraphSettings(

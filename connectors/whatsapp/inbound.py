@@ -5,13 +5,13 @@ must trigger exactly the intent and entities the designer put into the button
 (``/select_job{"job_id":"42"}``), never the visible title. Everything the assistant cannot
 read still deserves an answer in the user's language, so it becomes
 ``/unsupported_message{"message_type":"image"}`` and the wording lives in domain.yml
-(docs/contracts.md lists the payloads).
+(docs/whatsapp-delivery.md lists the payloads).
 
 | WhatsApp message                         | handed to Rasa                                   |
 | ---------------------------------------- | ------------------------------------------------ |
 | text                                     | the text                                         |
 | interactive button_reply / list_reply    | the reply id (= the Rasa payload)                |
-| reply id starting with "~"               | resolved through render.resolve_reply_id: the    |
+| reply id starting with "~"               | resolved through paging.resolve_reply_id: the    |
 |                                          | long payload, or a "more" page sent directly     |
 | reply id "~..." unknown or expired       | the tapped title (NLU reads it like typed text)  |
 | template quick-reply ``button``          | its payload                                      |
@@ -21,6 +21,10 @@ read still deserves an answer in the user's language, so it becomes
 | unsupported, unknown types               |                                                  |
 
 Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#messages-object
+
+The ids were written by the renderer; both sides share only connectors/whatsapp/paging.py,
+so the inbound side never imports the renderer.
+
 Privacy: nothing here carries the sender id; the metadata is at most the channel and the
 message type.
 """
@@ -32,9 +36,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.whatsapp.payload_ids import PayloadIdMap
-from connectors.whatsapp.render import CorruptPageStateError, ResolvedReply, UnknownReplyIdError, resolve_reply_id
-from connectors.whatsapp.updates import (
+from connectors.whatsapp.paging import CorruptPageStateError, ResolvedReply, UnknownReplyIdError, resolve_reply_id
+from connectors.whatsapp.payload_ids.maps import PayloadIdMap
+from connectors.whatsapp.updates.messages import (
     ButtonReply,
     InboundMessage,
     ListReply,

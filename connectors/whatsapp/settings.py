@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 # One source of truth for the Graph API host and version: the client that uses them.
-from connectors.whatsapp.graph_client import DEFAULT_API_BASE_URL, DEFAULT_API_VERSION
+from connectors.whatsapp.graph.config import DEFAULT_API_BASE_URL, DEFAULT_API_VERSION
 
 __all__ = [
     "SettingsError",

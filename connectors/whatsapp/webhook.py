@@ -41,7 +41,7 @@ in payload order. Replies go ``to`` the phone number when this webhook carried i
 BSUID as ``recipient`` (:class:`~connectors.whatsapp.recipient.Recipient`, rebuilt from every
 redelivery; the outbox holds no address). 131062 (a message that cannot go to a BSUID) is
 undeliverable: the message is finished, not redelivered. A system message announcing a changed
-number or BSUID (:class:`~connectors.whatsapp.updates.IdentityChange`) moves the conversation
+number or BSUID (:class:`~connectors.whatsapp.updates.messages.IdentityChange`) moves the conversation
 to the new identity's keys under the dedup claim, gets no reply and never reaches Rasa.
 """
 from __future__ import annotations
@@ -59,7 +59,7 @@ from typing import Any, AsyncIterator, Iterator, Protocol
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.lock_store import LockError
 
-from connectors.whatsapp.dedup import (
+from connectors.whatsapp.dedup.claims import (
     DEFAULT_LEASE_SECONDS,
     DONE_TTL_SECONDS,
     Claim,
@@ -68,7 +68,7 @@ from connectors.whatsapp.dedup import (
     DedupUnavailableError,
     LeaseLostError,
 )
-from connectors.whatsapp.errors import (
+from connectors.whatsapp.graph.errors import (
     AuthenticationError,
     GraphAPIError,
     InvalidParameterError,
@@ -76,9 +76,9 @@ from connectors.whatsapp.errors import (
 )
 from connectors.whatsapp.inbound import CHANNEL_NAME, DirectReply, to_rasa_input
 from connectors.whatsapp.outbox import ADDRESS_FIELDS, deliver, open_outbox, owner_tag, seal_outbox
-from connectors.whatsapp.pacing import RecipientPacer
+from connectors.whatsapp.graph.pacing import RecipientPacer
 from connectors.whatsapp.privacy_requests import PrivacyRequestHandler, resolve_privacy_requests
-from connectors.whatsapp.payload_ids import PayloadIdMap, owned_by
+from connectors.whatsapp.payload_ids.maps import PayloadIdMap, owned_by
 from connectors.whatsapp.render import render_response
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.signature import (
@@ -90,14 +90,8 @@ from connectors.whatsapp.signature import (
 )
 from connectors.whatsapp.recipient import Recipient
 from connectors.whatsapp.references import References
-from connectors.whatsapp.updates import (
-    IdentityChange,
-    InboundMessage,
-    PayloadError,
-    TextMessage,
-    WebhookUpdate,
-    parse_body,
-)
+from connectors.whatsapp.updates.messages import IdentityChange, InboundMessage, TextMessage, WebhookUpdate
+from connectors.whatsapp.updates.parser import PayloadError, parse_body
 from privacy.backends import TrackerStorageUnavailable
 from privacy.context import UserKeys, keys_for_user, user_context
 from privacy.errors import DecryptionError, InvalidIdentifierError
@@ -171,7 +165,7 @@ class Outcome(Enum):
 
 
 class GraphSender(Protocol):
-    """The part of :class:`connectors.whatsapp.graph_client.GraphClient` the core uses.
+    """The part of :class:`connectors.whatsapp.graph.client.GraphClient` the core uses.
 
     ``send`` gets the reply's :class:`~connectors.whatsapp.recipient.Recipient` (``to`` a phone
     number or ``recipient`` a BSUID); read receipts address the message id only.

@@ -6,7 +6,7 @@ the promise the way an attacker with a copy of the disk, the database or Redis w
 drives scripted WhatsApp conversations (German and English, typed texts, button and list taps, a
 location share with a place name and address, profile names, a name typed into a message)
 through the real processes, then scans the raw bytes of everything they stored
-(standins/at_rest.py) for the numbers in every common spelling, the business-scoped user ids
+(harness/at_rest.py) for the numbers in every common spelling, the business-scoped user ids
 (BSUIDs), parent BSUIDs and usernames in their forms, the profile names, the users'
 texts and distinctive words of them, the place, and the bot's answers as the Graph stand-in
 received them. The users cover the identities of the username era: one whose webhooks carry
@@ -32,13 +32,13 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 import httpx
 import pytest
 
+from harness import at_rest
+from harness import meta_payloads as mp
+from harness.local_stack import LocalStack
+from harness.webhook_sender import WebhookSender
 from tests.support.model import MODEL, require_model
-from tests.support.stores import drop_postgres_tables
-from standins import at_rest
-from standins import meta_payloads as mp
-from standins.local_stack import LocalStack
-from standins.webhook_sender import WebhookSender
 from tests.support.paths import REPO_ROOT
+from tests.support.stores import drop_postgres_tables
 
 pytestmark = pytest.mark.e2e
 

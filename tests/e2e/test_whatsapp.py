@@ -2,7 +2,7 @@
 
 Three real processes on loopback: the Meta Graph stand-in, the action server and ``rasa run``
 with our channel and the encrypted SQLite tracker store. The test plays Meta: it posts
-signed webhooks (standins.webhook_sender) and reads what the assistant sent to the stand-in.
+signed webhooks (harness.webhook_sender) and reads what the assistant sent to the stand-in.
 
 Needs a trained model (``make train``); ``make test`` trains before it runs these
 (marker ``e2e``). Without a model they skip, except under CI=true, where they fail.
@@ -20,9 +20,9 @@ from tests.support.meta_users import as_user as _as_user, system_change as _syst
 from tests.support.model import require_model
 from tests.support.stores import stored_conversation
 from rasa.shared.core.events import UserUttered
-from standins import meta_payloads as mp
-from standins.local_stack import LocalStack
-from standins.webhook_sender import WebhookSender
+from harness import meta_payloads as mp
+from harness.local_stack import LocalStack
+from harness.webhook_sender import WebhookSender
 
 pytestmark = pytest.mark.e2e
 

@@ -1,6 +1,6 @@
 """Logs of the real processes at DEBUG carry no dialogue content (issue 16 findings 1, 2, 5).
 
-Starts the whole assistant (``standins.local_stack``: Meta stand-in, action server, Rasa
+Starts the whole assistant (``harness.local_stack``: Meta stand-in, action server, Rasa
 with the WhatsApp channel) with ``--debug`` and the documented override
 ``BLAUPAUSE_ALLOW_DEBUG_LOGS=1``, talks to it as a user with a phone number, a BSUID, a
 parent BSUID, a username and a profile name, shares a location, makes a custom action
@@ -28,9 +28,9 @@ from tests.support.meta_users import as_user
 from tests.support.model import require_model
 from privacy.action_errors import GENERIC_ERROR
 from privacy.action_server import FORBIDDEN_NAMES, action_server_environment
-from standins import meta_payloads as mp
-from standins.local_stack import ROOT, LocalStack, free_port
-from standins.webhook_sender import WebhookSender
+from harness import meta_payloads as mp
+from harness.local_stack import ROOT, LocalStack, free_port
+from harness.webhook_sender import WebhookSender
 
 pytestmark = pytest.mark.e2e
 

@@ -35,9 +35,9 @@ from tests.support.stores import drop_postgres_tables, stored_conversation
 import redis
 from rasa.shared.core.events import BotUttered, UserUttered
 
-from standins import meta_payloads as mp
-from standins.local_stack import LocalStack
-from standins.webhook_sender import WebhookSender
+from harness import meta_payloads as mp
+from harness.local_stack import LocalStack
+from harness.webhook_sender import WebhookSender
 from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.e2e

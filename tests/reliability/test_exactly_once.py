@@ -18,13 +18,13 @@ counted (webhook POSTs, answers by status, replies delivered, duplicated, lost):
 
 The deployment: two ``rasa run`` instances with the WhatsApp channel, the encrypted tracker store
 on a private PostgreSQL server, the atomic Redis lock store and the Redis dedup store on a private
-Redis server (standins/private_services.py: real servers on free loopback ports that a test may
+Redis server (harness/private_services.py: real servers on free loopback ports that a test may
 stop without disturbing anything else), the action server and the Graph API stand-in.
 
 What "right" means: every user types the same script, whose answers do not depend on how often
 a message was processed (a dialogue re-run after a crash must give the same reply). A reference
 user, served once without trouble, gives the expected replies; every other user must receive
-exactly them, in that order (standins/meta_delivery.py: ``account_replies``). Afterwards each
+exactly them, in that order (harness/meta_delivery.py: ``account_replies``). Afterwards each
 user's stored conversation is read back with their keys: it decrypts, its events are in order and
 it holds the script's messages in order (a message the dialogue ran twice after a crash may
 appear twice in a row; that is the documented at-least-once window, counted and printed).
@@ -52,12 +52,12 @@ from tests.support.model import MODEL, require_model
 from tests.support.stores import stored_conversation
 from rasa.shared.core.events import BotUttered, UserUttered
 
-from standins import at_rest
-from standins.local_stack import LocalStack
-from standins.meta_delivery import (
+from harness import at_rest
+from harness.local_stack import LocalStack
+from harness.meta_delivery import (
     DeliveryCounts, MetaDelivery, ReplyAccount, Storm, account_replies, replies_by_user, run_users,
 )
-from standins.private_services import PrivatePostgres, PrivateRedis, ServiceUnavailable
+from harness.private_services import PrivatePostgres, PrivateRedis, ServiceUnavailable
 from tests.support.paths import REPO_ROOT
 
 # Starting two Rasa instances takes minutes on two busy cores; each test runs a load.

@@ -58,10 +58,10 @@ import redis
 from hypothesis import given, seed
 
 from privacy.keyring import Keyring
-from standins import at_rest
-from standins import meta_payloads as mp
-from standins.local_stack import LocalStack
-from standins.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
+from harness import at_rest
+from harness import meta_payloads as mp
+from harness.local_stack import LocalStack
+from harness.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
 from tests.support.fuzz.accounting import Tally, dedup_keys, identifiers, is_utf8, oracle
 from tests.support.fuzz.bodies import body_strategy, oversized_cases
 from tests.support.fuzz.headers import header_cases
@@ -85,12 +85,12 @@ SIZE_EXAMPLES = 1000 * SCALE
 #: 5xx answers this suite found; the lead fixes them (connectors/ or the Sanic version). Each has
 #: an xfail(strict=True) reproducer below. Keys are used in the report lines.
 KNOWN_BUGS: Dict[str, str] = {}  # none open; a new one gets an entry and an xfail(strict=True) reproducer
-#: 5xx answers this suite found and that are fixed (connectors/whatsapp/updates.py); a 5xx of
+#: 5xx answers this suite found and that are fixed (connectors/whatsapp/updates/parser.py); a 5xx of
 #: theirs now fails the fuzz runs, and each keeps a regression test below.
 FIXED_BUGS = {
-    "timestamp-digits": "updates._timestamp: str.isdigit() is true for '²', '①' ..., int() then raised ValueError",
+    "timestamp-digits": "updates.parser._timestamp: str.isdigit() is true for '²', '①' ..., int() then raised ValueError",
     "int-over-4300-digits": "json.loads raised ValueError (not JSONDecodeError) for integers over 4,300 digits",
-    "coordinate-overflow": "updates._coordinate: float(<int beyond 1e308>) raised OverflowError",
+    "coordinate-overflow": "updates.parser._coordinate: float(<int beyond 1e308>) raised OverflowError",
     "timestamp-overflow": "webhook._is_stale: time.time() - <int timestamp beyond 1e308> raised OverflowError",
     "surrogate-id": "a message or status id with a lone surrogate: message_key() raised UnicodeEncodeError",
     "surrogate-dialogue": "a lone surrogate in a text/reply reaching Rasa or Redis raised UnicodeEncodeError",

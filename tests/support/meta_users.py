@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from standins import meta_payloads as mp
+from harness import meta_payloads as mp
 
 
 def as_user(message: dict[str, Any], *, phone: str | None, user_id: str | None,

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Collection, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from connectors.whatsapp.dedup import message_key
+from connectors.whatsapp.dedup.claims import message_key
 from connectors.whatsapp.references import References
-from connectors.whatsapp.updates import PayloadError, parse_body, without_lone_surrogates
+from connectors.whatsapp.updates.parser import PayloadError, parse_body, without_lone_surrogates
 from privacy.context import keys_for_user
 from privacy.errors import InvalidIdentifierError
 from privacy.keyring import Keyring

@@ -9,8 +9,8 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from hypothesis import strategies as st
 
-from standins import meta_payloads as mp
-from standins.webhook_sender import encode_payload
+from harness import meta_payloads as mp
+from harness.webhook_sender import encode_payload
 from tests.support.fuzz.envelopes import Envelopes
 from tests.support.fuzz.inputs import MAX_BODY, POOL, PROFILE_NAMES, TEXTS, fresh, new_wamid, stale_by
 from tests.support.fuzz.json_text import to_body

@@ -1,6 +1,6 @@
 """Meta's webhook envelope with any field missing, duplicated or of a random type.
 
-Shaped like Meta's webhook payloads (standins/meta_payloads.py); the fate of each message
+Shaped like Meta's webhook payloads (harness/meta_payloads/); the fate of each message
 decides how few of them reach the dialogue (see :class:`Envelopes`).
 """
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, List, Sequence, Tuple
 
-from connectors.whatsapp.updates import BUSINESS_ACCOUNT_OBJECT
-from standins import meta_payloads as mp
-from standins.local_stack import PHONE_NUMBER_ID
+from connectors.whatsapp.updates.messages import BUSINESS_ACCOUNT_OBJECT
+from harness import meta_payloads as mp
+from harness.local_stack import PHONE_NUMBER_ID
 from tests.support.fuzz.inputs import MESSAGE_TYPES, POOL, PROFILE_NAMES, REPLY_PAYLOADS, TEXTS, fresh, new_wamid, stale_by
 from tests.support.fuzz.json_text import MISSING, Pairs, Raw
 from tests.support.fuzz.strategies import LEAVES, WEIRD_DIGITS, rnd_text, seeded

@@ -14,8 +14,8 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from hypothesis import strategies as st
 
-from standins import meta_payloads as mp
-from standins.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
+from harness import meta_payloads as mp
+from harness.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
 from tests.support.fuzz.inputs import MAX_BODY, POOL, PROFILE_NAMES, TEXTS, new_wamid
 from tests.support.fuzz.strategies import rnd_text, seeded
 

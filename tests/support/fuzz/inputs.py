@@ -12,7 +12,7 @@ import secrets
 import time
 
 from connectors.whatsapp.webhook import DeliveryOptions
-from standins import meta_payloads as mp
+from harness import meta_payloads as mp
 
 MAX_BODY = 65536  # WHATSAPP_MAX_BODY_BYTES of this stack: keeps oversized requests small
 STALE_AGE_S = DeliveryOptions().max_message_age_seconds

@@ -1,6 +1,6 @@
 """The running stack a fuzz part talks to, and how a part reports and checks its result.
 
-One LocalStack (standins/local_stack.py) per module; requests go over httpx, normal messages
+One LocalStack (harness/local_stack.py) per module; requests go over httpx, normal messages
 check the assistant still answers, snapshots of the stores attribute what appeared to the
 requests that were accepted.
 """
@@ -18,10 +18,10 @@ import redis
 from hypothesis import HealthCheck, Phase, settings
 
 from privacy.keyring import Keyring
-from standins import at_rest
-from standins import meta_payloads as mp
-from standins.local_stack import LocalStack
-from standins.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
+from harness import at_rest
+from harness import meta_payloads as mp
+from harness.local_stack import LocalStack
+from harness.webhook_sender import SIGNATURE_HEADER, encode_payload, sign
 from tests.support.fuzz.accounting import Snapshot, Tally, dedup_keys, pseudonyms, tracker_rows
 from tests.support.fuzz.inputs import DEDUP_NAMESPACE, PID_NAMESPACE, PROFILE_NAMES, new_wamid
 

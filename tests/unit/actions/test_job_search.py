@@ -14,21 +14,18 @@ from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
 import actions.job_search as job_search
 from actions.job_search import (
-    PAGE_SIZE,
-    SEARCH_SLOTS,
     ActionMoreResults,
     ActionResetSearch,
     ActionSearchJobs,
     ActionShowJob,
-    ValidateJobSearchForm,
-    format_start_date,
-    parse_radius_km,
-    parse_remote,
-    parse_working_time,
-    reset_shared_provider,
     select_job_payload,
-    shared_provider,
 )
+from actions.search.provider_access import reset_shared_provider, shared_provider
+from actions.search.query import PAGE_SIZE
+from actions.search.result_text import format_start_date
+from actions.search.slot_values import parse_radius_km, parse_remote, parse_working_time
+from actions.search.slots import search_slots
+from actions.search_form import ValidateJobSearchForm
 from actions.jobs import (
     JobPosting,
     JobQuery,
@@ -49,7 +46,7 @@ PAST = date(2020, 1, 1)
 def tracker(slots: dict[str, Any] | None = None, *, entities: list[dict[str, Any]] | None = None,
             slot_events: dict[str, Any] | None = None, text: str = "", intent: str = "x") -> Tracker:
     """A tracker whose last events are SlotSet candidates (as Rasa's form sends them)."""
-    all_slots = {name: None for name in (*SEARCH_SLOTS, "language", "requested_slot")}
+    all_slots = {name: None for name in (*search_slots(), "language", "requested_slot")}
     all_slots.update(slots or {})
     all_slots.update(slot_events or {})
     events: list[dict[str, Any]] = [

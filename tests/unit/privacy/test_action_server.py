@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from privacy.action_server import FORBIDDEN_NAMES, action_server_environment
-from standins.local_stack import ROOT, LocalStack
+from harness.local_stack import ROOT, LocalStack
 
 SECRETS = {
     "PRIVACY_KEY": "9f1c3e5a7b2d4f6081a3c5e7f90b1d2e4a6c8e0f13579bdf2468ace013579bdf",

@@ -145,8 +145,8 @@ async def test_the_channel_knows_the_profile_name_and_username_only_during_the_t
     """The webhook core remembers the contact's profile name and username for the dialogue
     call of that person's message (what Rasa's action calls then carry), and nothing after."""
     from connectors.whatsapp.channel import WhatsAppOutput
-    from connectors.whatsapp.dedup import InMemoryDedupStore
-    from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap
+    from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
+    from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
     from connectors.whatsapp.webhook import DeliveryOptions, WebhookCore
     from privacy.keyring import Keyring, Secret
     from tests.unit.connectors.whatsapp.test_identity import message, payload, settings, signed

@@ -1,4 +1,4 @@
-"""The raw at-rest scanners (standins/at_rest.py) find what they must, where they must.
+"""The raw at-rest scanners (harness/at_rest.py) find what they must, where they must.
 
 Why these tests: the end-to-end at-rest proof (tests/e2e/test_at_rest_scan.py) passes when the
 scanners find nothing, so a scanner that silently reads nothing would make it pass vacuously.
@@ -16,7 +16,7 @@ import psycopg2
 import pytest
 import redis
 
-from standins.at_rest import (
+from harness.at_rest import (
     encodings_of,
     find_in,
     needles,

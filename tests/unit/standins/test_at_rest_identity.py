@@ -1,6 +1,6 @@
 """At-rest needles for the identifiers of the username era: BSUIDs, parent BSUIDs, usernames.
 
-The scanners of standins/at_rest.py must find each of them in every form and encoding a store
+The scanners of harness/at_rest.py must find each of them in every form and encoding a store
 could hold it in, and must not cry wolf on data that does not contain them."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from standins import at_rest
+from harness import at_rest
 
 PHONE = "4915550000001"
 BSUID = "DE.1000000000000000001"

@@ -11,12 +11,15 @@ import json
 import pytest
 from aiohttp import web
 
-from connectors.whatsapp.graph_client import GraphClient, GraphSettings, RetryPolicy
+from connectors.whatsapp.graph.client import GraphClient
+from connectors.whatsapp.graph.config import GraphSettings
+from connectors.whatsapp.graph.retry import RetryPolicy
 from connectors.whatsapp.recipient import Recipient
-from standins import meta_payloads as mp
-from standins.chat import ChatSession, fake_user_id, main, user_from_args
+from harness import meta_payloads as mp
+from harness.chat import fake_user_id, main, user_from_args
+from harness.chat_session import ChatSession
+from harness.webhook_sender import WebhookSender
 from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID
-from standins.webhook_sender import WebhookSender
 
 SECRET = "chat-identity-test-secret"
 PHONE = "4915550000001"
@@ -198,7 +201,7 @@ async def test_whoami_and_replies_to_someone_else_are_not_shown(chat, standin):
     ],
 )
 def test_command_line_identities(monkeypatch, argv, phone, user_id, username):
-    import standins.chat as chat_module
+    import harness.chat as chat_module
 
     seen: dict = {}
 

@@ -11,8 +11,8 @@ from collections import Counter
 import httpx
 import pytest
 
-from standins.meta_delivery import MetaDelivery, Storm, account_replies, canonical, replies_by_user, run_users
-from standins.webhook_sender import SIGNATURE_HEADER, sign
+from harness.meta_delivery import MetaDelivery, Storm, account_replies, canonical, replies_by_user, run_users
+from harness.webhook_sender import SIGNATURE_HEADER, sign
 
 SECRET = "test-secret"
 URLS = ["http://a.test/webhook", "http://b.test/webhook"]

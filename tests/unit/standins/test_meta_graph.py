@@ -10,7 +10,9 @@ import sys
 import httpx
 import pytest
 
-from connectors.whatsapp.graph_client import GraphClient, GraphSettings, RetryPolicy
+from connectors.whatsapp.graph.client import GraphClient
+from connectors.whatsapp.graph.config import GraphSettings
+from connectors.whatsapp.graph.retry import RetryPolicy
 from standins.meta_graph import RANDOM_FAULT_KINDS, Fault, MetaGraphStandIn
 from tests.support.paths import REPO_ROOT
 

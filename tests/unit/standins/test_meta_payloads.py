@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from standins import meta_payloads as mp
+from harness import meta_payloads as mp
 
 PHONE = "4915550000001"
 NEW_PHONE = "4915550000002"

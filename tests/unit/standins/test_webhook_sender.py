@@ -12,11 +12,12 @@ import sys
 import pytest
 from aiohttp import web
 
-from connectors.whatsapp.graph_client import GraphClient, GraphSettings
-from standins import meta_payloads as mp
-from standins.chat import describe
+from connectors.whatsapp.graph.client import GraphClient
+from connectors.whatsapp.graph.config import GraphSettings
+from harness import meta_payloads as mp
+from harness.chat_display import describe
+from harness.webhook_sender import SIGNATURE_HEADER, WebhookSender, encode_payload, sign
 from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, AcceptedMessage
-from standins.webhook_sender import SIGNATURE_HEADER, WebhookSender, encode_payload, sign
 from tests.support.paths import REPO_ROOT
 
 USER = "4915550000001"
@@ -319,7 +320,7 @@ async def test_chat_pipes_lines_through_webhook_and_prints_replies():
     env.pop("WHATSAPP_PHONE_NUMBER_ID", None)
     try:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "standins.chat",
+            sys.executable, "-m", "harness.chat",
             "--webhook-url", f"http://127.0.0.1:{webhook_port}/webhooks/whatsapp/webhook",
             "--graph-port", str(graph_port), "--wait", "0.4", "--reply-timeout", "10",
             cwd=ROOT, env=env,

@@ -1,7 +1,7 @@
 """Username-era re-addressing: a body as Meta sends it for phone, BSUID-only and changed users."""
 from __future__ import annotations
 
-from standins import meta_payloads as mp
+from harness import meta_payloads as mp
 from tests.support.meta_users import as_user, system_change
 
 BSUID = "DE.1234567890abcdef"

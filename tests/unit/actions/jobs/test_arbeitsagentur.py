@@ -1,4 +1,4 @@
-"""The Arbeitsagentur provider against the loopback stand-in (standins/jobsuche.py)."""
+"""The Arbeitsagentur provider against the loopback stand-in (standins/jobsuche/)."""
 from __future__ import annotations
 
 import socket
@@ -349,3 +349,8 @@ def test_stand_in_refuses_bad_parameters_and_methods(stand_in) -> None:
                         timeout=2).status_code == 400
     assert requests.post(base + "/pc/v4/jobs", headers=headers, timeout=2).status_code == 405
     assert requests.get(base + "/pc/v9/unknown", headers=headers, timeout=2).status_code == 404
+
+
+def test_an_employer_filter_becomes_the_arbeitgeber_parameter_and_others_are_dropped(provider) -> None:
+    params = provider.search_params(JobQuery(what="Koch", filters=(("employer", "Gasthaus Sonne"), ("salary", "x"))))
+    assert params == {"was": "Koch", "arbeitgeber": "Gasthaus Sonne", "page": "1", "size": "5"}

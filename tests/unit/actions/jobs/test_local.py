@@ -329,3 +329,27 @@ def test_invalid_queries_are_refused(kwargs: dict[str, Any]) -> None:
 def test_query_normalises_text() -> None:
     query = JobQuery(what="  Koch ", where="   ")
     assert query.what == "Koch" and query.where is None and query.has_coordinates is False
+
+
+# --- filters: search slots a designer added in YAML ------------------------------------------
+
+def test_a_filter_naming_a_full_text_column_narrows_the_search(tmp_path: Path) -> None:
+    path = _write_jsonl(tmp_path, [_record("a", employer="Gasthaus Sonne"), _record("b", employer="Hotel Mond"),
+                                   _record("c", title="Kellner (m/w/d)", employer="Gasthaus Sonne")])
+    provider = LocalJobProvider(path)
+    narrowed = provider.search(JobQuery(what="Koch", filters=(("employer", "gasthaus sonne"),)))
+    assert [p.id for p in narrowed.postings] == ["a"] and narrowed.total == 1
+    assert [p.id for p in _all(provider, filters=(("employer", "Sonne"),))] == ["a", "c"]
+    either = provider.search(JobQuery(what="Koch Kellner", filters=(("employer", "Sonne"),)))
+    assert sorted(p.id for p in either.postings) == ["a", "c"]  # the any-term fallback keeps the filter
+
+
+def test_a_filter_the_local_data_cannot_apply_is_ignored(tmp_path: Path) -> None:
+    provider = LocalJobProvider(_write_jsonl(tmp_path, [_record("a"), _record("b")]))
+    assert provider.search(JobQuery(what="Koch", filters=(("salary", "high"),))).total == 2
+
+
+@pytest.mark.parametrize("filters", [(("employer",),), (("employer", ""),), [("employer", "x")], (("", "x"),)])
+def test_malformed_filters_are_refused(filters: Any) -> None:
+    with pytest.raises(InvalidQuery):
+        JobQuery(what="Koch", filters=filters)

@@ -1,4 +1,4 @@
-"""ChatCompletionsClient against the loopback OpenAI stand-in (standins/llm.py)."""
+"""ChatCompletionsClient against the loopback OpenAI stand-in (standins/llm/)."""
 from __future__ import annotations
 
 import json

@@ -30,9 +30,9 @@ from privacy.identity import pseudonym
 from privacy.keyring import Keyring
 from privacy.log_redaction import uninstall_redaction
 from privacy.tracker_store import EncryptedTrackerStore
-from standins import meta_payloads
+from harness import meta_payloads
 from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, Fault, MetaGraphStandIn
-from standins.webhook_sender import WebhookSender, sign
+from harness.webhook_sender import WebhookSender, sign
 
 WA_ID = "4915550000001"
 PROFILE_NAME = "Erika Mustermann"

@@ -9,17 +9,17 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from connectors.whatsapp.dedup import (
+from connectors.whatsapp.dedup.claims import (
     DONE_TTL_SECONDS,
     ClaimStatus,
     DedupStore,
     DedupUnavailableError,
-    InMemoryDedupStore,
     LeaseLostError,
-    RedisDedupStore,
     message_key,
-    store_from_url,
 )
+from connectors.whatsapp.dedup.factory import store_from_url
+from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
+from connectors.whatsapp.dedup.redis_store import RedisDedupStore
 from connectors.whatsapp.outbox import Outbox
 
 WAMID = "wamid.HBgNNDkxNTU1MDAwMDAwMRUCABIYFDNBMDAwMDAwMDAwMDAwMDAwMDAxAA=="

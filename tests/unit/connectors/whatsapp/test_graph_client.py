@@ -10,8 +10,9 @@ import socket
 import httpx
 import pytest
 from aiohttp import web
+from pywa.utils import Version
 
-from connectors.whatsapp.errors import (
+from connectors.whatsapp.graph.errors import (
     AuthenticationError,
     BSUIDRecipientNotSupportedError,
     GraphAPIError,
@@ -26,16 +27,10 @@ from connectors.whatsapp.errors import (
     error_class_for,
     error_from_response,
 )
-from connectors.whatsapp.graph_client import (
-    DEFAULT_API_VERSION,
-    AiohttpTransport,
-    BaseURLTransport,
-    GraphClient,
-    GraphSettings,
-    RetryPolicy,
-    SendResult,
-    SentContact,
-)
+from connectors.whatsapp.graph.client import GraphClient, SendResult, SentContact
+from connectors.whatsapp.graph.config import DEFAULT_API_VERSION, GraphSettings
+from connectors.whatsapp.graph.retry import RetryPolicy
+from connectors.whatsapp.graph.transport import AiohttpTransport, BaseURLTransport
 from connectors.whatsapp.recipient import Recipient
 from standins.meta_graph import Fault
 
@@ -427,14 +422,20 @@ def test_settings_normalise_and_validate():
     assert (settings.api_version, settings.phone_number_id, settings.api_base_url) == ("v21.0", "123", "http://x:1")
     assert "s3cr3t" not in repr(GraphSettings(access_token="s3cr3t", phone_number_id="1"))
     assert GraphSettings(access_token="t", phone_number_id="1").api_version == DEFAULT_API_VERSION
+    assert DEFAULT_API_VERSION == f"v{Version.GRAPH_API.value}"  # the version pywa is written against
     with pytest.raises(ValueError):
         GraphSettings(access_token="t", phone_number_id="1", api_version="latest")
     with pytest.raises(ValueError):
         GraphSettings(access_token="", phone_number_id="1")
-    with pytest.raises(ValueError, match="WHATSAPP_ACCESS_TOKEN"):
-        GraphSettings.from_env({"WHATSAPP_PHONE_NUMBER_ID": "1"})
-    env = GraphSettings.from_env({"WHATSAPP_ACCESS_TOKEN": "t", "WHATSAPP_PHONE_NUMBER_ID": "1", "WHATSAPP_API_VERSION": "v23.0"})
-    assert env.api_version == "v23.0" and env.api_base_url == "https://graph.facebook.com"
+    with pytest.raises(ValueError, match="phone_number_id"):
+        GraphSettings(access_token="t", phone_number_id="  ")
+    with pytest.raises(ValueError, match="timeout"):
+        GraphSettings(access_token="t", phone_number_id="1", timeout=0)
+    chosen = GraphSettings(access_token="t", phone_number_id="1", api_version="v23.0")
+    assert chosen.api_version == "v23.0" and chosen.api_base_url == "https://graph.facebook.com"
+    assert chosen.timeout == 10.0
+    # Only connectors/whatsapp/settings.py reads WHATSAPP_*; these are built through their constructors.
+    assert not hasattr(GraphSettings, "from_env") and not hasattr(RetryPolicy, "from_env")
 
 
 async def test_odd_error_bodies_that_pywa_cannot_decode_still_give_typed_errors(sleeps):

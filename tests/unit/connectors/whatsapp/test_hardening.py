@@ -21,9 +21,11 @@ from redis.asyncio import Redis
 
 import connectors.whatsapp.channel as channel_module
 from connectors.whatsapp.channel import WhatsAppOutput
-from connectors.whatsapp.dedup import ClaimStatus, DedupStore, InMemoryDedupStore, RedisDedupStore, message_key
+from connectors.whatsapp.dedup.claims import ClaimStatus, DedupStore, message_key
+from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
+from connectors.whatsapp.dedup.redis_store import RedisDedupStore
 from connectors.whatsapp.outbox import Outbox, open_outbox, seal_outbox
-from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap
+from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
 from connectors.whatsapp.references import References
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.signature import compute_signature

@@ -19,10 +19,10 @@ from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, Use
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from connectors.whatsapp.channel import WhatsAppOutput
-from connectors.whatsapp.dedup import InMemoryDedupStore
-from connectors.whatsapp.graph_client import GraphClient
+from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
+from connectors.whatsapp.graph.client import GraphClient
 from connectors.whatsapp.outbox import open_outbox, owner_tag
-from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap
+from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
 from connectors.whatsapp.privacy_requests import PrivacyRequests
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.signature import compute_signature

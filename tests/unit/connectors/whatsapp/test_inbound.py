@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 
 from connectors.whatsapp.inbound import DialogueTurn, DirectReply, to_rasa_input
-from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap, MORE_TOKEN_PREFIX
+from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
+from connectors.whatsapp.payload_ids.tokens import MORE_TOKEN_PREFIX
 from connectors.whatsapp.render import render_response
-from connectors.whatsapp.updates import ButtonReply, ListReply, parse_update
+from connectors.whatsapp.updates.messages import ButtonReply, ListReply
+from connectors.whatsapp.updates.parser import parse_update
 from tests.support.paths import UPDATES_DATA
 
 DATA = UPDATES_DATA

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from connectors.whatsapp.pacing import DEFAULT_MAX_MPS, Pacer, RecipientPacer, TokenBucket
+from connectors.whatsapp.graph.pacing import DEFAULT_MAX_MPS, Pacer, RecipientPacer, TokenBucket
 
 
 class FakeClock:
@@ -189,13 +189,20 @@ async def test_cancelled_waiter_does_not_block_the_lane():
     assert len(pacer) == 0
 
 
-def test_pacer_reads_environment():
-    pacer = Pacer.from_env({"WHATSAPP_MAX_MPS": "20", "WHATSAPP_RECIPIENT_MIN_GAP_S": "0.25"})
+def test_pacer_takes_its_rates_from_the_constructor():
+    # The values come from connectors/whatsapp/settings.py (WHATSAPP_MAX_MPS,
+    # WHATSAPP_RECIPIENT_MIN_GAP_S); the pacer itself reads no environment.
+    pacer = Pacer(max_mps=20, recipient_min_gap=0.25)
     assert pacer.throughput.rate == 20
     assert pacer.recipients.min_gap == 0.25
-    default = Pacer.from_env({})
+    default = Pacer()
     assert default.throughput.rate == DEFAULT_MAX_MPS == 80
     assert default.recipients.min_gap == 0.0
+    assert not hasattr(Pacer, "from_env")
+    with pytest.raises(ValueError):
+        Pacer(recipient_min_gap=-1.0)
+    with pytest.raises(ValueError):
+        Pacer(max_mps=0)
 
 
 async def test_pacer_combines_order_and_throughput_and_never_logs_the_key(caplog):

@@ -10,20 +10,18 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from connectors.whatsapp import payload_ids
-from connectors.whatsapp.payload_ids import (
+from connectors.whatsapp.payload_ids import memory_map
+from connectors.whatsapp.payload_ids.maps import PayloadIdMap, OwnedPayloadIds, owned_by
+from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
+from connectors.whatsapp.payload_ids.redis_map import RedisPayloadIdMap
+from connectors.whatsapp.payload_ids.sealing import PayloadSealer
+from connectors.whatsapp.payload_ids.tokens import (
     MORE_TOKEN_PREFIX,
     PAYLOAD_TOKEN_PREFIX,
-    InMemoryPayloadIdMap,
-    PayloadIdMap,
-    PayloadSealer,
-    RedisPayloadIdMap,
     TokenCollisionError,
     UnknownTokenPrefixError,
     is_token,
-    OwnedPayloadIds,
     make_token,
-    owned_by,
     payload_token_key,
     strip_disambiguator,
 )
@@ -138,7 +136,7 @@ def test_in_memory_map_rejects_zero_size() -> None:
 
 
 async def test_in_memory_collision_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(payload_ids, "make_token", lambda value, **_: "~SAME")
+    monkeypatch.setattr(memory_map, "make_token", lambda value, **_: "~SAME")
     mapping = InMemoryPayloadIdMap()
     await mapping.remember("one")
     with pytest.raises(TokenCollisionError):

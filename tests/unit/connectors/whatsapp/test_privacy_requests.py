@@ -42,10 +42,12 @@ from sanic import Sanic
 import actions.privacy_actions as privacy_actions
 from connectors.whatsapp import WhatsAppInput
 from connectors.whatsapp.channel import WhatsAppOutput
-from connectors.whatsapp.dedup import InMemoryDedupStore, RedisDedupStore
-from connectors.whatsapp.graph_client import GraphClient
+from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
+from connectors.whatsapp.dedup.redis_store import RedisDedupStore
+from connectors.whatsapp.graph.client import GraphClient
 from connectors.whatsapp.outbox import owner_tags
-from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap, RedisPayloadIdMap
+from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
+from connectors.whatsapp.payload_ids.redis_map import RedisPayloadIdMap
 from connectors.whatsapp.privacy_requests import (
     PRIVACY_REQUEST_KEY,
     RESPONSE_ERASED,
@@ -65,9 +67,9 @@ from connectors.whatsapp.webhook import WebhookCore
 from privacy.context import UserKeys, keys_for_user, user_context
 from privacy.keyring import Keyring, Secret
 from privacy.tracker_store import EncryptedTrackerStore
-from standins import meta_payloads
+from harness import meta_payloads
 from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, Fault, MetaGraphStandIn
-from standins.webhook_sender import WebhookSender
+from harness.webhook_sender import WebhookSender
 from tests.support.paths import DOMAIN_FILE
 
 WA_ID = "4915550000301"

@@ -12,21 +12,17 @@ from hypothesis import strategies as st
 
 from connectors.whatsapp import limits
 from connectors.whatsapp.limits import LIMIT_SOURCES, measure, validate_outbound
-from connectors.whatsapp.payload_ids import (
-    MORE_TOKEN_PREFIX,
-    InMemoryPayloadIdMap,
-    RedisPayloadIdMap,
-    owned_by,
-)
-from connectors.whatsapp.render import (
+from connectors.whatsapp.payload_ids.tokens import MORE_TOKEN_PREFIX
+from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
+from connectors.whatsapp.payload_ids.redis_map import RedisPayloadIdMap
+from connectors.whatsapp.payload_ids.maps import owned_by
+from connectors.whatsapp.paging import (
     CorruptPageStateError,
     ResolvedReply,
     UnknownReplyIdError,
-    render_response,
     resolve_reply_id,
-    shorten,
-    split_text,
 )
+from connectors.whatsapp.render import render_response, shorten, split_text
 
 Message = dict[str, Any]
 

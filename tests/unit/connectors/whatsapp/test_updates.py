@@ -8,18 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.whatsapp.updates import (
+from connectors.whatsapp.updates.messages import (
     ButtonReply,
     IdentityChange,
     ListReply,
     LocationMessage,
-    PayloadError,
     QuickReply,
     TextMessage,
     UnsupportedMessage,
-    parse_body,
-    parse_update,
 )
+from connectors.whatsapp.updates.parser import PayloadError, parse_body, parse_update
 from tests.support.paths import UPDATES_DATA
 
 DATA = UPDATES_DATA

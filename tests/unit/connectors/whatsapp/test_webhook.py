@@ -17,10 +17,12 @@ from rasa.core.channels.channel import UserMessage
 from redis.asyncio import Redis
 
 from connectors.whatsapp.channel import WhatsAppOutput
-from connectors.whatsapp.dedup import ClaimStatus, DedupUnavailableError, InMemoryDedupStore, RedisDedupStore, message_key
-from connectors.whatsapp.graph_client import GraphClient
+from connectors.whatsapp.dedup.claims import ClaimStatus, DedupUnavailableError, message_key
+from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
+from connectors.whatsapp.dedup.redis_store import RedisDedupStore
+from connectors.whatsapp.graph.client import GraphClient
 from connectors.whatsapp.outbox import Outbox, deliver, open_outbox, seal_outbox
-from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap
+from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.signature import compute_signature
 from connectors.whatsapp.webhook import DeliveryOptions, WebhookCore

@@ -5,12 +5,12 @@ import json
 import sqlite3
 from pathlib import Path
 
-from connectors.whatsapp.dedup import message_key
+from connectors.whatsapp.dedup.claims import message_key
 from connectors.whatsapp.references import References
 from privacy.context import keys_for_user
 from privacy.keyring import Keyring
-from standins import meta_payloads as mp
-from standins.webhook_sender import encode_payload
+from harness import meta_payloads as mp
+from harness.webhook_sender import encode_payload
 from tests.support.fuzz.accounting import Tally, dedup_keys, identifiers, is_utf8, oracle, pseudonyms, tracker_rows
 from tests.support.fuzz.inputs import DEDUP_NAMESPACE, MAX_BODY, POOL
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from connectors.whatsapp.signature import InvalidSignatureError, SignatureError, verify_signature
-from standins.webhook_sender import SIGNATURE_HEADER, sign
+from harness.webhook_sender import SIGNATURE_HEADER, sign
 from tests.support.fuzz.headers import (
     FRAMING_KINDS,
     LOOKALIKES,

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from hypothesis import Phase
 
-from standins import at_rest
-from standins.webhook_sender import SIGNATURE_HEADER, sign
+from harness import at_rest
+from harness.webhook_sender import SIGNATURE_HEADER, sign
 from tests.support.fuzz.accounting import Tally
 from tests.support.fuzz.stack import KNOWN_LEAK_MARKER, Fuzz, hypothesis_settings, kinds_text, report, save_failures, scan_logs
 

@@ -1,0 +1,233 @@
+"""Start the whole assistant on loopback, as separate processes: for tests and benchmarks.
+
+``LocalStack`` runs the Meta Graph stand-in, the action server and one or more ``rasa run``
+instances with the WhatsApp channel, each on a free 127.0.0.1 port, with fresh random secrets
+shared only between these processes. The caller plays Meta: it posts signed webhooks
+(:mod:`harness.webhook_sender`) and reads what the assistant sent from the stand-in.
+
+Why processes and not in-process apps: this is how the assistant runs in production (Rasa,
+the action server and Meta are separate), and several Rasa instances sharing a tracker store,
+lock store and dedup store is only meaningful as separate processes.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
+import httpx
+
+from privacy.action_server import action_server_environment
+
+__all__ = ["LocalStack", "StackError", "PHONE_NUMBER_ID", "free_port"]
+
+ROOT = Path(__file__).resolve().parent.parent
+PHONE_NUMBER_ID = "100000000000001"
+
+
+class StackError(RuntimeError):
+    """A process of the stack did not start; the message names it and its log file."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LocalStack:
+    """The processes and the secrets they share.
+
+    Args:
+        workdir: where logs, the endpoints file and the SQLite database go.
+        model: the trained model archive.
+        rasa_instances: how many ``rasa run`` processes share the stores.
+        tracker_store_url: default: an SQLite file in ``workdir``.
+        lock_store_url: ``redis://…`` for the atomic Redis lock store (needed with several instances).
+        dedup_url: ``redis://…`` for the channel's shared dedup store and payload id map.
+        extra_env: more environment for every process (e.g. send retry tuning).
+        tracker_store_options: more keys under ``tracker_store`` in the endpoints file, e.g.
+            ``{"table": "t1234"}`` (SQL table / Redis namespace) so parallel runs never share data.
+        lock_store_options: more keys under ``lock_store`` (with ``lock_store_url``), e.g.
+            ``{"db": 0, "key_prefix": "t1234"}``; Rasa's RedisLockStore uses db 1 unless told.
+        debug: start Rasa and the action server with ``--debug``. Refused at start in
+            production unless ``extra_env`` sets ``BLAUPAUSE_ALLOW_DEBUG_LOGS=1``.
+    """
+
+    workdir: Path
+    model: Path = ROOT / "models" / "current.tar.gz"
+    rasa_instances: int = 1
+    tracker_store_url: Optional[str] = None
+    lock_store_url: Optional[str] = None
+    dedup_url: Optional[str] = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    tracker_store_options: Mapping[str, Any] = field(default_factory=dict)
+    lock_store_options: Mapping[str, Any] = field(default_factory=dict)
+    debug: bool = False
+
+    def __post_init__(self) -> None:
+        self.app_secret = secrets.token_hex(16)
+        self.access_token = secrets.token_hex(16)
+        self.privacy_key = secrets.token_hex(32)
+        self.graph_port = free_port()
+        self.actions_port = free_port()
+        self.rasa_ports = [free_port() for _ in range(self.rasa_instances)]
+        self.graph_url = f"http://127.0.0.1:{self.graph_port}"
+        self.db_path = self.workdir / "trackers.db"
+        if self.tracker_store_url is None:
+            self.tracker_store_url = f"sqlite:///{self.db_path}"
+        self.procs: Dict[str, subprocess.Popen] = {}
+        self.logs: Dict[str, Path] = {}
+
+    # -- addresses -------------------------------------------------------------------------
+    def webhook_url(self, instance: int = 0) -> str:
+        return f"http://127.0.0.1:{self.rasa_ports[instance]}/webhooks/whatsapp/webhook"
+
+    @property
+    def webhook_urls(self) -> List[str]:
+        return [self.webhook_url(i) for i in range(self.rasa_instances)]
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def env(self) -> Dict[str, str]:
+        env = dict(os.environ)
+        for name in ("LLM_BASE_URL", "LLM_MODEL", "BLAUPAUSE_ENV", "WHATSAPP_DEDUP_URL", "PRIVACY_OLD_KEYS"):
+            env.pop(name, None)
+        env.update(
+            RASA_TELEMETRY_ENABLED="false",
+            PRIVACY_KEY=self.privacy_key,
+            WHATSAPP_APP_SECRET=self.app_secret,
+            WHATSAPP_VERIFY_TOKEN=secrets.token_hex(8),
+            WHATSAPP_ACCESS_TOKEN=self.access_token,
+            WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
+            WHATSAPP_API_BASE_URL=self.graph_url,
+            WHATSAPP_SEND_BACKOFF_BASE_S="0.05",
+            WHATSAPP_SEND_BACKOFF_MAX_S="0.2",
+            TRACKER_STORE_URL=str(self.tracker_store_url),
+            SANIC_HOST="127.0.0.1",
+            JOBS_PROVIDER="local",
+            FORCE_JSON_LOGGING="1",
+        )
+        if self.dedup_url:
+            env["WHATSAPP_DEDUP_URL"] = self.dedup_url
+        env.update(self.extra_env)
+        return env
+
+    def actions_env(self) -> Dict[str, str]:
+        """The action server's environment: :meth:`env` through the allowlist (no key, no Meta secret)."""
+        return action_server_environment(self.env())
+
+    def _endpoints_file(self) -> Path:
+        text = (ROOT / "endpoints.yml").read_text(encoding="utf-8").replace(
+            "http://127.0.0.1:5055/webhook", f"http://127.0.0.1:{self.actions_port}/webhook"
+        )
+        if self.lock_store_url:
+            text += f'\nlock_store:\n  type: locking.redis_lock_store.AtomicRedisLockStore\n  url: "{_host(self.lock_store_url)}"\n  port: {_port(self.lock_store_url, 6379)}\n'
+        if self.tracker_store_options or (self.lock_store_url and self.lock_store_options):
+            import yaml  # only here: the default path keeps the committed file's text as it is
+
+            config = yaml.safe_load(text)
+            config.setdefault("tracker_store", {}).update(self.tracker_store_options)
+            if self.lock_store_url:
+                config["lock_store"].update(self.lock_store_options)
+            text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+        path = self.workdir / "endpoints.yml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def _spawn(self, name: str, command: List[str], env: Mapping[str, str]) -> None:
+        log = self.workdir / f"{name}.log"
+        self.logs[name] = log
+        self.procs[name] = subprocess.Popen(
+            command, cwd=ROOT, env=dict(env), stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def start(self, timeout: float = 300.0) -> "LocalStack":
+        if not self.model.exists():
+            raise StackError(f"no trained model at {self.model}; run `make train`")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = self.env()
+        bin_dir = Path(sys.executable).parent
+        endpoints = self._endpoints_file()
+        self._spawn("graph", [sys.executable, "-m", "standins.meta_graph", "--port", str(self.graph_port)], env)
+        debug = ["--debug"] if self.debug else []
+        self._spawn("actions", [str(bin_dir / "rasa"), "run", "actions", "--actions", "actions",
+                                "--port", str(self.actions_port), *debug], self.actions_env())
+        for index, port in enumerate(self.rasa_ports):
+            self._spawn(f"rasa{index}", [
+                str(bin_dir / "rasa"), "run", "--model", str(self.model), "--credentials", "credentials.yml",
+                "--endpoints", str(endpoints), "--interface", "127.0.0.1", "--port", str(port), *debug,
+            ], env)
+        self._wait(f"{self.graph_url}/_standin/messages", timeout)
+        self._wait(f"http://127.0.0.1:{self.actions_port}/health", timeout)
+        for port in self.rasa_ports:
+            self._wait(f"http://127.0.0.1:{port}/webhooks/whatsapp/", timeout)
+        return self
+
+    def _wait(self, url: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise StackError(f"{name} exited with {proc.returncode}; see {self.logs[name]}")
+            try:
+                if httpx.get(url, timeout=1.0).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise StackError(f"{url} did not answer within {timeout:.0f} s")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kill one process (e.g. ``rasa1`` with SIGKILL, to test a crash)."""
+        proc = self.procs[name]
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- what Meta received ----------------------------------------------------------------
+    def sent(self) -> List[Dict[str, Any]]:
+        """Every message the assistant sent, in the stand-in's order: {to, wamid, message, received_at}."""
+        return httpx.get(f"{self.graph_url}/_standin/messages", timeout=10).json()["messages"]
+
+    def sent_to(self, address: str) -> List[Dict[str, Any]]:
+        """What was sent to a phone number (``to``) or a BSUID (``recipient``)."""
+        return [m["message"] for m in self.sent() if address in (m.get("to"), m.get("recipient"))]
+
+    def inject_faults(self, **fault: Any) -> None:
+        """Queue Graph API faults, e.g. ``inject_faults(status=500, code=2, count=3)``."""
+        httpx.post(f"{self.graph_url}/_standin/faults", json=fault, timeout=5).raise_for_status()
+
+
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+
+
+def _port(url: str, default: int) -> int:
+    hostport = url.split("://", 1)[-1].split("/", 1)[0]
+    return int(hostport.rsplit(":", 1)[1]) if ":" in hostport else default

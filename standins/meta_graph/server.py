@@ -1,0 +1,169 @@
+"""The Graph API stand-in server: Meta's ``messages`` endpoint on loopback, with what it accepted.
+
+Endpoint (Meta's, as documented at
+https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages and
+https://developers.facebook.com/docs/whatsapp/cloud-api/guides/mark-message-as-read):
+``POST /{version}/{phone_number_id}/messages``, a message send or a mark-as-read
+(``{"status": "read", "message_id": ..., "typing_indicator"?: {"type": "text"}}``).
+
+What the endpoint checks and answers: standins/meta_graph/endpoint.py; the control endpoints
+(``/_standin/...``): standins/meta_graph/control.py. This class holds the state both share: the
+token and phone number id, what was accepted (records.py), the fault plan (faults.py) and the
+BSUID refusals (addressing.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from standins.meta_graph.addressing import BsuidRecipients
+from standins.meta_graph.control import ControlEndpoints
+from standins.meta_graph.endpoint import MessagesEndpoint
+from standins.meta_graph.faults import Fault, FaultPlan
+from standins.meta_graph.records import AcceptedMessage, ReadReceipt, Traffic
+
+__all__ = ["DEFAULT_ACCESS_TOKEN", "DEFAULT_PHONE_NUMBER_ID", "MetaGraphStandIn"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ACCESS_TOKEN = "standin-access-token"
+DEFAULT_PHONE_NUMBER_ID = "100000000000001"
+
+
+class MetaGraphStandIn:
+    """The stand-in server: build it, ``await start()`` (port 0 picks a free port), read
+    ``base_url``, and ``await stop()``; or use it as an async context manager.
+
+    Args:
+        access_token: the only bearer token accepted.
+        phone_number_id: the only business phone number id accepted.
+        validate_limits: reject messages that break one of Meta's limits (meta_limits.py).
+    """
+
+    def __init__(
+        self,
+        access_token: str = DEFAULT_ACCESS_TOKEN,
+        phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+        *,
+        validate_limits: bool = True,
+    ) -> None:
+        self.access_token = access_token
+        self.phone_number_id = phone_number_id
+        self.validate_limits = validate_limits
+        self.faults = FaultPlan()
+        self.bsuid_recipients = BsuidRecipients()
+        self.traffic = Traffic()
+        self.stopping = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+        self.app = web.Application(client_max_size=4 * 1024 * 1024)
+        self.app.router.add_post("/{version}/{phone_number_id}/messages", MessagesEndpoint(self).handle)
+        ControlEndpoints(self).add_routes(self.app)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on ``host:port`` and return the base URL (``http://127.0.0.1:<port>``)."""
+        if self._runner is not None:
+            raise RuntimeError("stand-in already started")
+        self.stopping = asyncio.Event()
+        runner = web.AppRunner(self.app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        self._runner = runner
+        bound_host, bound_port = runner.addresses[0][0], runner.addresses[0][1]
+        self._base_url = f"http://{bound_host}:{bound_port}"
+        logger.info("Meta Graph stand-in listening on %s", self._base_url)
+        return self._base_url
+
+    async def stop(self) -> None:
+        """Stop serving; requests held by a timeout fault are released first."""
+        self.stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> MetaGraphStandIn:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` once started; what GraphSettings.api_base_url should be."""
+        if self._base_url is None:
+            raise RuntimeError("stand-in not started")
+        return self._base_url
+
+    # -- recorded traffic ------------------------------------------------------------------
+    @property
+    def messages(self) -> tuple[AcceptedMessage, ...]:
+        """Accepted messages, oldest first."""
+        return tuple(self.traffic.messages)
+
+    @property
+    def reads(self) -> tuple[ReadReceipt, ...]:
+        """Mark-as-read / typing calls, oldest first."""
+        return tuple(self.traffic.reads)
+
+    @property
+    def served_faults(self) -> tuple[Fault, ...]:
+        """Faults answered so far (queued and random), oldest first."""
+        return self.faults.served
+
+    def clear(self) -> None:
+        """Forget recorded messages, read receipts and served faults."""
+        self.traffic.clear()
+        self.faults.forget_served()
+
+    def subscribe(self) -> asyncio.Queue[AcceptedMessage]:
+        """A queue that receives every message accepted from now on."""
+        return self.traffic.subscribe()
+
+    def unsubscribe(self, queue: asyncio.Queue[AcceptedMessage]) -> None:
+        self.traffic.unsubscribe(queue)
+
+    async def wait_for_messages(self, count: int, timeout: float = 5.0) -> tuple[AcceptedMessage, ...]:
+        """Wait until at least ``count`` messages were accepted (TimeoutError otherwise)."""
+        await self.traffic.wait_for_messages(count, timeout)
+        return self.messages
+
+    # -- faults and BSUID refusals (see faults.py, addressing.py) --------------------------
+    def inject_faults(self, fault: Fault, count: int = 1) -> None:
+        """Answer the next ``count`` sends with ``fault`` (queued after earlier faults)."""
+        self.faults.inject(fault, count)
+
+    def inject_timeout(self, seconds: float, count: int = 1) -> None:
+        """Hold the next ``count`` sends for ``seconds`` without recording them."""
+        self.faults.inject(Fault(status=504, code=2, timeout=seconds), count)
+
+    def set_random_faults(self, probability: float, **options: Any) -> None:
+        """Fail each send with ``probability`` with a random kind from RANDOM_FAULT_KINDS.
+
+        Seeded (``seed=``), so a reliability test sees the same fault sequence on every run;
+        ``kinds=`` picks the kinds, ``timeout=`` how long the "timeout" kind holds a request
+        (:meth:`FaultPlan.set_random`).
+        """
+        self.faults.set_random(probability, **options)
+
+    def clear_faults(self) -> None:
+        """Drop queued faults and turn random faults off."""
+        self.faults.clear()
+
+    def reject_bsuid_recipients(self, recipients: Iterable[str] | None = None) -> None:
+        """Answer 131062 ("BSUID recipients are not supported for this message") to sends
+        addressed by ``recipient``: to every such send when ``recipients`` is None, else only to
+        those BSUIDs. Sends ``to`` a number are unaffected."""
+        self.bsuid_recipients.refuse(recipients)
+
+    def accept_bsuid_recipients(self) -> None:
+        """Undo :meth:`reject_bsuid_recipients`: ``recipient`` sends are accepted again."""
+        self.bsuid_recipients.accept_all()

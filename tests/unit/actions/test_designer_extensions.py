@@ -1,0 +1,181 @@
+"""A designer adds a third language and a search criterion in YAML alone (issue 10, item 3).
+
+The test copies the files a designer edits (labels.yml, domain.yml) into a temporary folder,
+adds French and an ``employer`` search slot there, points the action server's labels at the
+copy (``BLAUPAUSE_LABELS_FILE``) and hands the copied domain to the actions the way Rasa
+does (the ``domain`` of every action call). No Python file is changed and nothing is
+trained: language detection, the job search's words, its summary and the search request
+follow the YAML, and so do the words understood when a user types a criterion.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.job_search import ActionResetSearch, ActionSearchJobs, ActionShowJob
+from actions.jobs.cities import default_city_index
+from actions.jobs.local import LocalJobProvider
+from actions.language import ActionDetectLanguage, detect_language
+from actions.llm import load_prompt
+from actions.privacy_actions import PRIVACY_REQUEST_KEY, ActionExportData
+from actions.search.query import build_query
+from actions.search.slots import search_slots
+from actions.search_form import ValidateJobSearchForm
+
+ROOT = Path(__file__).resolve().parents[3]
+FUTURE = date.today() + timedelta(days=300)
+
+FRENCH_ACTIONS: dict[str, Any] = {
+    "working_time": {"vollzeit": "temps plein", "teilzeit": "temps partiel", "minijob": "mini-job"},
+    "not_specified": "non précisé",
+    "immediately": "immédiatement",
+    "start_date": "{date:%d/%m/%Y}",
+    "result_line": "{number}. {title} chez {where}",
+    "result_line_without_place": "{number}. {title}",
+    "place_separator": ", ",
+}
+FRENCH_SEARCH: dict[str, Any] = {"criterion": "{name} : {value}", "separator": " · ", "radius": "{km} km",
+                                 "remote_yes": "oui", "remote_no": "non"}
+FRENCH_SLOT_NAMES = {"job_title": "métier", "location": "lieu", "radius_km": "rayon",
+                     "working_time": "temps de travail", "remote": "télétravail"}
+FRENCH_WORDS = "je tu nous vous cherche chercher un une travail emploi de des le la les pour avec dans bonjour merci oui"
+
+
+def _with_french(entry: Any, french: Any) -> Any:
+    return {**entry, "fr": french} if isinstance(entry, dict) else entry
+
+
+@pytest.fixture()
+def designer_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """labels.yml and domain.yml copied and extended the way a designer would; returns the domain."""
+    labels = yaml.safe_load((ROOT / "labels.yml").read_text(encoding="utf-8"))
+    labels["languages"].append("fr")
+    actions = labels["actions"]
+    for key, french in FRENCH_ACTIONS.items():
+        if isinstance(french, dict):
+            actions[key] = {name: _with_french(actions[key][name], text) for name, text in french.items()}
+        else:
+            actions[key] = _with_french(actions[key], french)
+    search = actions["search"]
+    for key, french in FRENCH_SEARCH.items():
+        search[key] = _with_french(search[key], french)
+    for slot, french in FRENCH_SLOT_NAMES.items():
+        search["slots"][slot] = _with_french(search["slots"][slot], french)
+    search["slots"]["employer"] = {"de": "Arbeitgeber", "en": "employer", "fr": "employeur"}
+    actions["understood"]["working_time"]["vollzeit"].append("temps plein")
+    actions["understood"]["remote_yes"].append("télétravail")
+    actions["language_detection"]["words"]["fr"] = FRENCH_WORDS
+    actions["language_detection"]["letters"]["fr"] = "éèêàçùœ"
+    labels_file = tmp_path / "labels.yml"
+    labels_file.write_text(yaml.safe_dump(labels, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    domain["entities"].append("employer")
+    domain["slots"]["employer"] = {"type": "text", "influence_conversation": False,
+                                   "mappings": [{"type": "from_entity", "entity": "employer"}]}
+    domain["slots"]["language"]["values"].append("fr")
+    domain["forms"]["job_search_form"]["required_slots"].append("employer")
+    (tmp_path / "domain.yml").write_text(yaml.safe_dump(domain, allow_unicode=True, sort_keys=False),
+                                         encoding="utf-8")
+
+    monkeypatch.setenv("BLAUPAUSE_LABELS_FILE", str(labels_file))
+    return domain
+
+
+@pytest.fixture()
+def provider(tmp_path: Path) -> LocalJobProvider:
+    records = [
+        {"id": "s1", "title": "Koch (m/w/d)", "employer": "Gasthaus Sonne", "city": "Berlin", "postal_code": "10115",
+         "working_time": "vollzeit", "start_date": None, "url": "https://jobs.example.org/s1"},
+        {"id": "m1", "title": "Koch (m/w/d)", "employer": "Hotel Mond", "city": "Berlin", "postal_code": "10117",
+         "working_time": "teilzeit", "start_date": FUTURE.isoformat(), "url": "https://jobs.example.org/m1"},
+    ]
+    path = tmp_path / "jobs.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return LocalJobProvider(path)
+
+
+def _tracker(slots: dict[str, Any], *, text: str = "", entities: list[dict[str, Any]] | None = None,
+             slot_events: dict[str, Any] | None = None) -> Tracker:
+    all_slots = {name: None for name in (*search_slots(), "language", "requested_slot")}
+    all_slots.update(slots)
+    all_slots.update(slot_events or {})
+    events: list[dict[str, Any]] = [{"event": "user", "text": text, "parse_data": {"entities": entities or []}}]
+    events += [{"event": "slot", "name": k, "value": v} for k, v in (slot_events or {}).items()]
+    return Tracker.from_dict({
+        "sender_id": "designer-test", "slots": all_slots, "events": events, "active_loop": {"name": "job_search_form"},
+        "latest_message": {"text": text, "intent": {"name": "inform"}, "entities": entities or []},
+    })
+
+
+def test_french_is_detected_and_german_and_english_still_are(designer_copy) -> None:
+    assert detect_language("Je cherche un travail de cuisinier à Paris") == "fr"
+    assert detect_language("Bonjour") == "fr"
+    assert detect_language("Ich suche einen Job als Koch in Berlin") == "de"
+    assert detect_language("any nursing jobs near Hamburg?") == "en"
+    assert detect_language("Berlin") is None
+
+
+async def test_the_language_slot_switches_to_french(designer_copy) -> None:
+    action = ActionDetectLanguage()
+    typed = await action.run(CollectingDispatcher(), _tracker({"language": "de"}, text="je cherche un emploi"), {})
+    asked = await action.run(CollectingDispatcher(), _tracker({"language": "de"}, text="Französisch bitte",
+                                                             entities=[{"entity": "language", "value": "fr"}]), {})
+    assert typed == asked == [SlotSet("language", "fr")]
+
+
+async def test_results_and_summary_come_out_in_french_and_the_new_slot_filters(designer_copy, provider) -> None:
+    state = _tracker({"language": "fr", "job_title": "Koch", "location": "Berlin", "employer": "Gasthaus Sonne",
+                      "working_time": "Temps plein"})
+    query = build_query(state, 1, default_city_index())
+    assert query.filters == (("employer", "Gasthaus Sonne"),)
+    assert query.working_time == "vollzeit"  # the French words typed are understood too
+
+    events, dispatcher = await _run(ActionSearchJobs(provider), state, designer_copy)
+    assert events == [SlotSet("search_page", 1.0)]
+    results = dispatcher.messages[0]
+    assert results["results"] == "1. Koch (m/w/d) chez Gasthaus Sonne, Berlin"  # Hotel Mond is filtered out
+    assert results["total"] == 1
+    assert results["criteria"] == ("métier : Koch · lieu : Berlin · temps de travail : temps plein"
+                                   " · employeur : Gasthaus Sonne")
+
+
+async def test_job_details_in_french(designer_copy, provider) -> None:
+    for job_id, start, working_time in (("s1", "immédiatement", "temps plein"),
+                                        ("m1", FUTURE.strftime("%d/%m/%Y"), "temps partiel")):
+        state = _tracker({"language": "fr"}, entities=[{"entity": "job_id", "value": job_id}])
+        _, dispatcher = await _run(ActionShowJob(provider), state, designer_copy)
+        assert (dispatcher.messages[0]["start_date"], dispatcher.messages[0]["working_time"]) == (start, working_time)
+
+
+async def test_the_new_slot_is_reset_and_cleaned_by_the_form(designer_copy) -> None:
+    events, _ = await _run(ActionResetSearch(), _tracker({"employer": "Gasthaus Sonne"}), designer_copy)
+    assert SlotSet("employer", None) in events
+    assert [event["name"] for event in events][-1] == "employer"
+
+    state = _tracker({"job_title": "Koch", "location": "Berlin"}, slot_events={"employer": "  Gasthaus \n Sonne "})
+    events, _ = await _run(ValidateJobSearchForm(), state, designer_copy)
+    assert {e["name"]: e["value"] for e in events if e["event"] == "slot"} == {"employer": "Gasthaus Sonne"}
+
+
+async def test_privacy_requests_carry_french(designer_copy) -> None:
+    _, dispatcher = await _run(ActionExportData(), _tracker({"language": "fr"}), designer_copy)
+    assert dispatcher.messages[0]["custom"] == {PRIVACY_REQUEST_KEY: "export", "language": "fr"}
+
+
+def test_the_llm_fallback_hints_french(designer_copy) -> None:
+    prompt = load_prompt()
+    assert prompt.system_message("fr") != prompt.system_message("xx") == prompt.system_prompt.strip()
+
+
+async def _run(action: Any, state: Tracker, domain: dict[str, Any]) -> tuple[list, CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    return await action.run(dispatcher, state, domain), dispatcher
