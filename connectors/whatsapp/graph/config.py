@@ -18,7 +18,7 @@ DEFAULT_API_BASE_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v26.0"
 """The Graph API version pywa 4.5.0 is written against (``pywa.utils.Version.GRAPH_API``); written
 out so that this module does not import pywa, and checked against pywa by
-tests/test_whatsapp_graph_client.py, so a pywa upgrade that changes it fails there."""
+tests/unit/connectors/whatsapp/graph/test_client.py, so a pywa upgrade that changes it fails there."""
 
 _VERSION_RE = re.compile(r"^v?(\d+\.\d+)$")
 

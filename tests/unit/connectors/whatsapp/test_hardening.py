@@ -1,7 +1,7 @@
 """Issue 16 findings 7 and 9, channel side: keyed references, padded outboxes, bounds, replay window.
 
 Each test names the finding it covers. The webhook core runs with a recording Graph double
-(no network); the HTTP tests run the real Sanic channel from test_whatsapp_channel_http.
+(no network); the HTTP tests run the real Sanic channel from tests/unit/connectors/whatsapp/test_channel.py.
 """
 from __future__ import annotations
 
