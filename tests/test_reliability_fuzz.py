@@ -70,7 +70,7 @@ from conftest import require_model
 from connectors.whatsapp.dedup import message_key
 from connectors.whatsapp.references import References
 from connectors.whatsapp.updates import BUSINESS_ACCOUNT_OBJECT, PayloadError, parse_body, without_lone_surrogates
-from connectors.whatsapp.webhook import DeliveryOptions
+from connectors.whatsapp.core import DeliveryOptions
 from privacy.context import keys_for_user
 from privacy.errors import InvalidIdentifierError
 from privacy.keyring import Keyring

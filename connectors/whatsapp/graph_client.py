@@ -48,7 +48,6 @@ from typing import Any, TypeVar
 import aiohttp
 import certifi
 import httpx
-from pywa.utils import Version
 from pywa_async import WhatsApp
 
 from connectors.whatsapp.errors import (
@@ -59,6 +58,8 @@ from connectors.whatsapp.errors import (
 )
 from connectors.whatsapp.pacing import TokenBucket
 from connectors.whatsapp.recipient import Recipient
+# One source of truth for the Graph API host and version: the channel's settings.
+from connectors.whatsapp.settings import DEFAULT_API_BASE_URL, DEFAULT_API_VERSION
 
 __all__ = [
     "DEFAULT_API_BASE_URL",
@@ -73,10 +74,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_API_BASE_URL = "https://graph.facebook.com"
-DEFAULT_API_VERSION = f"v{Version.GRAPH_API.value}"
-"""The Graph API version pywa 4.5.0 is written against (``pywa.utils.Version.GRAPH_API``)."""
 
 _PYWA_HOST = "graph.facebook.com"
 _ADDRESS_KEYS = ("messaging_product", "to", "recipient")
