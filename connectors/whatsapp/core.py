@@ -40,7 +40,7 @@ from connectors.whatsapp.identities import Identities
 from connectors.whatsapp.intake import Intake, ReplayWindow
 from connectors.whatsapp.lanes import Lanes
 from connectors.whatsapp.message_flow import MessageFlow
-from connectors.whatsapp.outcome import Outcome, WebhookResponse, answer_for, reply
+from connectors.whatsapp.outcome import WebhookResponse, answer_for, reply
 from connectors.whatsapp.pacing import RecipientPacer
 from connectors.whatsapp.payload_ids import PayloadIdMap
 from connectors.whatsapp.references import References
@@ -49,7 +49,7 @@ from connectors.whatsapp.turn import LanguageLookup, OnNewMessage, PostTurnHook,
 from connectors.whatsapp.updates import WebhookUpdate
 from privacy.keyring import Keyring
 
-__all__ = ["DeliveryOptions", "WebhookCore", "WebhookResponse", "Outcome"]
+__all__ = ["DeliveryOptions", "WebhookCore"]
 
 logger = logging.getLogger(__name__)
 

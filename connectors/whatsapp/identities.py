@@ -13,16 +13,15 @@ hook's, :mod:`.turn`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from connectors.whatsapp.lanes import distinct
 from connectors.whatsapp.updates import IdentityChange, InboundMessage
 from privacy.context import UserKeys, keys_for_user
 from privacy.errors import InvalidIdentifierError
 from privacy.identity import UserIdentifiers, normalize_wa_id
 from privacy.keyring import Keyring
 
-__all__ = ["Identities"]
+__all__ = ["Identities", "identifiers_of", "distinct"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +69,24 @@ class Identities:
             logger.warning("message %s: identity change (%s) names the same identity twice; acknowledged", ref, message.change)
             return None
         return source, target
+
+
+def distinct(values: Iterable[str | None]) -> tuple[str, ...]:
+    """The non-empty values, first occurrence kept, in order."""
+    seen: list[str] = []
+    for value in values:
+        if value and value not in seen:
+            seen.append(value)
+    return tuple(seen)
+
+
+def identifiers_of(message: InboundMessage) -> tuple[str, ...]:
+    """Every identifier of the person ``message`` is from (for an identity change: both sides)."""
+    ids = [message.sender, message.phone, message.user_id, message.parent_user_id]
+    if isinstance(message, IdentityChange):
+        ids += [message.previous_phone, message.previous_user_id, message.previous_parent_user_id,
+                message.new_phone, message.new_user_id, message.new_parent_user_id]
+    return distinct(ids)
 
 
 def _normalized(identifier: str) -> str:

@@ -18,12 +18,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 
+from connectors.whatsapp.identities import identifiers_of
 from connectors.whatsapp.outcome import Outcome
-from connectors.whatsapp.updates import IdentityChange, InboundMessage
+from connectors.whatsapp.updates import InboundMessage
 from privacy.log_redaction import sensitive_scope
 from privacy.personal_values import personal_values_scope
 
-__all__ = ["Lanes", "group_by_person", "distinct"]
+__all__ = ["Lanes", "group_by_person"]
 
 Context = TypeVar("Context")
 
@@ -67,23 +68,6 @@ class Lanes:
         return outcomes
 
 
-def distinct(values: Iterable[str | None]) -> tuple[str, ...]:
-    """The non-empty values, first occurrence kept, in order."""
-    seen: list[str] = []
-    for value in values:
-        if value and value not in seen:
-            seen.append(value)
-    return tuple(seen)
-
-
-def _lane_ids(message: InboundMessage) -> tuple[str, ...]:
-    ids = [message.sender, message.phone, message.user_id, message.parent_user_id]
-    if isinstance(message, IdentityChange):
-        ids += [message.previous_phone, message.previous_user_id, message.previous_parent_user_id,
-                message.new_phone, message.new_user_id, message.new_parent_user_id]
-    return distinct(ids)
-
-
 def group_by_person(messages: Sequence[InboundMessage]) -> list[list[InboundMessage]]:
     """Group messages by person, keeping payload order within each group.
 
@@ -101,7 +85,7 @@ def group_by_person(messages: Sequence[InboundMessage]) -> list[list[InboundMess
 
     keys: list[str] = []
     for index, message in enumerate(messages):
-        own = [f"id:{identifier.casefold()}" for identifier in _lane_ids(message)] or [f"message:{index}"]
+        own = [f"id:{identifier.casefold()}" for identifier in identifiers_of(message)] or [f"message:{index}"]
         root = find(own[0])
         for other in own[1:]:
             other_root = find(other)

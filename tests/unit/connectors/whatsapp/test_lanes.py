@@ -5,7 +5,8 @@ import asyncio
 
 import pytest
 
-from connectors.whatsapp.lanes import Lanes, distinct, group_by_person
+from connectors.whatsapp.identities import distinct
+from connectors.whatsapp.lanes import Lanes, group_by_person
 from connectors.whatsapp.outcome import Outcome
 from connectors.whatsapp.updates import IdentityChange, InboundMessage, TextMessage
 from privacy.log_redaction import register_sensitive, sensitive_values
