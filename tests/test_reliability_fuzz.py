@@ -71,7 +71,7 @@ from connectors.whatsapp.dedup.claims import message_key
 from connectors.whatsapp.references import References
 from connectors.whatsapp.updates.messages import BUSINESS_ACCOUNT_OBJECT
 from connectors.whatsapp.updates.parser import PayloadError, parse_body, without_lone_surrogates
-from connectors.whatsapp.webhook import DeliveryOptions
+from connectors.whatsapp.core import DeliveryOptions
 from privacy.context import keys_for_user
 from privacy.errors import InvalidIdentifierError
 from privacy.keyring import Keyring

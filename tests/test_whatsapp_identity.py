@@ -18,7 +18,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from connectors.whatsapp.channel import WhatsAppOutput
+from connectors.whatsapp.output import WhatsAppOutput
 from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
 from connectors.whatsapp.graph.client import GraphClient
 from connectors.whatsapp.outbox import open_outbox, owner_tag
@@ -26,7 +26,7 @@ from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
 from connectors.whatsapp.privacy_requests import PrivacyRequests
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.signature import compute_signature
-from connectors.whatsapp.webhook import DeliveryOptions, WebhookCore
+from connectors.whatsapp.core import DeliveryOptions, WebhookCore
 from privacy.context import keys_for_user, user_context
 from privacy.identity import pseudonym
 from privacy.keyring import Keyring, Secret

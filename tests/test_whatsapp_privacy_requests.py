@@ -41,7 +41,7 @@ from sanic import Sanic
 
 import actions.privacy_actions as privacy_actions
 from connectors.whatsapp import WhatsAppInput
-from connectors.whatsapp.channel import WhatsAppOutput
+from connectors.whatsapp.output import WhatsAppOutput
 from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
 from connectors.whatsapp.dedup.redis_store import RedisDedupStore
 from connectors.whatsapp.graph.client import GraphClient
@@ -63,7 +63,7 @@ from connectors.whatsapp.privacy_requests import (
 )
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.signature import compute_signature
-from connectors.whatsapp.webhook import WebhookCore
+from connectors.whatsapp.core import WebhookCore
 from privacy.context import UserKeys, keys_for_user, user_context
 from privacy.keyring import Keyring, Secret
 from privacy.tracker_store import EncryptedTrackerStore

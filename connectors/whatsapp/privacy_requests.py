@@ -280,6 +280,10 @@ class PrivacyRequests:
             payload_ids=payload_ids,
         )
 
+    async def after_turn(self, bot_messages: list[dict[str, Any]], user_keys: UserKeys, ref: str) -> list[dict[str, Any]]:
+        """The channel's post-turn hook (connectors/whatsapp/turn.py): markers become replies."""
+        return await resolve_privacy_requests(bot_messages, self, user_keys, ref)
+
     async def resolve(
         self, bot_messages: Sequence[Mapping[str, Any]], user_keys: UserKeys, ref: str
     ) -> list[dict[str, Any]]:
