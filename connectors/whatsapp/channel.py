@@ -37,14 +37,14 @@ from connectors.whatsapp.framing import install_framing_guard
 from connectors.whatsapp.graph_client import GraphClient, GraphSettings, RetryPolicy
 from connectors.whatsapp.pacing import Pacer
 from connectors.whatsapp.payload_ids import InMemoryPayloadIdMap, PayloadIdMap, RedisPayloadIdMap
-from connectors.whatsapp.privacy_requests import PrivacyRequests
 from connectors.whatsapp.settings import SettingsError, WhatsAppSettings
 from connectors.whatsapp.webhook import DeliveryOptions, GraphSender, LanguageLookup, WebhookCore, WebhookResponse
 from privacy.dev_key import keyring_for_runtime
 from privacy.errors import PrivacyConfigError
 from privacy.keyring import Keyring
 from privacy.log_redaction import install_redaction
-from privacy.tracker_store import make_fail_closed, tracker_saved_in_this_request
+from privacy.requests.hook import PrivacyRequests
+from rasa_compat import make_fail_closed, tracker_saved_in_this_request
 
 __all__ = ["WhatsAppInput", "WhatsAppOutput"]
 
@@ -263,7 +263,7 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
 
 def _fail_closed_once(request: Request) -> None:
     """Let storage errors reach the webhook core (503, Meta redelivers) instead of Rasa's
-    FailSafe wrapper hiding them; see privacy.tracker_store.make_fail_closed."""
+    FailSafe wrapper hiding them; see rasa_compat.make_fail_closed."""
     ctx = request.app.ctx
     if getattr(ctx, "blaupause_fail_closed", False):
         return

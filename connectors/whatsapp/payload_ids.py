@@ -12,7 +12,7 @@ per-process key in memory, so neither Meta, which sees the token as a button id,
 Redis can test a guessed payload against a token (issue 16 finding 7; there is no unkeyed hash).
 
 Per person (issue 16 item 6): the renderer remembers each value under the *owner tag* of the user
-it renders for (:func:`connectors.whatsapp.outbox.owner_tag` of the user's data key, so only
+it renders for (:func:`privacy.owner_tags.owner_tag` of the user's data key, so only
 computable with the user's identifier and the server secret; see :func:`owned_by`). The owner is
 part of the token's HMAC input, so two persons get different tokens for the same payload and a
 token says nothing that links them, and each entry is registered under its owner (Redis: an index
@@ -39,7 +39,7 @@ Values sealed under a retired secret still open while that secret is in the keyr
 The in-memory map never leaves the process and stores values as they are.
 
 Erasure (issue 16 finding 7): tokens and paging state of a person are removed with the person's
-other data (:meth:`forget_owners` with :func:`connectors.whatsapp.outbox.owner_tags`, under the
+other data (:meth:`forget_owners` with :func:`privacy.owner_tags.owner_tags`, under the
 user's lock); entries nobody erases expire 30 days after last use.
 """
 from __future__ import annotations

@@ -75,9 +75,8 @@ from connectors.whatsapp.errors import (
     UnexpectedResponseError,
 )
 from connectors.whatsapp.inbound import CHANNEL_NAME, DirectReply, to_rasa_input
-from connectors.whatsapp.outbox import ADDRESS_FIELDS, deliver, open_outbox, owner_tag, seal_outbox
+from connectors.whatsapp.outbox import ADDRESS_FIELDS, deliver, open_outbox, seal_outbox
 from connectors.whatsapp.pacing import RecipientPacer
-from connectors.whatsapp.privacy_requests import PrivacyRequestHandler, resolve_privacy_requests
 from connectors.whatsapp.payload_ids import PayloadIdMap, owned_by
 from connectors.whatsapp.render import render_response
 from connectors.whatsapp.settings import WhatsAppSettings
@@ -104,7 +103,9 @@ from privacy.errors import DecryptionError, InvalidIdentifierError
 from privacy.identity import UserIdentifiers, normalize_wa_id
 from privacy.keyring import Keyring
 from privacy.log_redaction import register_sensitive, sensitive_scope
+from privacy.owner_tags import owner_tag
 from privacy.personal_values import personal_values_scope, remember_personal_values
+from privacy.requests.hook import PrivacyRequestHandler, PrivacyRequests
 
 __all__ = [
     "WebhookResponse",
@@ -225,7 +226,7 @@ class WebhookCore:
         pacer: keeps each user's sends one at a time (keyed by pseudonym).
         language_lookup: the user's language ("de"/"en") for built-in labels, by pseudonym.
         privacy_requests: performs erase/export requests the dialogue asked for
-            (:mod:`.privacy_requests`); without it their markers are dropped.
+            (:mod:`privacy.requests`); without it their markers are dropped.
         options: claim timings, replay window, lane concurrency.
         references: keyed references of message ids (dedup keys, log references, Rasa
             message ids); by default derived from ``keyring`` (:mod:`.references`).
@@ -603,7 +604,8 @@ class WebhookCore:
         )
         bot_messages: list[dict[str, Any]] = list(getattr(output, "messages", []))
         # After the turn (Rasa has saved the tracker): erase/export, markers become replies.
-        bot_messages = await resolve_privacy_requests(bot_messages, dialogue.privacy_requests, user_keys, ref)
+        hook = dialogue.privacy_requests if dialogue.privacy_requests is not None else PrivacyRequests.for_agent(None)
+        bot_messages = await hook.after_turn(bot_messages, user_keys, ref)
         language = await self._language(bot_messages, user_keys.pseudonym, dialogue.language_lookup, ref)
         rendered: list[dict[str, Any]] = []
         for bot_message in bot_messages:
