@@ -23,15 +23,9 @@ from privacy.errors import (
 )
 from privacy.identity import data_key, is_bsuid, normalize_wa_id, pseudonym
 from privacy.keyring import Keyring, Secret
-from privacy.log_redaction import (
-    RedactingFilter,
-    install_redaction,
-    redact,
-    register_sensitive,
-    sensitive_scope,
-    sensitive_values,
-    uninstall_redaction,
-)
+from privacy.log_redaction.install import RedactingFilter, install_redaction, uninstall_redaction
+from privacy.log_redaction.masking import redact
+from privacy.log_redaction.sensitive import register_sensitive, sensitive_scope, sensitive_values
 from privacy.sealing import seal, seal_json, unseal, unseal_json
 
 __all__ = [

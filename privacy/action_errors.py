@@ -21,7 +21,7 @@ Two independent fixes, so that either side alone is enough:
   so that for any status other than 400 only the ``error`` field (masked by the log
   redaction) survives in ``text``. 400 answers (``ActionExecutionRejection``) carry
   only ``error`` and ``action_name`` and are parsed by Rasa, so they are kept.
-  It is called by :func:`privacy.log_redaction.install_redaction`, which the WhatsApp
+  It is called by :func:`privacy.log_redaction.install.install_redaction`, which the WhatsApp
   channel runs at start-up.
 
 Verified against the installed rasa 3.6 / rasa-sdk 3.6 sources named above.
@@ -35,13 +35,9 @@ import os
 import sys
 from typing import Any
 
-from privacy.log_redaction import (
-    clear_sensitive,
-    install_redaction,
-    is_known_name,
-    is_safe_value,
-    register_sensitive_values,
-)
+from privacy.log_redaction.install import install_redaction
+from privacy.log_redaction.sensitive import clear_sensitive, register_sensitive_values
+from privacy.log_redaction.vocabulary import is_known_name, is_safe_value
 from privacy.personal_values import forget_personal_values, personal_values, receive_personal_values
 
 __all__ = [

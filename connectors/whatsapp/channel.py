@@ -42,7 +42,7 @@ from connectors.whatsapp.webhook import DeliveryOptions, GraphSender, LanguageLo
 from privacy.dev_key import keyring_for_runtime
 from privacy.errors import PrivacyConfigError
 from privacy.keyring import Keyring
-from privacy.log_redaction import install_redaction
+from privacy.log_redaction.install import install_redaction
 from privacy.requests.hook import PrivacyRequests
 from rasa_compat import make_fail_closed, tracker_saved_in_this_request
 

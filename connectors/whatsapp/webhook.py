@@ -102,7 +102,7 @@ from privacy.context import UserKeys, keys_for_user, user_context
 from privacy.errors import DecryptionError, InvalidIdentifierError
 from privacy.identity import UserIdentifiers, normalize_wa_id
 from privacy.keyring import Keyring
-from privacy.log_redaction import register_sensitive, sensitive_scope
+from privacy.log_redaction.sensitive import register_sensitive, sensitive_scope
 from privacy.owner_tags import owner_tag
 from privacy.personal_values import personal_values_scope, remember_personal_values
 from privacy.requests.hook import PrivacyRequestHandler, PrivacyRequests
