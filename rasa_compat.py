@@ -18,11 +18,27 @@ Adjustments:
   wrapper re-raises instead of hiding storage errors.
 - :func:`tracker_saved_in_this_request`: the tracker Rasa handed to the encrypted store's
   ``save`` in this request, instead of a second ``retrieve`` after Rasa's turn.
+- :func:`patch_client_response_error`: rewrites the body Rasa keeps in
+  ``rasa.utils.endpoints.ClientResponseError`` (a failing action's answer, with the
+  tracker; :mod:`privacy.action_errors`).
+- :func:`patch_action_call_headers`: adds headers to Rasa's calls of the action server
+  (``EndpointConfig.request``; :mod:`privacy.personal_values`).
+- :func:`log_lock_deletion`: Rasa's own debug line of a deleted lock (the private
+  ``LockStore._log_deletion``), for ``locking.redis_lock_store.AtomicRedisLockStore``,
+  which overrides Rasa 3.6's ``RedisLockStore`` internals and checks the version itself.
+- rasa-sdk (the action server, guarded by :func:`require_rasa_sdk`):
+  :func:`patch_sdk_executor_run` (``ActionExecutor.run``), :func:`patch_sdk_create_app`
+  (``rasa_sdk.endpoint.create_app``) and :func:`running_sdk_app` (Sanic's private app
+  registry), so :mod:`privacy.action_errors` can harden the action server's app.
+
+The *what* (which body, which header, which middleware) stays in privacy/; this module
+only knows *where* Rasa 3.6 and rasa-sdk 3.6 can be hooked.
 """
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
 from typing import Any, Optional, TypeVar
 
 __all__ = [
@@ -33,6 +49,13 @@ __all__ = [
     "find_encrypted_store",
     "make_fail_closed",
     "tracker_saved_in_this_request",
+    "require_rasa_sdk",
+    "patch_client_response_error",
+    "patch_action_call_headers",
+    "patch_sdk_executor_run",
+    "patch_sdk_create_app",
+    "running_sdk_app",
+    "log_lock_deletion",
 ]
 
 #: The Rasa minor version every adjustment here was written for and tested against.
@@ -45,16 +68,24 @@ class RasaVersionError(RuntimeError):
     """The installed Rasa is not the version an adjustment was written for."""
 
 
-def require_rasa(written_for: str, adjustment: str) -> None:
-    """Raise :class:`RasaVersionError` unless the installed Rasa is ``written_for`` (e.g. "3.6")."""
-    import rasa
-
-    installed = str(getattr(rasa, "__version__", "unknown"))
+def _require(package: str, written_for: str, adjustment: str) -> None:
+    module = __import__(package)
+    installed = str(getattr(module, "__version__", "unknown"))
     if installed != written_for and not installed.startswith(written_for + "."):
         raise RasaVersionError(
-            f"rasa_compat.{adjustment} was written for Rasa {written_for}.x, but Rasa {installed} is "
-            f"installed: re-check it against the new Rasa (see rasa_compat.py) before upgrading"
+            f"rasa_compat.{adjustment} was written for {package} {written_for}.x, but {package} {installed} is "
+            f"installed: re-check it against the new version (see rasa_compat.py) before upgrading"
         )
+
+
+def require_rasa(written_for: str, adjustment: str) -> None:
+    """Raise :class:`RasaVersionError` unless the installed Rasa is ``written_for`` (e.g. "3.6")."""
+    _require("rasa", written_for, adjustment)
+
+
+def require_rasa_sdk(written_for: str, adjustment: str) -> None:
+    """Raise :class:`RasaVersionError` unless the installed rasa-sdk is ``written_for``."""
+    _require("rasa_sdk", written_for, adjustment)
 
 
 def _written_for(version: str) -> Callable[[_F], _F]:
@@ -157,3 +188,156 @@ def tracker_saved_in_this_request(sender_id: str) -> Optional[Any]:
 
     tracker = recall(sender_id, SAVED_TRACKER_MEMO)
     return tracker if isinstance(tracker, DialogueStateTracker) else None
+
+
+# ----------------------------------------------------------------------------- the Rasa process
+
+#: Marks a patched Rasa/rasa-sdk object, so each patch is applied once (idempotent).
+_CLIENT_ERROR_MARK = "_blaupause_error_bodies_stripped"
+_ACTION_CALL_MARK = "_blaupause_personal_values"
+_SDK_MARK = "_blaupause_error_bodies_stripped"
+_SDK_APP_NAME = "rasa_sdk"
+
+
+def patch_client_response_error(rewrite_text: Callable[[int, Any], Any]) -> bool:
+    """Let ``rewrite_text(status, text)`` replace the body Rasa keeps in ``ClientResponseError``.
+
+    Why: Rasa 3.6 (``rasa.utils.endpoints``) builds ``ClientResponseError(status, reason,
+    text=<body>)`` from a failing action server answer, and the body lands in the log at
+    ERROR (see :mod:`privacy.action_errors`). Wraps ``ClientResponseError.__init__``;
+    idempotent. False when Rasa is not loaded (the action server): nothing to patch.
+    """
+    if "rasa" not in sys.modules:
+        return False
+    try:
+        from rasa.utils.endpoints import ClientResponseError
+    except Exception:  # noqa: BLE001 - a partial Rasa install must not stop logging setup
+        return False
+    require_rasa(WRITTEN_FOR, "patch_client_response_error")
+    if getattr(ClientResponseError, _CLIENT_ERROR_MARK, False):
+        return True
+    original = ClientResponseError.__init__
+
+    @functools.wraps(original)
+    def __init__(self: Any, status: int, message: str, text: Any) -> None:
+        original(self, status, message, rewrite_text(status, text))
+
+    ClientResponseError.__init__ = __init__  # type: ignore[method-assign]
+    setattr(ClientResponseError, _CLIENT_ERROR_MARK, True)
+    return True
+
+
+def _is_action_call(kwargs: Mapping[str, Any]) -> bool:
+    """Rasa 3.6's call of the action server: a JSON body naming the ``next_action``."""
+    body = kwargs.get("json")
+    return isinstance(body, dict) and isinstance(body.get("next_action"), str)
+
+
+def patch_action_call_headers(extra_headers: Callable[[], Optional[Mapping[str, str]]]) -> bool:
+    """Add ``extra_headers()`` (when not None) to every call Rasa makes to the action server.
+
+    Why: values that must reach the action server beside the tracker, never inside it
+    (:mod:`privacy.personal_values`), go in a header of the call Rasa 3.6 makes through
+    ``rasa.utils.endpoints.EndpointConfig.request``. Wraps that method; idempotent. False
+    when Rasa is not importable (e.g. inside the action server).
+    """
+    try:
+        from rasa.utils.endpoints import EndpointConfig
+    except ImportError:
+        return False
+    require_rasa(WRITTEN_FOR, "patch_action_call_headers")
+    if getattr(EndpointConfig.request, _ACTION_CALL_MARK, False):
+        return True
+    original = EndpointConfig.request
+
+    @functools.wraps(original)
+    async def request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        headers = extra_headers() if _is_action_call(kwargs) else None
+        if headers:
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), **headers}
+        return await original(self, *args, **kwargs)
+
+    setattr(request, _ACTION_CALL_MARK, True)
+    EndpointConfig.request = request  # type: ignore[method-assign]
+    return True
+
+
+@_written_for(WRITTEN_FOR)
+def log_lock_deletion(lock_store: Any, conversation_id: str, deleted: bool) -> None:
+    """Log a lock deletion the way Rasa 3.6's ``LockStore.cleanup`` does (its private ``_log_deletion``).
+
+    Why: ``AtomicRedisLockStore.cleanup`` replaces Rasa's and should leave the same debug line.
+    """
+    lock_store._log_deletion(conversation_id, deleted)
+
+
+# ----------------------------------------------------------------------------- the action server
+
+
+def patch_sdk_executor_run(before: Callable[[Any], None], after: Callable[[], None]) -> None:
+    """Call ``before(action_call)`` before and ``after()`` after each successful action run.
+
+    Why: the action server's log lines of one call must know that call's tracker values
+    (:mod:`privacy.action_errors`); rasa-sdk 3.6 runs every call through
+    ``rasa_sdk.executor.ActionExecutor.run``. On an exception ``after`` is not called (the
+    error handler's log line still needs the values). Idempotent; nothing without rasa-sdk.
+    """
+    try:
+        from rasa_sdk.executor import ActionExecutor
+    except ImportError:
+        return
+    require_rasa_sdk(WRITTEN_FOR, "patch_sdk_executor_run")
+    if getattr(ActionExecutor.run, _SDK_MARK, False):
+        return
+    original = ActionExecutor.run
+
+    @functools.wraps(original)
+    async def run(self: Any, action_call: Any) -> Any:
+        before(action_call)
+        result = await original(self, action_call)
+        after()
+        return result
+
+    setattr(run, _SDK_MARK, True)
+    ActionExecutor.run = run  # type: ignore[method-assign]
+
+
+def patch_sdk_create_app(harden: Callable[[Any], None]) -> None:
+    """Call ``harden(app)`` on every Sanic app rasa-sdk 3.6's ``rasa_sdk.endpoint.create_app`` builds.
+
+    Why: the action server's app is created inside rasa-sdk; wrapping ``create_app`` is the
+    only place to add middleware to apps created later. Idempotent; nothing without rasa-sdk.
+    """
+    try:
+        import rasa_sdk.endpoint as endpoint
+    except ImportError:
+        return
+    require_rasa_sdk(WRITTEN_FOR, "patch_sdk_create_app")
+    if getattr(endpoint.create_app, _SDK_MARK, False):
+        return
+    original = endpoint.create_app
+
+    @functools.wraps(original)
+    def create_app(*args: Any, **kwargs: Any) -> Any:
+        app = original(*args, **kwargs)
+        harden(app)
+        return app
+
+    setattr(create_app, _SDK_MARK, True)
+    endpoint.create_app = create_app
+
+
+def running_sdk_app() -> Any:
+    """The Sanic app rasa-sdk is building right now (``None`` if none).
+
+    Why: rasa-sdk 3.6 imports the actions package *inside* ``create_app``, after it
+    registered the app under the name ``rasa_sdk``; Sanic keeps that registry in the
+    private ``Sanic._app_registry``.
+    """
+    try:
+        from sanic import Sanic
+    except ImportError:
+        return None
+    if "rasa_sdk" in sys.modules:
+        require_rasa_sdk(WRITTEN_FOR, "running_sdk_app")
+    return Sanic._app_registry.get(_SDK_APP_NAME)
