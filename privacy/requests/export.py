@@ -1,4 +1,4 @@
-"""The readable variables of ``utter_data_export``: counts, times and one line per slot.
+"""The export of a person's data: ``utter_data_export``'s readable variables (counts, times, slots).
 
 Why here: the export's wording lives in domain.yml (the response) and labels.yml's
 ``privacy.export`` section (the words *inside* the variables: time format, yes/no, the
@@ -10,6 +10,7 @@ a language labels.yml lacks falls back to the default language
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -18,8 +19,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import wording
+from privacy.context import UserKeys, user_context
+from privacy.requests.markers import RESPONSE_EXPORT, RESPONSE_EXPORT_EMPTY
 
-__all__ = ["INTERNAL_SLOTS", "display_timezone", "export_variables", "format_slots", "format_time"]
+__all__ = ["INTERNAL_SLOTS", "display_timezone", "export_reply", "export_variables", "format_slots", "format_time"]
+
+logger = logging.getLogger(__name__)
 
 #: Slots that are bookkeeping of the dialogue, not something the user told us.
 INTERNAL_SLOTS = frozenset({"requested_slot", "search_page", "session_started_metadata"})
@@ -101,3 +106,38 @@ def export_variables(
         "retained_until": format_time(retained_until, language, tz),
         "slots": format_slots(summary.get("slots") or {}, language),
     }
+
+
+async def export_reply(
+    store: Any, user_keys: UserKeys, hinted_language: str | None, tz: tzinfo, ref: str
+) -> tuple[str, str, dict[str, Any]]:
+    """(response name, language, variables) of the export of everything stored about the user.
+
+    ``store`` is the encrypted tracker store (its ``export`` plus the exact first and last
+    activity times: the summary has dates only). The language is the marker's, else the
+    stored ``language`` slot, else the default language.
+    """
+    summary = await store.export(user_keys)
+    slots = summary.get("slots") or {}
+    labels = wording.current()
+    stored = slots.get("language")
+    language = hinted_language or (stored if labels.is_supported(stored) else labels.default_language)
+    if not summary.get("events"):
+        logger.info("message %s: export for %s: nothing stored", ref, user_keys.pseudonym)
+        return RESPONSE_EXPORT_EMPTY, language, {}
+    first, last = await _activity(store, user_keys)
+    retained_until = last + store.retention.total_seconds() if last is not None else None
+    variables = export_variables(summary, first=first, last=last, retained_until=retained_until, language=language, tz=tz)
+    logger.info(
+        "message %s: export for %s: %d session(s), %d message(s), %d slot(s)",
+        ref, user_keys.pseudonym, summary.get("sessions", 0), summary.get("user_messages", 0), len(slots),
+    )
+    return RESPONSE_EXPORT, language, variables
+
+
+async def _activity(store: Any, user_keys: UserKeys) -> tuple[float | None, float | None]:
+    """Exact first and last event times (the export summary has dates only)."""
+    with user_context(user_keys):
+        tracker = await store.retrieve_full_tracker(user_keys.pseudonym)
+    times = [event.timestamp for event in (tracker.events if tracker is not None else []) if event.timestamp]
+    return (min(times), max(times)) if times else (None, None)

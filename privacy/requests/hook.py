@@ -35,19 +35,11 @@ from rasa.shared.core.events import SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from privacy.backends import TrackerStorageUnavailable
-from privacy.context import UserKeys, user_context
+from privacy.context import UserKeys
 from privacy.errors import ErasureJournalError
 from privacy.requests.erasure import Erasure, LockStoreLookup, OutboxDropper, PayloadIdForgetter
-from privacy.requests.export import display_timezone as display_timezone_default, export_variables
-from privacy.requests.markers import (
-    RESPONSE_ERASED,
-    RESPONSE_EXPORT,
-    RESPONSE_EXPORT_EMPTY,
-    RESPONSE_FAILED,
-    PrivacyRequest,
-    RequestKind,
-    privacy_request_of,
-)
+from privacy.requests.export import display_timezone as display_timezone_default, export_reply
+from privacy.requests.markers import RESPONSE_ERASED, RESPONSE_FAILED, PrivacyRequest, RequestKind, privacy_request_of
 from privacy.store.encrypted import EncryptedTrackerStore
 import wording
 from rasa_compat import find_encrypted_store
@@ -257,35 +249,9 @@ class PrivacyRequests:
         async with self._erasure.locked(source.pseudonym, target.pseudonym):
             return bool(await store.move(source, target))
 
-    async def _export(
-        self, store: EncryptedTrackerStore, user_keys: UserKeys, hinted_language: str | None, ref: str
-    ) -> dict[str, Any]:
-        summary = await store.export(user_keys)
-        slots = summary.get("slots") or {}
-        labels = wording.current()
-        stored = slots.get("language")
-        language = hinted_language or (stored if labels.is_supported(stored) else labels.default_language)
-        if not summary.get("events"):
-            logger.info("message %s: export for %s: nothing stored", ref, user_keys.pseudonym)
-            return await self.reply(RESPONSE_EXPORT_EMPTY, language, {})
-        first, last = await self._activity(store, user_keys)
-        retained_until = last + store.retention.total_seconds() if last is not None else None
-        variables = export_variables(
-            summary, first=first, last=last, retained_until=retained_until, language=language, tz=self._timezone
-        )
-        logger.info(
-            "message %s: export for %s: %d session(s), %d message(s), %d slot(s)",
-            ref, user_keys.pseudonym, summary.get("sessions", 0), summary.get("user_messages", 0), len(slots),
-        )
-        return await self.reply(RESPONSE_EXPORT, language, variables)
-
-    @staticmethod
-    async def _activity(store: EncryptedTrackerStore, user_keys: UserKeys) -> tuple[float | None, float | None]:
-        """Exact first and last event times (the export summary has dates only)."""
-        with user_context(user_keys):
-            tracker = await store.retrieve_full_tracker(user_keys.pseudonym)
-        times = [event.timestamp for event in (tracker.events if tracker is not None else []) if event.timestamp]
-        return (min(times), max(times)) if times else (None, None)
+    async def _export(self, store: EncryptedTrackerStore, user_keys: UserKeys, hinted: str | None, ref: str) -> dict[str, Any]:
+        response, language, variables = await export_reply(store, user_keys, hinted, self._timezone, ref)
+        return await self.reply(response, language, variables)
 
     async def reply(self, response: str, language: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         """The bot message for a domain response in ``language``, as the output channel collects it.

@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 _PAYLOAD_FORMAT = 1
 _UNREADABLE = (DecryptionError, CorruptRecordError, MalformedPayloadError)
-_RESOLVED = "privacy.tracker_store.conversation_key"
+_RESOLVED = "privacy.store.conversation_key"
 _KEY_PURPOSE = "conversation-key"
 _KEY_BYTES = 32
 _RECORD_PURPOSE = {"events": "live", "sessions": "archive"}

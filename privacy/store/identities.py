@@ -27,7 +27,7 @@ from privacy.context import UserKeys
 __all__ = ["SETTLED_MEMO", "MAX_SETTLED_TAGS"]
 
 #: Memo name (:mod:`privacy.memo`) of the settled tags read or written in this request.
-SETTLED_MEMO = "privacy.tracker_store.aliases_settled"
+SETTLED_MEMO = "privacy.store.aliases_settled"
 _SETTLED_TAG_LABEL = b"blaupause/alias-settled\x00"
 MAX_SETTLED_TAGS = 16
 

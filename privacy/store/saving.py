@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 #: Memo name (:mod:`privacy.memo`) of the tracker saved in this request (read by
 #: :func:`rasa_compat.tracker_saved_in_this_request`).
-SAVED_TRACKER_MEMO = "privacy.tracker_store.saved_tracker"
+SAVED_TRACKER_MEMO = "privacy.store.saved_tracker"
 
 
 class ConversationSaving:
