@@ -104,12 +104,12 @@ class PrivacyRequests:
             can be replaced when Rasa loads a model).
         generate: renders a domain response (see :data:`ResponseGenerator`); ``None`` when
             there is no NLG (then markers are dropped with an error log).
-        generator: instead of ``generate``, returns the current one per turn (:meth:`for_agent`).
-        lock_store: Rasa's lock store (or a function returning it, looked up per request):
-            an erasure (and a move) runs holding the user's lock.
+        lock_store: Rasa's lock store: an erasure (and a move) runs holding the user's lock.
         outboxes: the dedup store, whose unsent outboxes of the person an erasure drops.
         payload_ids: the payload id map, whose entries of the person an erasure removes.
         display_timezone: the time zone of the export's times (default Europe/Berlin).
+        generator: instead of ``generate``, returns the current one per turn (:meth:`for_agent`).
+        lock_store_lookup: instead of ``lock_store``, returns the current one per turn.
     """
 
     def __init__(
@@ -122,12 +122,11 @@ class PrivacyRequests:
         payload_ids: PayloadIdForgetter | None = None,
         display_timezone: tzinfo | None = None,
         generator: Callable[[], ResponseGenerator | None] | None = None,
+        lock_store_lookup: LockStoreLookup | None = None,
     ) -> None:
         self._store = store
         self._generator = generator if generator is not None else (lambda: generate)
-        lookup: LockStoreLookup = lock_store if callable(lock_store) and not hasattr(lock_store, "lock") else (
-            lambda: lock_store
-        )
+        lookup = lock_store_lookup if lock_store_lookup is not None else (lambda: lock_store)
         self._erasure = Erasure(lock_store=lookup, outboxes=outboxes, payload_ids=payload_ids)
         self._timezone = display_timezone if display_timezone is not None else display_timezone_default()
 
@@ -179,7 +178,7 @@ class PrivacyRequests:
         return cls(
             store=store,
             generator=generator,
-            lock_store=lambda: getattr(current(), "lock_store", None),
+            lock_store_lookup=lambda: getattr(current(), "lock_store", None),
             outboxes=outboxes,
             payload_ids=payload_ids,
         )
