@@ -192,11 +192,21 @@ def tracker_saved_in_this_request(sender_id: str) -> Optional[Any]:
 
 # ----------------------------------------------------------------------------- the Rasa process
 
-#: Marks a patched Rasa/rasa-sdk object, so each patch is applied once (idempotent).
+#: Marks a wrapped Rasa/rasa-sdk function, so each patch is applied once (idempotent).
 _CLIENT_ERROR_MARK = "_blaupause_error_bodies_stripped"
 _ACTION_CALL_MARK = "_blaupause_personal_values"
 _SDK_MARK = "_blaupause_error_bodies_stripped"
 _SDK_APP_NAME = "rasa_sdk"
+
+
+def _wrap_once(owner: Any, name: str, mark: str, wrap: Callable[[Any], Any]) -> None:
+    """Replace ``owner.<name>`` by ``wrap(original)`` unless it is already a wrapper of ours."""
+    original = getattr(owner, name)
+    if getattr(original, mark, False):
+        return
+    wrapper = functools.wraps(original)(wrap(original))
+    setattr(wrapper, mark, True)
+    setattr(owner, name, wrapper)
 
 
 def patch_client_response_error(rewrite_text: Callable[[int, Any], Any]) -> bool:
@@ -214,16 +224,14 @@ def patch_client_response_error(rewrite_text: Callable[[int, Any], Any]) -> bool
     except Exception:  # noqa: BLE001 - a partial Rasa install must not stop logging setup
         return False
     require_rasa(WRITTEN_FOR, "patch_client_response_error")
-    if getattr(ClientResponseError, _CLIENT_ERROR_MARK, False):
-        return True
-    original = ClientResponseError.__init__
 
-    @functools.wraps(original)
-    def __init__(self: Any, status: int, message: str, text: Any) -> None:
-        original(self, status, message, rewrite_text(status, text))
+    def wrap(original: Any) -> Any:
+        def __init__(self: Any, status: int, message: str, text: Any) -> None:
+            original(self, status, message, rewrite_text(status, text))
 
-    ClientResponseError.__init__ = __init__  # type: ignore[method-assign]
-    setattr(ClientResponseError, _CLIENT_ERROR_MARK, True)
+        return __init__
+
+    _wrap_once(ClientResponseError, "__init__", _CLIENT_ERROR_MARK, wrap)
     return True
 
 
@@ -246,19 +254,17 @@ def patch_action_call_headers(extra_headers: Callable[[], Optional[Mapping[str, 
     except ImportError:
         return False
     require_rasa(WRITTEN_FOR, "patch_action_call_headers")
-    if getattr(EndpointConfig.request, _ACTION_CALL_MARK, False):
-        return True
-    original = EndpointConfig.request
 
-    @functools.wraps(original)
-    async def request(self: Any, *args: Any, **kwargs: Any) -> Any:
-        headers = extra_headers() if _is_action_call(kwargs) else None
-        if headers:
-            kwargs["headers"] = {**(kwargs.get("headers") or {}), **headers}
-        return await original(self, *args, **kwargs)
+    def wrap(original: Any) -> Any:
+        async def request(self: Any, *args: Any, **kwargs: Any) -> Any:
+            headers = extra_headers() if _is_action_call(kwargs) else None
+            if headers:
+                kwargs["headers"] = {**(kwargs.get("headers") or {}), **headers}
+            return await original(self, *args, **kwargs)
 
-    setattr(request, _ACTION_CALL_MARK, True)
-    EndpointConfig.request = request  # type: ignore[method-assign]
+        return request
+
+    _wrap_once(EndpointConfig, "request", _ACTION_CALL_MARK, wrap)
     return True
 
 
@@ -287,19 +293,17 @@ def patch_sdk_executor_run(before: Callable[[Any], None], after: Callable[[], No
     except ImportError:
         return
     require_rasa_sdk(WRITTEN_FOR, "patch_sdk_executor_run")
-    if getattr(ActionExecutor.run, _SDK_MARK, False):
-        return
-    original = ActionExecutor.run
 
-    @functools.wraps(original)
-    async def run(self: Any, action_call: Any) -> Any:
-        before(action_call)
-        result = await original(self, action_call)
-        after()
-        return result
+    def wrap(original: Any) -> Any:
+        async def run(self: Any, action_call: Any) -> Any:
+            before(action_call)
+            result = await original(self, action_call)
+            after()
+            return result
 
-    setattr(run, _SDK_MARK, True)
-    ActionExecutor.run = run  # type: ignore[method-assign]
+        return run
+
+    _wrap_once(ActionExecutor, "run", _SDK_MARK, wrap)
 
 
 def patch_sdk_create_app(harden: Callable[[Any], None]) -> None:
@@ -313,18 +317,16 @@ def patch_sdk_create_app(harden: Callable[[Any], None]) -> None:
     except ImportError:
         return
     require_rasa_sdk(WRITTEN_FOR, "patch_sdk_create_app")
-    if getattr(endpoint.create_app, _SDK_MARK, False):
-        return
-    original = endpoint.create_app
 
-    @functools.wraps(original)
-    def create_app(*args: Any, **kwargs: Any) -> Any:
-        app = original(*args, **kwargs)
-        harden(app)
-        return app
+    def wrap(original: Any) -> Any:
+        def create_app(*args: Any, **kwargs: Any) -> Any:
+            app = original(*args, **kwargs)
+            harden(app)
+            return app
 
-    setattr(create_app, _SDK_MARK, True)
-    endpoint.create_app = create_app
+        return create_app
+
+    _wrap_once(endpoint, "create_app", _SDK_MARK, wrap)
 
 
 def running_sdk_app() -> Any:

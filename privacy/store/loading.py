@@ -12,6 +12,7 @@ conversation is lost, not replaced by an older one.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -23,9 +24,23 @@ from privacy.store.conversation_keys import _UNREADABLE
 from privacy.store.identities import SETTLED_MEMO, _alias_groups, _identities, _Identity
 from privacy.store.sessions import _both, _merge_sessions, _session_start
 
-__all__ = ["ConversationLoading"]
+__all__ = ["ConversationLoading", "IdentityRecords"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IdentityRecords:
+    """What one identity holds: whether anything, its archived sessions, its live record and events.
+
+    ``live_events`` is empty when there is no live record or it is unreadable (then warned).
+    """
+
+    identity: _Identity
+    present: bool
+    archived: list[list[dict[str, Any]]]
+    live: Optional[StoredRecord]
+    live_events: list[dict[str, Any]]
 
 
 class ConversationLoading:
@@ -143,6 +158,19 @@ class ConversationLoading:
             _, found = await self._load_archive(identity)
             sessions.extend(found)
         return _merge_sessions([], sessions)
+
+    async def _records_of(self, identity: _Identity) -> IdentityRecords:
+        """Everything stored under one identity: archived sessions and the live record (opened)."""
+        identity = await self._resolve(identity)
+        existed, archived = await self._load_archive(identity)
+        record = await self._get(self.backends.live, identity, "live")
+        events: list[dict[str, Any]] = []
+        if record is not None:
+            try:
+                events = self._open(identity, record, "events")
+            except _UNREADABLE as error:
+                self._warn_unreadable("live", identity.pseudonym, error)
+        return IdentityRecords(identity, existed or record is not None, archived, record, events)
 
     def _tracker(self, sender_id: str, events: list[dict[str, Any]]) -> DialogueStateTracker:
         return DialogueStateTracker.from_dict(

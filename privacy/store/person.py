@@ -70,19 +70,12 @@ class PersonOperations:
         archived: list[list[dict[str, Any]]] = []
         present: list[_Identity] = []
         for identity in sources:
-            identity = await self._resolve(identity)
-            existed, sessions = await self._load_archive(identity)
-            archived.extend(sessions)
-            record = await self._get(self.backends.live, identity, "live")
-            if record is not None:
-                try:
-                    events = self._open(identity, record, "events")
-                    if events and not _only_listening(events):
-                        lives.append((identity, record, events))
-                except _UNREADABLE as error:
-                    self._warn_unreadable("live", identity.pseudonym, error)
-            if existed or record is not None:
-                present.append(identity)
+            found = await self._records_of(identity)
+            archived.extend(found.archived)
+            if found.live is not None and found.live_events and not _only_listening(found.live_events):
+                lives.append((found.identity, found.live, found.live_events))
+            if found.present:
+                present.append(found.identity)
         if not present:
             return False
 

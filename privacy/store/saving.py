@@ -30,7 +30,7 @@ from typing import Any, Iterable, Sequence
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from privacy.memo import remember
-from privacy.store.conversation_keys import _RESOLVED, _UNREADABLE
+from privacy.store.conversation_keys import _RESOLVED
 from privacy.store.identities import MAX_SETTLED_TAGS, SETTLED_MEMO, _alias_groups, _identities, _Identity
 from privacy.store.sessions import (
     _any_event_until,
@@ -72,20 +72,13 @@ class ConversationSaving:
         stale: list[_Identity] = []
         kept: list[list[dict[str, Any]]] = []
         for identity in identities:
-            identity = await self._resolve(identity)
-            existed, archived = await self._load_archive(identity)
-            kept.extend(archived)
-            record = await self._get(self.backends.live, identity, "live")
-            if record is not None:
-                try:
-                    events = self._open(identity, record, "events")
-                except _UNREADABLE as error:
-                    self._warn_unreadable("live", identity.pseudonym, error)
-                    events = []
-                if events and not _only_listening(events) and _session_start(events) < live_start:
-                    kept.append(events)
-            if existed or record is not None:
-                stale.append(identity)
+            found = await self._records_of(identity)
+            kept.extend(found.archived)
+            events = found.live_events
+            if events and not _only_listening(events) and _session_start(events) < live_start:
+                kept.append(events)
+            if found.present:
+                stale.append(found.identity)
         return stale, kept
 
     async def _delete_all(self, identities: Iterable[_Identity]) -> int:
