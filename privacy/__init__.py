@@ -1,7 +1,11 @@
 """Privacy by construction: pseudonyms, per-user keys, sealing and log redaction.
 
-The public API is fixed in ``docs/contracts.md`` (section "Privacy"); import from
-here or from the submodules named there. Nothing in this package reads a secret from
+Import the names below from here, or from the submodules: ``identity``, ``keyring``,
+``context`` (keys bound to a request), ``memo`` (the request's memo), ``sealing``,
+``records``, ``owner_tags``, ``backends`` and ``store`` (the encrypted tracker store),
+``requests`` (erasure and export from the chat), ``log_redaction``, ``personal_values``,
+``action_errors`` and ``action_server`` (the action server's hardening), ``maintenance``
+(the CLI). Adjustments to Rasa's internals are in the top-level ``rasa_compat``. Nothing in this package reads a secret from
 anywhere but the environment (or, with ``BLAUPAUSE_ENV=local``, a development key
 file), and nothing in it logs a phone number, a profile name, message text or a key.
 """
