@@ -101,7 +101,7 @@ def _drop_tables_sql(table: str) -> str:
 def _erasure_journal_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Stores built without an environment journal erasures to their default path under var/;
     tests keep theirs in a temporary directory instead of the working tree."""
-    monkeypatch.setattr("privacy.tracker_store.DEFAULT_ERASURE_JOURNAL", str(tmp_path / "erasures.journal"))
+    monkeypatch.setattr("privacy.store.config.DEFAULT_ERASURE_JOURNAL", str(tmp_path / "erasures.journal"))
 
 
 MODEL = Path(__file__).resolve().parent.parent / "models" / "current.tar.gz"
@@ -197,7 +197,7 @@ async def stored_conversation(store_url: str, table: str, privacy_key: str, wa_i
 
     from privacy.context import keys_for_user, user_context
     from privacy.keyring import Keyring
-    from privacy.tracker_store import EncryptedTrackerStore
+    from privacy.store.encrypted import EncryptedTrackerStore
 
     keys = keys_for_user(Keyring.from_env({"PRIVACY_KEY": privacy_key}), wa_id)
     domain = Domain.load(str(Path(__file__).resolve().parent.parent / "domain.yml"))

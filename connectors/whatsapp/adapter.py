@@ -46,7 +46,7 @@ from connectors.whatsapp.turn import OnNewMessage
 from privacy.dev_key import keyring_for_runtime
 from privacy.errors import PrivacyConfigError
 from privacy.keyring import Keyring
-from privacy.log_redaction import install_redaction
+from privacy.log_redaction.install import install_redaction
 
 __all__ = ["WhatsAppInput", "WhatsAppOutput"]
 

@@ -7,7 +7,7 @@ tracker store made fail-closed) is built the first time a POST sees an agent, an
 when the agent (or its tracker store) is another object.
 
 Fail-closed: Rasa 3.6 wraps every tracker store in ``FailSafeTrackerStore``, which hides
-storage errors; :func:`privacy.tracker_store.make_fail_closed` lets them reach the webhook
+storage errors; :func:`rasa_compat.make_fail_closed` lets them reach the webhook
 (503, Meta redelivers) instead.
 """
 from __future__ import annotations
@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.whatsapp.core import WebhookCore
-from connectors.whatsapp.privacy_requests import PrivacyRequests
+from privacy.requests.hook import PrivacyRequests
 from connectors.whatsapp.turn import OnNewMessage, Turn
-from privacy.tracker_store import make_fail_closed, tracker_saved_in_this_request
+from rasa_compat import make_fail_closed, tracker_saved_in_this_request
 
 __all__ = ["AgentTurns", "TrackerLanguage"]
 

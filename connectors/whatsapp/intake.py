@@ -31,7 +31,7 @@ from connectors.whatsapp.signature import (
 )
 from connectors.whatsapp.updates.messages import InboundMessage, TextMessage, WebhookUpdate
 from connectors.whatsapp.updates.parser import PayloadError, parse_body
-from privacy.log_redaction import register_sensitive
+from privacy.log_redaction.sensitive import register_sensitive
 from privacy.personal_values import remember_personal_values
 
 __all__ = ["Intake", "ReplayWindow"]

@@ -21,7 +21,7 @@ from typing import TypeVar
 from connectors.whatsapp.identities import identifiers_of
 from connectors.whatsapp.outcome import Outcome
 from connectors.whatsapp.updates.messages import InboundMessage
-from privacy.log_redaction import sensitive_scope
+from privacy.log_redaction.sensitive import sensitive_scope
 from privacy.personal_values import personal_values_scope
 
 __all__ = ["Lanes", "group_by_person"]

@@ -24,13 +24,14 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 
 import wording
 from connectors.whatsapp.inbound import CHANNEL_NAME, DirectReply, to_rasa_input
-from connectors.whatsapp.outbox import ADDRESS_FIELDS, owner_tag
+from connectors.whatsapp.outbox import ADDRESS_FIELDS
 from connectors.whatsapp.payload_ids.maps import PayloadIdMap, owned_by
-from connectors.whatsapp.privacy_requests import resolve_privacy_requests
 from connectors.whatsapp.references import References
 from connectors.whatsapp.render import render_response
 from connectors.whatsapp.updates.messages import InboundMessage
 from privacy.context import UserKeys
+from privacy.owner_tags import owner_tag
+from privacy.requests.hook import PrivacyRequests
 
 __all__ = ["Turn", "PostTurnHook", "OnNewMessage", "LanguageLookup"]
 
@@ -81,6 +82,8 @@ class Turn:
         self.output_factory = output_factory
         self.language_lookup = language_lookup
         self.privacy = privacy
+        # Without a hook (no agent: tests, embedders) privacy markers are dropped, never sent.
+        self._markers_dropped = PrivacyRequests.for_agent(None) if privacy is None else None
 
     async def produce(self, message: InboundMessage, user_keys: UserKeys, ref: str) -> list[dict[str, Any]]:
         """Run the dialogue once (or resolve a "more" page) and render its replies.
@@ -106,10 +109,8 @@ class Turn:
         )
         bot_messages: list[dict[str, Any]] = list(getattr(output, "messages", []))
         # After the turn (Rasa has saved the tracker): erase/export, markers become replies.
-        if self.privacy is not None:
-            bot_messages = await self.privacy.after_turn(bot_messages, user_keys, ref)
-        else:
-            bot_messages = await resolve_privacy_requests(bot_messages, None, user_keys, ref)
+        hook = self.privacy if self.privacy is not None else self._markers_dropped
+        bot_messages = await hook.after_turn(bot_messages, user_keys, ref)
         language = await self._language(bot_messages, user_keys.pseudonym, ref)
         rendered: list[dict[str, Any]] = []
         for bot_message in bot_messages:

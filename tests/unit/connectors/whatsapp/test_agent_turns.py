@@ -15,10 +15,10 @@ from connectors.whatsapp.core import WebhookCore
 from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
 from connectors.whatsapp.output import WhatsAppOutput
 from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
-from connectors.whatsapp.privacy_requests import PrivacyRequests
+from privacy.requests.hook import PrivacyRequests
 from connectors.whatsapp.settings import WhatsAppSettings
 from privacy.keyring import Keyring, Secret
-from privacy.tracker_store import EncryptedTrackerStore
+from privacy.store.encrypted import EncryptedTrackerStore
 
 DOMAIN = Domain.from_dict({"version": "3.1", "slots": {"language": {"type": "any", "mappings": [{"type": "custom"}]}}})
 

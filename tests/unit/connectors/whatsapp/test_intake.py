@@ -15,7 +15,8 @@ from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.signature import compute_signature
 from connectors.whatsapp.updates.messages import TextMessage, WebhookUpdate
 from privacy.keyring import Keyring, Secret
-from privacy.log_redaction import sensitive_scope, sensitive_values
+from privacy.log_redaction.sensitive import sensitive_scope
+from privacy.log_redaction.sensitive import sensitive_values
 from privacy.personal_values import personal_values, personal_values_scope
 
 SECRET = "intake-app-secret"

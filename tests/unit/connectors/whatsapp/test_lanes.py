@@ -9,7 +9,8 @@ from connectors.whatsapp.identities import distinct
 from connectors.whatsapp.lanes import Lanes, group_by_person
 from connectors.whatsapp.outcome import Outcome
 from connectors.whatsapp.updates.messages import IdentityChange, InboundMessage, TextMessage
-from privacy.log_redaction import register_sensitive, sensitive_values
+from privacy.log_redaction.sensitive import register_sensitive
+from privacy.log_redaction.sensitive import sensitive_values
 
 _ids = iter(range(1, 10_000))
 

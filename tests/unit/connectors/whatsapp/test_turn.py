@@ -10,7 +10,7 @@ from rasa.core.channels.channel import UserMessage
 import connectors.whatsapp.turn as turn_module
 from connectors.whatsapp.output import WhatsAppOutput
 from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
-from connectors.whatsapp.privacy_requests import PRIVACY_REQUEST_KEY
+from privacy.requests.markers import PRIVACY_REQUEST_KEY
 from connectors.whatsapp.references import References
 from connectors.whatsapp.turn import Turn
 from connectors.whatsapp.updates.messages import TextMessage
