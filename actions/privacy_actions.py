@@ -12,7 +12,7 @@ Rasa passes it to the channel's output as a ``custom`` message. After the turn (
 saved the tracker) the channel finds the marker, removes it from what is sent to WhatsApp,
 performs the request inside the user's key context and answers with the domain's responses
 (``utter_data_erased``, ``utter_data_export``, ``utter_data_export_empty``,
-``utter_privacy_request_failed``). See connectors/whatsapp/privacy_requests.py and
+``utter_privacy_request_failed``). See privacy/requests/hook.py and
 docs/whatsapp-delivery.md ("Erasure and export").
 
 ``language`` is a hint for the channel's reply when the store cannot be read (after an
@@ -30,6 +30,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 import wording
+from privacy.requests.markers import PRIVACY_REQUEST_KEY
 
 __all__ = [
     "PRIVACY_REQUEST_KEY",
@@ -40,8 +41,6 @@ __all__ = [
     "privacy_request_marker",
 ]
 
-#: Key of the custom bot message the channel turns into a privacy request.
-PRIVACY_REQUEST_KEY = "blaupause_privacy_request"
 ERASE = "erase"
 EXPORT = "export"
 

@@ -66,7 +66,7 @@ def _no_context(sender: str) -> contextlib.AbstractContextManager[Any]:
 
 
 async def _encrypted(domain: Any, backend: str, url: str, tag: str, keys: Keys) -> StoreUnderTest:
-    from privacy.tracker_store import EncryptedTrackerStore
+    from privacy.store.encrypted import EncryptedTrackerStore
 
     table = f"bench_enc_{tag}"
     store = EncryptedTrackerStore(domain, host=url, table=table, key_prefix=f"bench{tag}:", environ={})

@@ -1,7 +1,7 @@
 """Raw scanners for data at rest: prove that no personal data sits in a store in readable form.
 
 Why raw: the promise is that a stolen database (or a backup, or a Redis dump) reveals nothing. A
-test that reads conversations through :class:`privacy.tracker_store.EncryptedTrackerStore` would
+test that reads conversations through :class:`privacy.store.encrypted.EncryptedTrackerStore` would
 only show that the store decrypts; these scanners look at what an attacker would see instead:
 
 * :func:`scan_files` / :func:`scan_sqlite_file`: the bytes of files (an SQLite database with its

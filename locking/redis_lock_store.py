@@ -7,6 +7,8 @@ either writes it, both get ticket 0, both run the turn, and the later tracker sa
 overwrites the earlier one: a message and its answer vanish from the stored
 conversation although the user got both replies (reproduced by tests/integration/test_scale_out.py).
 The same race exists in ``finish_serving``, ``update_lock`` and ``cleanup``.
+The class overrides those methods of Rasa 3.6's ``RedisLockStore`` (and keeps its key
+layout), so it refuses another Rasa version (:func:`rasa_compat.require_rasa`).
 
 Here every read-modify-write of a lock runs as a Redis optimistic transaction (WATCH the
 key, read, MULTI/EXEC the write; retry when another client changed the key in between),
@@ -34,6 +36,8 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from rasa_compat import WRITTEN_FOR, log_lock_deletion, require_rasa
+
 __all__ = ["AtomicRedisLockStore"]
 
 logger = logging.getLogger(__name__)
@@ -55,6 +59,7 @@ class AtomicRedisLockStore(RedisLockStore):
             options = dict(endpoint_config.kwargs)
             options.pop("type", None)
             kwargs = {"host": endpoint_config.url or "localhost", **options, **kwargs}
+        require_rasa(WRITTEN_FOR, "AtomicRedisLockStore")  # overrides RedisLockStore's internals
         super().__init__(**kwargs)
 
     def _key(self, conversation_id: str) -> str:
@@ -125,4 +130,4 @@ class AtomicRedisLockStore(RedisLockStore):
             return None, True
 
         deleted = self._update(conversation_id, remove_and_maybe_delete)
-        self._log_deletion(conversation_id, deleted)
+        log_lock_deletion(self, conversation_id, deleted)

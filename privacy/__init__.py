@@ -1,7 +1,11 @@
 """Privacy by construction: pseudonyms, per-user keys, sealing and log redaction.
 
-The public API is fixed in ``docs/contracts.md`` (section "Privacy"); import from
-here or from the submodules named there. Nothing in this package reads a secret from
+Import the names below from here, or from the submodules: ``identity``, ``keyring``,
+``context`` (keys bound to a request), ``memo`` (the request's memo), ``sealing``,
+``records``, ``owner_tags``, ``backends`` and ``store`` (the encrypted tracker store),
+``requests`` (erasure and export from the chat), ``log_redaction``, ``personal_values``,
+``action_errors`` and ``action_server`` (the action server's hardening), ``maintenance``
+(the CLI). Adjustments to Rasa's internals are in the top-level ``rasa_compat``. Nothing in this package reads a secret from
 anywhere but the environment (or, with ``BLAUPAUSE_ENV=local``, a development key
 file), and nothing in it logs a phone number, a profile name, message text or a key.
 """
@@ -23,15 +27,9 @@ from privacy.errors import (
 )
 from privacy.identity import data_key, is_bsuid, normalize_wa_id, pseudonym
 from privacy.keyring import Keyring, Secret
-from privacy.log_redaction import (
-    RedactingFilter,
-    install_redaction,
-    redact,
-    register_sensitive,
-    sensitive_scope,
-    sensitive_values,
-    uninstall_redaction,
-)
+from privacy.log_redaction.install import RedactingFilter, install_redaction, uninstall_redaction
+from privacy.log_redaction.masking import redact
+from privacy.log_redaction.sensitive import register_sensitive, sensitive_scope, sensitive_values
 from privacy.sealing import seal, seal_json, unseal, unseal_json
 
 __all__ = [

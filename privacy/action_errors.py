@@ -21,28 +21,28 @@ Two independent fixes, so that either side alone is enough:
   so that for any status other than 400 only the ``error`` field (masked by the log
   redaction) survives in ``text``. 400 answers (``ActionExecutionRejection``) carry
   only ``error`` and ``action_name`` and are parsed by Rasa, so they are kept.
-  It is called by :func:`privacy.log_redaction.install_redaction`, which the WhatsApp
+  It is called by :func:`privacy.log_redaction.install.install_redaction`, which the WhatsApp
   channel runs at start-up.
 
 Verified against the installed rasa 3.6 / rasa-sdk 3.6 sources named above.
 """
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
-import sys
 from typing import Any
 
-from privacy.log_redaction import (
-    clear_sensitive,
-    install_redaction,
-    is_known_name,
-    is_safe_value,
-    register_sensitive_values,
-)
+from privacy.log_redaction.install import install_redaction
+from privacy.log_redaction.sensitive import clear_sensitive, register_sensitive_values
+from privacy.log_redaction.vocabulary import is_known_name, is_safe_value
 from privacy.personal_values import forget_personal_values, personal_values, receive_personal_values
+from rasa_compat import (
+    patch_client_response_error,
+    patch_sdk_create_app,
+    patch_sdk_executor_run,
+    running_sdk_app,
+)
 
 __all__ = [
     "GENERIC_ERROR",
@@ -65,7 +65,6 @@ ACTION_SERVER_ENV = "BLAUPAUSE_ACTION_SERVER"
 TOKEN_ENV = "ACTION_SERVER_TOKEN"
 TOKEN_HEADER = "X-Action-Server-Token"
 _MIN_TOKEN_CHARS = 32
-_SDK_APP_NAME = "rasa_sdk"
 _MARK = "_blaupause_error_bodies_stripped"
 
 
@@ -91,27 +90,14 @@ def sanitized_error_body(text: Any) -> str:
     return json.dumps(result, ensure_ascii=False)
 
 
+def _without_tracker(status: int, text: Any) -> Any:
+    """The body Rasa keeps for an action server answer: 400 as is, any other status sanitized."""
+    return text if status == 400 else sanitized_error_body(text)  # 400 = ActionExecutionRejection
+
+
 def strip_rasa_client_error_bodies() -> bool:
     """Patch Rasa's ``ClientResponseError`` (if Rasa is loaded); idempotent. True if patched."""
-    if "rasa" not in sys.modules:
-        return False  # the action server without Rasa: nothing to patch
-    try:
-        from rasa.utils.endpoints import ClientResponseError
-    except Exception:  # noqa: BLE001 - a partial Rasa install must not stop logging setup
-        return False
-    if getattr(ClientResponseError, _MARK, False):
-        return True
-    original = ClientResponseError.__init__
-
-    @functools.wraps(original)
-    def __init__(self: Any, status: int, message: str, text: Any) -> None:
-        if status != 400:  # 400 = ActionExecutionRejection, parsed by RemoteAction.run
-            text = sanitized_error_body(text)
-        original(self, status, message, text)
-
-    ClientResponseError.__init__ = __init__  # type: ignore[method-assign]
-    setattr(ClientResponseError, _MARK, True)
-    return True
+    return patch_client_response_error(_without_tracker)
 
 
 _MAX_TRACKER_VALUES = 256
@@ -165,6 +151,10 @@ def tracker_values(action_call: Any) -> list[str]:
     return [value for value in values if not is_known_name(value)]
 
 
+def _register_call_values(action_call: Any) -> None:
+    register_sensitive_values([*tracker_values(action_call), *personal_values()], limit=_MAX_TRACKER_VALUES)
+
+
 def _wrap_executor_run() -> None:
     """Register the call's tracker values for the log lines of that call.
 
@@ -172,24 +162,7 @@ def _wrap_executor_run() -> None:
     for the error handler's log line (same task) and the response middleware of
     :func:`strip_sdk_error_bodies` drops them when the answer leaves.
     """
-    try:
-        from rasa_sdk.executor import ActionExecutor
-    except ImportError:
-        return
-    if getattr(ActionExecutor.run, _MARK, False):
-        return
-    original = ActionExecutor.run
-
-    @functools.wraps(original)
-    async def run(self: Any, action_call: Any) -> Any:
-        values = [*tracker_values(action_call), *personal_values()]
-        register_sensitive_values(values, limit=_MAX_TRACKER_VALUES)
-        result = await original(self, action_call)
-        clear_sensitive()
-        return result
-
-    setattr(run, _MARK, True)
-    ActionExecutor.run = run  # type: ignore[method-assign]
+    patch_sdk_executor_run(_register_call_values, clear_sensitive)
 
 
 def strip_sdk_error_bodies(app: Any) -> None:
@@ -276,11 +249,7 @@ def _harden(app: Any) -> None:
 
 
 def _attach_to_running_sdk_app() -> bool:
-    try:
-        from sanic import Sanic
-    except ImportError:
-        return False
-    app = Sanic._app_registry.get(_SDK_APP_NAME)
+    app = running_sdk_app()
     if app is None:
         return False
     _harden(app)
@@ -288,22 +257,7 @@ def _attach_to_running_sdk_app() -> bool:
 
 
 def _wrap_create_app() -> None:
-    try:
-        import rasa_sdk.endpoint as endpoint
-    except ImportError:
-        return
-    if getattr(endpoint.create_app, _MARK, False):
-        return
-    original = endpoint.create_app
-
-    @functools.wraps(original)
-    def create_app(*args: Any, **kwargs: Any) -> Any:
-        app = original(*args, **kwargs)
-        _harden(app)
-        return app
-
-    setattr(create_app, _MARK, True)
-    endpoint.create_app = create_app
+    patch_sdk_create_app(_harden)
 
 
 def install_action_server_hardening() -> None:

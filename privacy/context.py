@@ -1,4 +1,4 @@
-"""Per-request user keys (and a per-request memo), bound to the current context and nowhere else.
+"""Per-request user keys, bound to the current context and nowhere else.
 
 Why a context variable: Rasa's ``TrackerStore`` API only receives the ``sender_id``
 (our pseudonym). The data key must not be derivable from it, so the channel, which
@@ -18,12 +18,8 @@ current and every retired secret, so the tracker store can find and move a
 conversation that was stored under an alias before (the phone number, before BSUIDs
 arrived) and erasure/export cover it too.
 
-The same block also carries a small memo (:func:`remember`, :func:`recall`,
-:func:`forget`): what one step of a request computed from the user's data can be
-handed to a later step of the *same* request instead of being read, decrypted and
-rebuilt again (the tracker store keeps the tracker it just saved for the channel).
-The memo lives exactly as long as the block, is emptied when it ends and only ever
-answers for the bound user's current pseudonym, so nothing crosses requests or users.
+Each block also opens a per-request memo (:mod:`privacy.memo`, a performance aid kept
+apart from the keys): it lives exactly as long as the block.
 """
 from __future__ import annotations
 
@@ -35,6 +31,7 @@ from dataclasses import dataclass, field
 from privacy.errors import NoKeyInContextError, UnknownKeyVersionError
 from privacy.identity import UserIdentifiers, data_key, normalize_wa_id, pseudonym
 from privacy.keyring import Keyring, Secret
+from privacy.memo import memo_block
 
 __all__ = [
     "RetiredIdentity",
@@ -43,9 +40,6 @@ __all__ = [
     "keys_for_identifiers",
     "user_context",
     "current_user_keys",
-    "remember",
-    "recall",
-    "forget",
 ]
 
 
@@ -156,15 +150,9 @@ def keys_for_identifiers(keyring: Keyring, ids: UserIdentifiers, use_parent: boo
 
 @dataclass(eq=False, slots=True)
 class _Scope:
-    """What one :func:`user_context` block binds: the keys, the block's memo, the enclosing block."""
+    """What one :func:`user_context` block binds: the keys."""
 
     keys: UserKeys
-    outer: _Scope | None
-    memo: dict[str, object] = field(default_factory=dict)
-
-    def of_user(self, pseudonym: str) -> _Scope | None:
-        """This scope if ``pseudonym`` is its user's current pseudonym, else None."""
-        return self if self.keys.pseudonym == pseudonym else None
 
 
 _CURRENT_SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
@@ -183,13 +171,13 @@ def user_context(user_keys: UserKeys) -> Iterator[UserKeys]:
     """
     if not isinstance(user_keys, UserKeys):
         raise TypeError("user_context needs a UserKeys")
-    scope = _Scope(user_keys, _CURRENT_SCOPE.get())
+    scope = _Scope(user_keys)
     token = _CURRENT_SCOPE.set(scope)
     try:
-        yield user_keys
+        with memo_block(user_keys.pseudonym):
+            yield user_keys
     finally:
         _CURRENT_SCOPE.reset(token)
-        scope.memo.clear()  # a task that outlives the block keeps the keys, never the memo
 
 
 def current_user_keys(pseudonym: str) -> UserKeys:
@@ -205,41 +193,3 @@ def current_user_keys(pseudonym: str) -> UserKeys:
     if not scope.keys.owns(pseudonym):
         raise NoKeyInContextError(pseudonym, "the active user context belongs to another pseudonym")
     return scope.keys
-
-
-def _bound_scope(pseudonym: str) -> _Scope | None:
-    scope = _CURRENT_SCOPE.get()
-    return scope.of_user(pseudonym) if scope is not None else None
-
-
-def remember(pseudonym: str, name: str, value: object) -> bool:
-    """Keep ``value`` under ``name`` until the current :func:`user_context` block ends.
-
-    Only for the bound user's *current* pseudonym: outside a block, or for anyone
-    else, nothing is kept and False is returned (the caller then simply has no
-    shortcut later). Child tasks created inside the block share the memo.
-    """
-    scope = _bound_scope(pseudonym)
-    if scope is None:
-        return False
-    scope.memo[name] = value
-    return True
-
-
-def recall(pseudonym: str, name: str) -> object | None:
-    """What :func:`remember` kept under ``name`` for ``pseudonym`` in this block, else None."""
-    scope = _bound_scope(pseudonym)
-    return scope.memo.get(name) if scope is not None else None
-
-
-def forget(pseudonym: str) -> None:
-    """Empty the memo of every active block of this user (e.g. after an erasure).
-
-    Enclosing blocks of the same user are emptied too: after an erasure nothing
-    from before it may be recalled anywhere in the request.
-    """
-    scope = _CURRENT_SCOPE.get()
-    while scope is not None:
-        if scope.of_user(pseudonym) is not None:
-            scope.memo.clear()
-        scope = scope.outer

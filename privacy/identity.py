@@ -31,7 +31,7 @@ split one person into several conversations, so :class:`UserIdentifiers` names o
 *anchor*: the BSUID when present (or, with ``use_parent``, the portfolio-wide parent
 BSUID when present), else the phone number. Everything else the webhook carried is an
 *alias*: a conversation found under an alias pseudonym is moved to the anchor's (see
-:mod:`privacy.tracker_store`). Usernames are no identifiers (users change them) and
+:mod:`privacy.store`). Usernames are no identifiers (users change them) and
 never enter a derivation.
 
 Derivations (RFC 2104 HMAC-SHA256, RFC 5869 HKDF-SHA256)::

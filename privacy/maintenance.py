@@ -66,16 +66,9 @@ from privacy.backends import (
 from privacy.context import keys_for_user
 from privacy.dev_key import keyring_for_runtime
 from privacy.errors import PrivacyConfigError, PrivacyError
-from privacy.tracker_store import (
-    TRACKER_STORE_URL_ENV,
-    EncryptedTrackerStore,
-    ErasureJournal,
-    apply_erasure,
-    resolve_journal_path,
-    resolve_retention_days,
-    resolve_url,
-    scrub_backends,
-)
+from privacy.store.config import TRACKER_STORE_URL_ENV, resolve_journal_path, resolve_retention_days, resolve_url
+from privacy.store.encrypted import EncryptedTrackerStore
+from privacy.store.shredding import ErasureJournal, apply_erasure, scrub_backends
 
 __all__ = ["main", "run_command", "purge", "key_status", "replay_erasures", "EXIT_OK", "EXIT_CONFIG", "EXIT_UNAVAILABLE"]
 

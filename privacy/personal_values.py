@@ -14,7 +14,7 @@ So the values travel beside the tracker, never inside it:
   Rasa, inside :func:`personal_values_scope` (a ``contextvars`` scope: the value follows the
   request's ``await`` chain into Rasa's processor and nowhere else, PEP 567);
 * :func:`send_personal_values_with_action_calls` wraps Rasa 3.6's
-  ``rasa.utils.endpoints.EndpointConfig.request`` so that a call to the action server
+  ``rasa.utils.endpoints.EndpointConfig.request`` (:func:`rasa_compat.patch_action_call_headers`) so that a call to the action server
   (its JSON body names a ``next_action``) made inside such a scope carries the values in the
   ``X-Blaupause-Personal-Values`` header (base64url of a JSON list), on the same loopback or
   private-network connection that already carries the decrypted tracker;
@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import base64
 import contextvars
-import functools
 import json
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from rasa_compat import patch_action_call_headers
 
 __all__ = [
     "HEADER",
@@ -56,7 +57,6 @@ MAX_VALUES = 8
 _MAX_VALUE_CHARS = 200
 _MAX_HEADER_CHARS = 4096
 _MIN_VALUE_CHARS = 2
-_MARK = "_blaupause_personal_values"
 
 _VALUES: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
     "blaupause_privacy_personal_values", default=()
@@ -114,34 +114,17 @@ def decode_header(header: str | None) -> tuple[str, ...]:
     return _clean(decoded) if isinstance(decoded, list) else ()
 
 
-def _is_action_call(kwargs: dict[str, Any]) -> bool:
-    body = kwargs.get("json")
-    return isinstance(body, dict) and isinstance(body.get("next_action"), str)
+def _header() -> dict[str, str] | None:
+    header = encode_header(personal_values())
+    return {HEADER: header} if header is not None else None
 
 
 def send_personal_values_with_action_calls() -> bool:
-    """Wrap Rasa's ``EndpointConfig.request`` to add the header to action calls; idempotent.
+    """Add the header to Rasa's action calls (:func:`rasa_compat.patch_action_call_headers`); idempotent.
 
     Returns False when Rasa is not importable (e.g. inside the action server).
     """
-    try:
-        from rasa.utils.endpoints import EndpointConfig
-    except ImportError:
-        return False
-    if getattr(EndpointConfig.request, _MARK, False):
-        return True
-    original = EndpointConfig.request
-
-    @functools.wraps(original)
-    async def request(self: Any, *args: Any, **kwargs: Any) -> Any:
-        header = encode_header(personal_values()) if _is_action_call(kwargs) else None
-        if header is not None:
-            kwargs["headers"] = {**(kwargs.get("headers") or {}), HEADER: header}
-        return await original(self, *args, **kwargs)
-
-    setattr(request, _MARK, True)
-    EndpointConfig.request = request  # type: ignore[method-assign]
-    return True
+    return patch_action_call_headers(_header)
 
 
 def receive_personal_values(request: Any) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-chat}
 export RASA_TELEMETRY_ENABLED=false
 # Rasa renders its structlog events as JSON when this is set (also on a terminal), which is
-# the shape the log redaction can allowlist field by field (privacy/log_redaction.py).
+# the shape the log redaction can allowlist field by field (privacy/log_redaction/).
 export FORCE_JSON_LOGGING=1
 mkdir -p var/log
 chmod 700 var

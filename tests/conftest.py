@@ -44,7 +44,7 @@ def unique_name() -> str:
 def _erasure_journal_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Stores built without an environment journal erasures to their default path under var/;
     tests keep theirs in a temporary directory instead of the working tree."""
-    monkeypatch.setattr("privacy.tracker_store.DEFAULT_ERASURE_JOURNAL", str(tmp_path / "erasures.journal"))
+    monkeypatch.setattr("privacy.store.config.DEFAULT_ERASURE_JOURNAL", str(tmp_path / "erasures.journal"))
 
 
 @pytest.fixture

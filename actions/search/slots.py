@@ -25,7 +25,7 @@ import yaml
 
 import wording
 from actions.label_cache import derived
-from privacy.log_redaction import DOMAIN_FILE_ENV
+from privacy.log_redaction.vocabulary import DOMAIN_FILE_ENV
 
 __all__ = [
     "BUILT_IN_SLOTS",

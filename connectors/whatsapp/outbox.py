@@ -13,7 +13,7 @@ bound to the user's pseudonym and key version. No identifier is ever part of the
 outbox: a Graph message object here has neither ``to`` nor ``recipient`` (the address is
 rebuilt at send time from the redelivered webhook, the only place the phone number or BSUID
 exists). Stored in the clear: the key *version*, the number of messages, the sent count and
-the *owner tag*, ``HMAC-SHA256(user's data key, "blaupause/outbox-owner")``: it lets an
+the *owner tag* (:func:`privacy.owner_tags.owner_tag`): it lets an
 erasure find and drop the person's unsent outboxes (issue 9 item 8) without a pseudonym or
 identifier in the dedup store; without the data key (derived from the identifier and the
 server secret) it cannot be linked to anyone.
@@ -26,8 +26,6 @@ JSON text (``[``...) can match (:func:`_payload`).
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,31 +33,14 @@ from typing import Any
 
 from privacy.context import UserKeys
 from privacy.errors import DecryptionError
+from privacy.owner_tags import owner_tag
 from privacy.records import MalformedPayloadError, pad, unpad
 from privacy.sealing import REASON_NOT_JSON, seal, unseal
 
-__all__ = ["Outbox", "seal_outbox", "open_outbox", "deliver", "owner_tag", "owner_tags", "ADDRESS_FIELDS"]
+__all__ = ["Outbox", "seal_outbox", "open_outbox", "deliver", "ADDRESS_FIELDS"]
 
 #: Graph message fields that address a person; an outbox message carries none of them.
 ADDRESS_FIELDS = ("to", "recipient")
-_OWNER_LABEL = b"blaupause/outbox-owner"
-
-
-def owner_tag(key: bytes) -> str:
-    """The owner tag of outboxes sealed with this data key (hex, 128 bits)."""
-    return hmac.new(key, _OWNER_LABEL, hashlib.sha256).hexdigest()[:32]
-
-
-def owner_tags(user_keys: UserKeys) -> tuple[str, ...]:
-    """Every owner tag a person's outboxes may carry: anchor, retired and alias keys."""
-    keys = [user_keys.key, *(identity.key for identity in user_keys.retired)]
-    keys += [identity.key for identity in getattr(user_keys, "aliases", ())]
-    tags: list[str] = []
-    for key in keys:
-        tag = owner_tag(key)
-        if tag not in tags:
-            tags.append(tag)
-    return tuple(tags)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
-"""Configuration of the WhatsApp channel, validated once at start.
+"""Configuration of the WhatsApp channel: every ``WHATSAPP_*`` variable, validated once at start.
 
-Why validate at start: a webhook that runs with an empty app secret accepts forged
-payloads, and a wrong phone number id only shows up when the first reply fails. So
-``from_credentials`` builds :class:`WhatsAppSettings` and a missing or malformed value
-stops the server with a :class:`SettingsError` that names the setting (never its value:
-most of them are secrets).
+Why one module: a webhook that runs with an empty app secret accepts forged payloads, a wrong
+phone number id only shows up when the first reply fails, and a negative pause makes no sense
+anywhere. So :meth:`WhatsAppSettings.load` is the only place that reads the channel's
+environment; each variable has one row in :data:`SETTINGS` with one rule, and the result is
+one frozen :class:`WhatsAppSettings`. The Graph client, the pacer and the claim protocol are
+built from it (:mod:`.adapter`, :mod:`.resources`); none of them reads the environment.
+A missing or malformed value stops the server with a :class:`SettingsError` that names the
+variable (never its value: most of them are secrets).
 
 Where values come from (documented in ``docs/whatsapp-delivery.md``):
 
@@ -14,21 +17,27 @@ Where values come from (documented in ``docs/whatsapp-delivery.md``):
 
 A non-empty value in ``credentials.yml`` wins over the environment, because a value
 written into the deployment's own file is the more deliberate choice; an absent, ``null``
-or empty key falls back to the environment.
+or empty key falls back to the environment. The tuning variables (claim lease, throughput,
+send retries, timeout) are read from the environment only, as before.
+
+This module imports nothing heavy (no pywa, httpx, aiohttp, Redis): the Graph client imports
+its default host and version from here, not the other way round.
 
 Meta's documentation for the values:
 https://developers.facebook.com/docs/whatsapp/cloud-api/get-started
 https://developers.facebook.com/docs/graph-api/webhooks/getting-started
+https://developers.facebook.com/docs/whatsapp/cloud-api/overview#throughput
 """
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-# One source of truth for the Graph API host and version: the client that uses them.
+# The Graph API host and version: one source, next to GraphSettings (stdlib only, no HTTP stack).
 from connectors.whatsapp.graph.config import DEFAULT_API_BASE_URL, DEFAULT_API_VERSION
 
 __all__ = [
@@ -39,6 +48,9 @@ __all__ = [
     "DEFAULT_API_VERSION",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_BUFFERING_REQUESTS",
+    "DEFAULT_CLAIM_LEASE_SECONDS",
+    "DEFAULT_MAX_MPS",
+    "DEFAULT_API_TIMEOUT_SECONDS",
     "IDENTITY_ANCHORS",
     "DEFAULT_IDENTITY_ANCHOR",
 ]
@@ -48,6 +60,12 @@ DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024 + 64 * 1024
 #: How many POST bodies may be read (not yet authenticated) at once; beyond it: 503.
 #: 16 bodies of the maximum size are about 50 MB; Meta's bodies are mostly a few KB.
 DEFAULT_MAX_BUFFERING_REQUESTS = 16
+#: How long a crashed instance's claim blocks a redelivery: long enough that a slow but alive
+#: turn (an LLM call) renews it in time (every third), short next to Meta's redelivery pauses.
+DEFAULT_CLAIM_LEASE_SECONDS = 30.0
+#: Meta's default throughput per business phone number (messages per second).
+DEFAULT_MAX_MPS = 80.0
+DEFAULT_API_TIMEOUT_SECONDS = 10.0
 
 _API_VERSION = re.compile(r"^v\d{1,3}\.\d{1,3}$")
 _PHONE_NUMBER_ID = re.compile(r"^\d{1,32}$")
@@ -71,27 +89,8 @@ class SettingsError(ValueError):
         super().__init__(f"{setting}: {reason}")
 
 
-@dataclass(frozen=True)
-class _Spec:
-    env: str
-    key: str
-    required: bool
-    default: str = ""
-
-
-# (environment variable, credentials.yml key)
-SETTINGS: tuple[_Spec, ...] = (
-    _Spec("WHATSAPP_VERIFY_TOKEN", "verify_token", True),
-    _Spec("WHATSAPP_APP_SECRET", "app_secret", True),
-    _Spec("WHATSAPP_ACCESS_TOKEN", "access_token", True),
-    _Spec("WHATSAPP_PHONE_NUMBER_ID", "phone_number_id", True),
-    _Spec("WHATSAPP_API_BASE_URL", "api_base_url", False, DEFAULT_API_BASE_URL),
-    _Spec("WHATSAPP_API_VERSION", "api_version", False, DEFAULT_API_VERSION),
-    _Spec("WHATSAPP_MAX_BODY_BYTES", "max_body_bytes", False, str(DEFAULT_MAX_BODY_BYTES)),
-    _Spec("WHATSAPP_MAX_BUFFERING_REQUESTS", "max_buffering_requests", False, str(DEFAULT_MAX_BUFFERING_REQUESTS)),
-    _Spec("WHATSAPP_DEDUP_URL", "dedup_url", False, ""),
-    _Spec("WHATSAPP_IDENTITY_ANCHOR", "identity_anchor", False, DEFAULT_IDENTITY_ANCHOR),
-)
+class _Refused(Exception):
+    """A rule refuses a value; the reason never quotes it."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +115,9 @@ class WhatsAppSettings:
     to the per-business BSUID (the parent BSUID only when nothing else is there). Changing the
     setting later is safe: the identifier that was the anchor becomes an alias, and a
     conversation stored under an alias is moved to the new anchor on the person's next message.
+
+    The tuning fields below ``identity_anchor`` feed the claim protocol (docs/whatsapp-delivery.md),
+    the pacer (:mod:`.pacing`) and the Graph client's retries and timeout (:mod:`.graph_client`).
     """
 
     verify_token: str = field(repr=False)
@@ -128,6 +130,13 @@ class WhatsAppSettings:
     max_buffering_requests: int = DEFAULT_MAX_BUFFERING_REQUESTS
     dedup_url: str = field(default="", repr=False)
     identity_anchor: str = DEFAULT_IDENTITY_ANCHOR
+    claim_lease_seconds: float = DEFAULT_CLAIM_LEASE_SECONDS
+    max_mps: float = DEFAULT_MAX_MPS
+    recipient_min_gap_seconds: float = 0.0
+    api_timeout_seconds: float = DEFAULT_API_TIMEOUT_SECONDS
+    send_max_attempts: int = 5
+    send_backoff_base_seconds: float = 0.5
+    send_backoff_max_seconds: float = 8.0
 
     def __post_init__(self) -> None:
         if self.identity_anchor not in IDENTITY_ANCHORS:
@@ -139,120 +148,155 @@ class WhatsAppSettings:
         return self.identity_anchor == "parent_user_id"
 
     @classmethod
-    def load(
-        cls,
-        credentials: Mapping[str, Any] | None,
-        environ: Mapping[str, str],
-    ) -> "WhatsAppSettings":
+    def load(cls, credentials: Mapping[str, Any] | None, environ: Mapping[str, str]) -> "WhatsAppSettings":
         """Build settings from credentials.yml values (preferred) and the environment.
 
-        Raises :class:`SettingsError` naming the first missing or malformed setting.
+        Raises :class:`SettingsError` naming the first missing or malformed setting. An unset
+        optional variable keeps the field's default; a set one must pass its rule.
         """
         credentials = credentials or {}
         if not isinstance(credentials, Mapping):
             raise SettingsError("credentials.yml", "the whatsapp channel section must be a mapping of keys")
-        raw = {spec.key: _pick(spec, credentials, environ) for spec in SETTINGS}
-        return cls(
-            verify_token=_token(raw["verify_token"], "WHATSAPP_VERIFY_TOKEN"),
-            app_secret=_token(raw["app_secret"], "WHATSAPP_APP_SECRET"),
-            access_token=_token(raw["access_token"], "WHATSAPP_ACCESS_TOKEN"),
-            phone_number_id=_phone_number_id(raw["phone_number_id"]),
-            api_base_url=_base_url(raw["api_base_url"]),
-            api_version=_api_version(raw["api_version"]),
-            max_body_bytes=_max_body_bytes(raw["max_body_bytes"]),
-            max_buffering_requests=_max_buffering(raw["max_buffering_requests"]),
-            dedup_url=_dedup_url(raw["dedup_url"]),
-            identity_anchor=_identity_anchor(raw["identity_anchor"]),
-        )
+        values: dict[str, Any] = {}
+        for spec in SETTINGS:
+            text = _pick(spec, credentials, environ)
+            if not text:
+                continue
+            try:
+                values[spec.field] = spec.rule(text)
+            except _Refused as refused:
+                raise SettingsError(spec.env, str(refused)) from None
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """One variable: its name, the settings field, its one rule, its credentials.yml key if any."""
+
+    env: str
+    field: str
+    rule: Callable[[str], Any]
+    key: str | None = None
+    required: bool = False
 
 
 def _pick(spec: _Spec, credentials: Mapping[str, Any], environ: Mapping[str, str]) -> str:
-    value = credentials.get(spec.key)
+    value = credentials.get(spec.key) if spec.key else None
     if value is not None and not isinstance(value, (str, int)):
         raise SettingsError(spec.env, f"credentials.yml key {spec.key!r} must be a string")
     text = "" if value is None else str(value).strip()
     if not text:
         text = environ.get(spec.env, "").strip()
-    if not text:
-        if spec.required:
-            raise SettingsError(
-                spec.env,
-                f"is not set (set the environment variable or the key {spec.key!r} in credentials.yml)",
-            )
-        text = spec.default
+    if not text and spec.required:
+        raise SettingsError(
+            spec.env, f"is not set (set the environment variable or the key {spec.key!r} in credentials.yml)"
+        )
     return text
 
 
-def _token(value: str, setting: str) -> str:
+# ----------------------------------------------------------------------------- rules
+
+
+def _token(value: str) -> str:
     if any(ch.isspace() for ch in value):
-        raise SettingsError(setting, "must not contain whitespace")
+        raise _Refused("must not contain whitespace")
     if not value.isprintable():
-        raise SettingsError(setting, "must contain printable characters only")
+        raise _Refused("must contain printable characters only")
     return value
 
 
 def _phone_number_id(value: str) -> str:
     if not _PHONE_NUMBER_ID.match(value):
-        raise SettingsError(
-            "WHATSAPP_PHONE_NUMBER_ID",
-            "must be the numeric phone number id from the Meta app dashboard (not the phone number)",
-        )
+        raise _Refused("must be the numeric phone number id from the Meta app dashboard (not the phone number)")
     return value
 
 
 def _base_url(value: str) -> str:
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise SettingsError("WHATSAPP_API_BASE_URL", "must be an http(s) URL such as https://graph.facebook.com")
+        raise _Refused("must be an http(s) URL such as https://graph.facebook.com")
     if parsed.query or parsed.fragment:
-        raise SettingsError("WHATSAPP_API_BASE_URL", "must not carry a query or fragment")
+        raise _Refused("must not carry a query or fragment")
     return value.rstrip("/")
 
 
 def _api_version(value: str) -> str:
     if not _API_VERSION.match(value):
-        raise SettingsError("WHATSAPP_API_VERSION", "must look like v23.0")
+        raise _Refused("must look like v23.0")
     return value
 
 
-def _max_body_bytes(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise SettingsError("WHATSAPP_MAX_BODY_BYTES", "must be a whole number of bytes") from None
-    if number < 1024:
-        raise SettingsError("WHATSAPP_MAX_BODY_BYTES", "must be at least 1024 bytes")
-    return number
-
-
-def _max_buffering(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise SettingsError("WHATSAPP_MAX_BUFFERING_REQUESTS", "must be a whole number") from None
-    if number < 1:
-        raise SettingsError("WHATSAPP_MAX_BUFFERING_REQUESTS", "must be at least 1")
-    return number
-
-
 def _dedup_url(value: str) -> str:
-    if not value:
-        return ""
     parsed = urlparse(value)
     if parsed.scheme not in _DEDUP_SCHEMES:
-        raise SettingsError(
-            "WHATSAPP_DEDUP_URL",
-            "must be empty (in-process store) or a redis://, rediss:// or unix:// URL",
-        )
+        raise _Refused("must be empty (in-process store) or a redis://, rediss:// or unix:// URL")
     if parsed.scheme != "unix" and not parsed.hostname:
-        raise SettingsError("WHATSAPP_DEDUP_URL", "must name the Redis host")
+        raise _Refused("must name the Redis host")
     return value
 
 
 def _identity_anchor(value: str) -> str:
     if value not in IDENTITY_ANCHORS:
-        raise SettingsError(
-            "WHATSAPP_IDENTITY_ANCHOR",
-            f"must be one of {', '.join(IDENTITY_ANCHORS)} (key 'identity_anchor' in credentials.yml)",
-        )
+        raise _Refused(f"must be one of {', '.join(IDENTITY_ANCHORS)} (key 'identity_anchor' in credentials.yml)")
     return value
+
+
+def _whole(minimum: int, unit: str = "") -> Callable[[str], int]:
+    """A whole number of at least ``minimum`` (never negative)."""
+
+    def rule(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise _Refused(f"must be a whole number{' of ' + unit if unit else ''}") from None
+        if number < minimum:
+            raise _Refused(f"must be at least {minimum}{' ' + unit if unit else ''}")
+        return number
+
+    return rule
+
+
+def _seconds(minimum: float = 0.0, *, zero_means: float | None = None) -> Callable[[str], float]:
+    """A finite, non-negative number (of seconds, or per second) of at least ``minimum``.
+
+    ``zero_means``: for a rate or timeout where 0 cannot work, 0 stands for the default.
+    """
+
+    def rule(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise _Refused("must be a number") from None
+        if not math.isfinite(number):
+            raise _Refused("must be a finite number")
+        if number < 0:
+            raise _Refused("must not be negative")
+        if number == 0 and zero_means is not None:
+            return zero_means
+        if number < minimum:
+            raise _Refused(f"must be at least {minimum:g} second{'' if minimum == 1 else 's'}")
+        return number
+
+    return rule
+
+
+#: Every variable the channel reads, in the order they are checked.
+SETTINGS: tuple[_Spec, ...] = (
+    _Spec("WHATSAPP_VERIFY_TOKEN", "verify_token", _token, "verify_token", required=True),
+    _Spec("WHATSAPP_APP_SECRET", "app_secret", _token, "app_secret", required=True),
+    _Spec("WHATSAPP_ACCESS_TOKEN", "access_token", _token, "access_token", required=True),
+    _Spec("WHATSAPP_PHONE_NUMBER_ID", "phone_number_id", _phone_number_id, "phone_number_id", required=True),
+    _Spec("WHATSAPP_API_BASE_URL", "api_base_url", _base_url, "api_base_url"),
+    _Spec("WHATSAPP_API_VERSION", "api_version", _api_version, "api_version"),
+    _Spec("WHATSAPP_MAX_BODY_BYTES", "max_body_bytes", _whole(1024, "bytes"), "max_body_bytes"),
+    _Spec("WHATSAPP_MAX_BUFFERING_REQUESTS", "max_buffering_requests", _whole(1), "max_buffering_requests"),
+    _Spec("WHATSAPP_DEDUP_URL", "dedup_url", _dedup_url, "dedup_url"),
+    _Spec("WHATSAPP_IDENTITY_ANCHOR", "identity_anchor", _identity_anchor, "identity_anchor"),
+    _Spec("WHATSAPP_CLAIM_LEASE_S", "claim_lease_seconds", _seconds(1.0)),
+    _Spec("WHATSAPP_MAX_MPS", "max_mps", _seconds(zero_means=DEFAULT_MAX_MPS)),
+    _Spec("WHATSAPP_RECIPIENT_MIN_GAP_S", "recipient_min_gap_seconds", _seconds()),
+    _Spec("WHATSAPP_API_TIMEOUT_S", "api_timeout_seconds", _seconds(zero_means=DEFAULT_API_TIMEOUT_SECONDS)),
+    _Spec("WHATSAPP_SEND_MAX_ATTEMPTS", "send_max_attempts", _whole(1)),
+    _Spec("WHATSAPP_SEND_BACKOFF_BASE_S", "send_backoff_base_seconds", _seconds()),
+    _Spec("WHATSAPP_SEND_BACKOFF_MAX_S", "send_backoff_max_seconds", _seconds()),
+)

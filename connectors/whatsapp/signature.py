@@ -8,7 +8,7 @@ signature cannot be guessed byte by byte from response timings.
 
 Meta: https://developers.facebook.com/docs/graph-api/webhooks/getting-started#event-notifications
 
-The error types map to HTTP statuses in :mod:`connectors.whatsapp.webhook`: a missing or
+The error types map to HTTP statuses in :mod:`connectors.whatsapp.intake`: a missing or
 malformed header is 401 (no credentials presented), a wrong signature is 403.
 """
 from __future__ import annotations

@@ -11,7 +11,7 @@ one holds the current Rasa session, the *archive* one holds the closed sessions,
 that reading the live record never costs more for a user with a long history; the
 *keys* one (``<table>_keys``) holds each person's wrapped conversation key and the
 *erased* one (``<table>_erased``) the tombstones of erasures (pseudonym and time
-only), see :mod:`privacy.tracker_store` (crypto-shredding, issue 16 item 2).
+only), see :mod:`privacy.store.shredding` (crypto-shredding, issue 16 item 2).
 
 Erasure residue (issue 16, finding 3): deleting a record removes it from what the
 database answers, not necessarily from its files. :meth:`BlobBackend.scrub` runs after

@@ -133,7 +133,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             tracker_store_options={"table": TABLE},
             extra_env={
                 # A crashed instance's claim blocks Meta's redelivery this long (default 30 s); longer
-                # than the outages below, so progress writes wait them out (webhook.py).
+                # than the outages below, so progress writes wait them out (connectors/whatsapp/claims.py).
                 "WHATSAPP_CLAIM_LEASE_S": f"{2 * OUTAGE_S:g}",
                 # Rasa's ticket lock of a crashed instance expires after this (default 60 s).
                 "TICKET_LOCK_LIFETIME": "8",

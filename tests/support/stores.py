@@ -67,7 +67,7 @@ async def stored_conversation(store_url: str, table: str, privacy_key: str, wa_i
 
     from privacy.context import keys_for_user, user_context
     from privacy.keyring import Keyring
-    from privacy.tracker_store import EncryptedTrackerStore
+    from privacy.store.encrypted import EncryptedTrackerStore
 
     keys = keys_for_user(Keyring.from_env({"PRIVACY_KEY": privacy_key}), wa_id)
     domain = Domain.load(str(DOMAIN_FILE))

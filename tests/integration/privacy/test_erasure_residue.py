@@ -24,7 +24,7 @@ from tests.integration.privacy.test_tracker_store import DOMAIN, session, tracke
 from privacy.backends import ConversationBackends
 from privacy.context import keys_for_user, user_context
 from privacy.keyring import Keyring, Secret
-from privacy.tracker_store import EncryptedTrackerStore
+from privacy.store.encrypted import EncryptedTrackerStore
 
 PHONE = "4915550000001"
 OTHER = "4915550000002"

@@ -41,7 +41,7 @@ from privacy.keyring import Keyring, Secret
 from privacy.maintenance import purge, run_command
 from privacy.records import StoredRecord, pad
 from privacy.sealing import OVERHEAD, seal, unseal
-from privacy.tracker_store import EncryptedTrackerStore
+from privacy.store.encrypted import EncryptedTrackerStore
 
 PHONE = "4915550000001"
 OTHER = "4915550000002"

@@ -22,7 +22,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from privacy.context import UserKeys, keys_for_user, user_context
 from privacy.keyring import Keyring, Secret
 from privacy.maintenance import EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, run_command
-from privacy.tracker_store import EncryptedTrackerStore
+from privacy.store.encrypted import EncryptedTrackerStore
 from tests.support.paths import REPO_ROOT
 
 ALICE = "4915550000001"

@@ -30,7 +30,7 @@ from privacy.context import UserKeys, keys_for_identifiers, keys_for_user, user_
 from privacy.identity import UserIdentifiers
 from privacy.keyring import Keyring, Secret
 from privacy.records import StoredRecord
-from privacy.tracker_store import EncryptedTrackerStore
+from privacy.store.encrypted import EncryptedTrackerStore
 
 PHONE = "4915550000001"
 BSUID = "DE.1000000000000000001"
@@ -407,7 +407,7 @@ async def test_the_settled_flag_is_sealed_and_names_no_alias(
     await a_turn(store, by_bsuid, "Umzug")
     record = await store.backends.live.get(by_bsuid.pseudonym)
     assert record is not None and b"aliases_settled" not in record.ciphertext
-    from privacy.tracker_store import _alias_groups, _Identity  # the sealed document, opened with the anchor's key
+    from privacy.store.identities import _alias_groups, _Identity  # the sealed document, opened with the anchor's key
 
     anchor = await store._resolve(_Identity(by_bsuid.pseudonym, by_bsuid.version, by_bsuid.key))
     document = store._open_document(anchor, record, "events")

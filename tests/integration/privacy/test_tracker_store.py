@@ -36,7 +36,8 @@ from privacy.context import UserKeys, keys_for_user, user_context
 from privacy.errors import NoKeyInContextError, PrivacyConfigError
 from privacy.keyring import Keyring, Secret
 from privacy.maintenance import key_status
-from privacy.tracker_store import EncryptedTrackerStore, find_encrypted_store, tracker_saved_in_this_request
+from privacy.store.encrypted import EncryptedTrackerStore
+from rasa_compat import find_encrypted_store, tracker_saved_in_this_request
 
 ALICE = "4915550000001"
 BOB = "4915550000002"
@@ -289,7 +290,7 @@ async def test_tampered_record_is_a_lost_conversation(
     flipped[len(flipped) // 2] ^= 0x01
     await store.backends.live.put(dataclasses.replace(stored, ciphertext=bytes(flipped)))
 
-    with caplog.at_level(logging.WARNING, logger="privacy.tracker_store"):
+    with caplog.at_level(logging.WARNING, logger="privacy.store"):
         with user_context(alice):
             assert await store.retrieve(alice.pseudonym) is None
             fresh = await store.get_or_create_tracker(alice.pseudonym)  # Rasa starts over
@@ -533,7 +534,7 @@ async def test_endpoints_yml_creates_the_store_and_env_wins(
         write_endpoints(
             tmp_path,
             "tracker_store:\n"
-            "  type: privacy.tracker_store.EncryptedTrackerStore\n"
+            "  type: privacy.store.encrypted.EncryptedTrackerStore\n"
             '  url: "sqlite:///var/from-yml.db"\n'
             "  retention_days: 14\n"
             "  table: conversations\n",
@@ -581,7 +582,8 @@ async def test_rasas_failsafe_wrapper_passes_errors_on_once_made_fail_closed(tmp
     from rasa.core.tracker_store import AwaitableTrackerStore, FailSafeTrackerStore
 
     from privacy.errors import NoKeyInContextError
-    from privacy.tracker_store import EncryptedTrackerStore, make_fail_closed
+    from privacy.store.encrypted import EncryptedTrackerStore
+    from rasa_compat import make_fail_closed
 
     store = EncryptedTrackerStore(url=f"sqlite:///{tmp_path / 'fs.db'}", environ={})
     wrapped = FailSafeTrackerStore(AwaitableTrackerStore(store))
@@ -596,7 +598,7 @@ async def test_rasas_failsafe_wrapper_passes_errors_on_once_made_fail_closed(tmp
 def test_make_fail_closed_ignores_other_stores() -> None:
     from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore
 
-    from privacy.tracker_store import make_fail_closed
+    from rasa_compat import make_fail_closed
 
     assert make_fail_closed(FailSafeTrackerStore(InMemoryTrackerStore(None))) is False
 
@@ -628,7 +630,7 @@ async def test_an_attacker_with_the_database_cannot_open_a_record(
 
     assert opens(alice.key)  # the key record is readable with the right key ...
     from privacy.records import unpad
-    from privacy.tracker_store import _record_key
+    from privacy.store.conversation_keys import _record_key
 
     conversation_key = unpad(unseal(alice.key, wrapped.ciphertext, pseudonym=wrapped.pseudonym, key_version=wrapped.key_version, purpose="conversation-key"))
     live_key = _record_key(conversation_key, "live")  # ... and the record with the key it holds

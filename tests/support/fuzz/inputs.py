@@ -11,7 +11,7 @@ import itertools
 import secrets
 import time
 
-from connectors.whatsapp.webhook import DeliveryOptions
+from connectors.whatsapp.core import DeliveryOptions
 from harness import meta_payloads as mp
 
 MAX_BODY = 65536  # WHATSAPP_MAX_BODY_BYTES of this stack: keeps oversized requests small

@@ -28,7 +28,8 @@ from privacy.action_errors import (
     sanitized_error_body,
     strip_rasa_client_error_bodies,
 )
-from privacy.log_redaction import sensitive_values, uninstall_redaction
+from privacy.log_redaction.install import uninstall_redaction
+from privacy.log_redaction.sensitive import sensitive_values
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -177,7 +178,7 @@ async def test_rasa_remote_action_failure_logs_no_tracker(action_server: tuple[s
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.endpoints import EndpointConfig
 
-    from privacy.log_redaction import install_redaction
+    from privacy.log_redaction.install import install_redaction
 
     url, output = action_server
     install_redaction()  # what the WhatsApp channel does in the Rasa process

@@ -5,19 +5,11 @@ import asyncio
 
 import pytest
 
-from privacy.context import (
-    RetiredIdentity,
-    UserKeys,
-    current_user_keys,
-    forget,
-    keys_for_user,
-    recall,
-    remember,
-    user_context,
-)
+from privacy.context import RetiredIdentity, UserKeys, current_user_keys, keys_for_user, user_context
 from privacy.errors import InvalidIdentifierError, NoKeyInContextError, PrivacyError, UnknownKeyVersionError
 from privacy.identity import data_key, pseudonym
 from privacy.keyring import Keyring, parse_secret
+from privacy.memo import forget, recall, remember
 
 NUMBER = "4915550000001"
 OTHER_NUMBER = "4915550000002"

@@ -9,17 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from privacy.log_redaction import (
-    PHONE_MASK,
-    SENSITIVE_MASK,
-    RedactingFilter,
-    install_redaction,
-    redact,
-    register_sensitive,
-    sensitive_scope,
-    sensitive_values,
-    uninstall_redaction,
-)
+from privacy.log_redaction.install import RedactingFilter, install_redaction, uninstall_redaction
+from privacy.log_redaction.masking import redact
+from privacy.log_redaction.patterns import PHONE_MASK, SENSITIVE_MASK
+from privacy.log_redaction.sensitive import register_sensitive, sensitive_scope, sensitive_values
 
 NUMBER = "4915550000001"
 PSEUDONYM = "u_k2345677abcdefghij2345672mnopqr"

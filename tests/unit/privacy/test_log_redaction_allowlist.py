@@ -17,22 +17,21 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-import privacy.log_redaction as log_redaction
-from privacy.log_redaction import (
-    BSUID_MASK,
-    SENSITIVE_MASK,
-    USERNAME_MASK,
+import privacy.log_redaction.install as redaction_install
+import privacy.log_redaction.masking as redaction_masking
+import privacy.log_redaction.patterns as redaction_patterns
+import privacy.log_redaction.sensitive as redaction_sensitive
+import privacy.log_redaction.vocabulary as redaction_vocabulary
+from privacy.log_redaction.install import (
     DebugLoggingRefusedError,
     RedactingFilter,
     check_log_level,
     install_redaction,
-    redact,
-    redact_structure,
-    register_sensitive,
-    sensitive_scope,
-    sensitive_values,
     uninstall_redaction,
 )
+from privacy.log_redaction.masking import redact, redact_structure
+from privacy.log_redaction.patterns import BSUID_MASK, SENSITIVE_MASK, USERNAME_MASK
+from privacy.log_redaction.sensitive import register_sensitive, sensitive_scope, sensitive_values
 
 PHONE = "4915550000001"
 BSUID = "DE.1000000000000000001"
@@ -171,12 +170,13 @@ def test_no_identifier_survives_the_request_scope() -> None:
     assert sensitive_values() == ()
     gc.collect()
     # no module-level cache (functools or re) holds the values or the pattern built from them
-    for attribute in vars(log_redaction).values():
+    modules = (redaction_install, redaction_masking, redaction_patterns, redaction_sensitive, redaction_vocabulary)
+    for attribute in (value for module in modules for value in vars(module).values()):
         cache_info = getattr(attribute, "cache_info", None)
-        if cache_info is not None and attribute is not log_redaction._vocabulary:
+        if cache_info is not None and attribute is not redaction_vocabulary._vocabulary:
             assert cache_info().currsize == 0, attribute
     assert not [key for key in re._cache if any(v in str(key) for v in (identifier, "Quasimodo", BSUID))]  # type: ignore[attr-defined]
-    holders = [obj for obj in gc.get_objects() if isinstance(obj, log_redaction._RequestState)]
+    holders = [obj for obj in gc.get_objects() if isinstance(obj, redaction_sensitive._RequestState)]
     assert not [obj for obj in holders if identifier in obj.values or name in obj.values]
 
 
@@ -191,7 +191,7 @@ async def test_state_of_a_finished_request_task_is_gone() -> None:
     await asyncio.sleep(0)  # the finished task's done-callbacks run; then the task and its context are garbage
     gc.collect()
     assert not [obj for obj in gc.get_objects()
-                if isinstance(obj, log_redaction._RequestState) and "Konstantin Ypsilon" in obj.values]
+                if isinstance(obj, redaction_sensitive._RequestState) and "Konstantin Ypsilon" in obj.values]
 
 
 # --------------------------------------------------------------------------- DEBUG refused in production (finding 2)

@@ -144,10 +144,10 @@ async def test_the_header_goes_only_to_action_calls_and_not_into_the_tracker(mon
 async def test_the_channel_knows_the_profile_name_and_username_only_during_the_turn() -> None:
     """The webhook core remembers the contact's profile name and username for the dialogue
     call of that person's message (what Rasa's action calls then carry), and nothing after."""
-    from connectors.whatsapp.channel import WhatsAppOutput
+    from connectors.whatsapp.output import WhatsAppOutput
     from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
     from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
-    from connectors.whatsapp.webhook import DeliveryOptions, WebhookCore
+    from connectors.whatsapp.core import DeliveryOptions, WebhookCore
     from privacy.keyring import Keyring, Secret
     from tests.unit.connectors.whatsapp.test_identity import message, payload, settings, signed
 

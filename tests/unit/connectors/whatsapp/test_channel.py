@@ -28,8 +28,8 @@ from connectors.whatsapp.settings import SettingsError
 from privacy.context import keys_for_user, user_context
 from privacy.identity import pseudonym
 from privacy.keyring import Keyring
-from privacy.log_redaction import uninstall_redaction
-from privacy.tracker_store import EncryptedTrackerStore
+from privacy.log_redaction.install import uninstall_redaction
+from privacy.store.encrypted import EncryptedTrackerStore
 from harness import meta_payloads
 from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, Fault, MetaGraphStandIn
 from harness.webhook_sender import WebhookSender, sign

@@ -19,8 +19,8 @@ import pytest
 from rasa.core.channels.channel import UserMessage
 from redis.asyncio import Redis
 
-import connectors.whatsapp.channel as channel_module
-from connectors.whatsapp.channel import WhatsAppOutput
+import connectors.whatsapp.adapter as channel_module
+from connectors.whatsapp.output import WhatsAppOutput
 from connectors.whatsapp.dedup.claims import ClaimStatus, DedupStore, message_key
 from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
 from connectors.whatsapp.dedup.redis_store import RedisDedupStore
@@ -29,7 +29,7 @@ from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
 from connectors.whatsapp.references import References
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.signature import compute_signature
-from connectors.whatsapp.webhook import DeliveryOptions, WebhookCore
+from connectors.whatsapp.core import DeliveryOptions, WebhookCore
 from privacy.context import keys_for_user
 from privacy.keyring import Keyring, Secret
 from privacy.sealing import seal_json
@@ -233,7 +233,7 @@ def test_signature_header_is_checked_before_the_body(keyring: Keyring) -> None:
 
 def test_body_slots_are_bounded(keyring: Keyring) -> None:
     core = core_for(keyring)
-    core.settings = dataclasses.replace(SETTINGS, max_buffering_requests=2)
+    core.intake.settings = dataclasses.replace(SETTINGS, max_buffering_requests=2)
     with core.body_slot() as first, core.body_slot() as second:
         assert first is None and second is None
         with core.body_slot() as third:
@@ -263,7 +263,7 @@ async def test_unsigned_post_is_refused_without_reading_its_body(running: Runnin
 
 async def test_concurrent_body_reads_beyond_the_bound_get_503(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
     core = running.channel.core
-    core.settings = dataclasses.replace(core.settings, max_buffering_requests=2)
+    core.intake.settings = dataclasses.replace(core.settings, max_buffering_requests=2)
     gate = asyncio.Event()
     real = channel_module._read_limited
 
@@ -276,14 +276,14 @@ async def test_concurrent_body_reads_beyond_the_bound_get_503(running: Running, 
     async with httpx.AsyncClient(timeout=10) as client:
         held = [asyncio.create_task(client.post(running.webhook, content=body, headers=headers)) for _ in range(2)]
         for _ in range(200):
-            if core._buffering == 2:
+            if core.intake.buffering == 2:
                 break
             await asyncio.sleep(0.01)
         refused = await client.post(running.webhook, content=body, headers=headers)
         assert refused.status_code == 503
         gate.set()
         assert sorted(answer.status_code for answer in await asyncio.gather(*held)) == [200, 200]
-    assert core._buffering == 0 and len(running.agent.received) == 1  # one message, handled once
+    assert core.intake.buffering == 0 and len(running.agent.received) == 1  # one message, handled once
 
 
 async def test_lanes_of_one_batch_run_at_most_eight_at_once(keyring: Keyring) -> None:

@@ -18,19 +18,20 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from connectors.whatsapp.channel import WhatsAppOutput
+from connectors.whatsapp.output import WhatsAppOutput
 from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
 from connectors.whatsapp.graph.client import GraphClient
-from connectors.whatsapp.outbox import open_outbox, owner_tag
+from connectors.whatsapp.outbox import open_outbox
 from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
-from connectors.whatsapp.privacy_requests import PrivacyRequests
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.signature import compute_signature
-from connectors.whatsapp.webhook import DeliveryOptions, WebhookCore
+from connectors.whatsapp.core import DeliveryOptions, WebhookCore
 from privacy.context import keys_for_user, user_context
 from privacy.identity import pseudonym
 from privacy.keyring import Keyring, Secret
-from privacy.tracker_store import EncryptedTrackerStore
+from privacy.owner_tags import owner_tag
+from privacy.requests.hook import PrivacyRequests
+from privacy.store.encrypted import EncryptedTrackerStore
 from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, Fault, MetaGraphStandIn
 
 PHONE = "4915550000401"

@@ -13,15 +13,8 @@ from typing import Any
 
 import pytest
 
-from connectors.whatsapp.outbox import (
-    ADDRESS_FIELDS,
-    Outbox,
-    deliver,
-    open_outbox,
-    owner_tag,
-    owner_tags,
-    seal_outbox,
-)
+from connectors.whatsapp.outbox import ADDRESS_FIELDS, Outbox, deliver, open_outbox, seal_outbox
+from privacy.owner_tags import owner_tag, owner_tags
 from privacy.context import keys_for_user
 from privacy.errors import DecryptionError, UnknownKeyVersionError
 from privacy.keyring import Keyring, Secret

@@ -34,7 +34,7 @@ KEYRING = Keyring(current=Secret.generate())
 
 
 TOKEN_KEY = payload_token_key(KEYRING.current)
-ALICE, BOB = "a" * 32, "b" * 32  # owner tags (outbox.owner_tag: 32 hex digits)
+ALICE, BOB = "a" * 32, "b" * 32  # owner tags (privacy.owner_tags.owner_tag: 32 hex digits)
 
 
 def test_token_is_tilde_plus_base32_of_a_truncated_keyed_digest() -> None:

@@ -41,32 +41,29 @@ from sanic import Sanic
 
 import actions.privacy_actions as privacy_actions
 from connectors.whatsapp import WhatsAppInput
-from connectors.whatsapp.channel import WhatsAppOutput
+from connectors.whatsapp.output import WhatsAppOutput
 from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
 from connectors.whatsapp.dedup.redis_store import RedisDedupStore
 from connectors.whatsapp.graph.client import GraphClient
-from connectors.whatsapp.outbox import owner_tags
 from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
 from connectors.whatsapp.payload_ids.redis_map import RedisPayloadIdMap
-from connectors.whatsapp.privacy_requests import (
+from connectors.whatsapp.settings import WhatsAppSettings
+from connectors.whatsapp.signature import compute_signature
+from connectors.whatsapp.core import WebhookCore
+from privacy.context import UserKeys, keys_for_user, user_context
+from privacy.keyring import Keyring, Secret
+from privacy.owner_tags import owner_tags
+from privacy.requests.export import export_variables, format_slots, format_time
+from privacy.requests.hook import PrivacyRequests
+from privacy.requests.markers import (
     PRIVACY_REQUEST_KEY,
     RESPONSE_ERASED,
     RESPONSE_EXPORT,
     RESPONSE_EXPORT_EMPTY,
     RESPONSE_FAILED,
-    PrivacyRequests,
-    export_variables,
-    resolve_privacy_requests,
-    format_slots,
-    format_time,
     privacy_request_of,
 )
-from connectors.whatsapp.settings import WhatsAppSettings
-from connectors.whatsapp.signature import compute_signature
-from connectors.whatsapp.webhook import WebhookCore
-from privacy.context import UserKeys, keys_for_user, user_context
-from privacy.keyring import Keyring, Secret
-from privacy.tracker_store import EncryptedTrackerStore
+from privacy.store.encrypted import EncryptedTrackerStore
 from harness import meta_payloads
 from standins.meta_graph import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, Fault, MetaGraphStandIn
 from harness.webhook_sender import WebhookSender
@@ -536,9 +533,10 @@ async def test_missing_response_is_an_internal_error_not_a_false_confirmation(
 async def test_without_a_handler_markers_are_removed_and_the_rest_is_kept(caplog: pytest.LogCaptureFixture) -> None:
     user = keys_for_user(Keyring(current=Secret.generate()), WA_ID)
     messages = [{"text": "Vorher"}, {"custom": {PRIVACY_REQUEST_KEY: "erase"}}, {"custom": {"whatsapp": {"type": "text"}}}]
-    assert await resolve_privacy_requests(messages, None, user, "ref") == [messages[0], messages[2]]
+    without_agent = PrivacyRequests.for_agent(None)
+    assert await without_agent.after_turn(messages, user, "ref") == [messages[0], messages[2]]
     assert any("privacy request dropped" in r.getMessage() for r in caplog.records)
-    assert await resolve_privacy_requests(messages[:1], None, user, "ref") == messages[:1]
+    assert await without_agent.after_turn(messages[:1], user, "ref") == messages[:1]
 
 
 async def test_erase_drops_the_users_unsent_replies_but_nobody_elses(

@@ -1,131 +1,151 @@
-"""WhatsAppSettings: every setting is read, validated, and errors name the setting (never its value)."""
+"""connectors/whatsapp/settings.py: one rule per WHATSAPP_* variable, one frozen object, nothing heavy imported."""
 from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from connectors.whatsapp.settings import (
-    DEFAULT_API_BASE_URL,
+    DEFAULT_API_TIMEOUT_SECONDS,
     DEFAULT_API_VERSION,
-    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_CLAIM_LEASE_SECONDS,
+    DEFAULT_MAX_MPS,
+    SETTINGS,
     SettingsError,
     WhatsAppSettings,
 )
 
+REPO = Path(__file__).resolve().parents[4]
 ENV = {
     "WHATSAPP_VERIFY_TOKEN": "verify-me",
     "WHATSAPP_APP_SECRET": "app-secret-value",
     "WHATSAPP_ACCESS_TOKEN": "access-token-value",
     "WHATSAPP_PHONE_NUMBER_ID": "100000000000001",
 }
+NUMERIC = [
+    "WHATSAPP_MAX_BODY_BYTES",
+    "WHATSAPP_MAX_BUFFERING_REQUESTS",
+    "WHATSAPP_CLAIM_LEASE_S",
+    "WHATSAPP_MAX_MPS",
+    "WHATSAPP_RECIPIENT_MIN_GAP_S",
+    "WHATSAPP_API_TIMEOUT_S",
+    "WHATSAPP_SEND_MAX_ATTEMPTS",
+    "WHATSAPP_SEND_BACKOFF_BASE_S",
+    "WHATSAPP_SEND_BACKOFF_MAX_S",
+]
 
 
-def test_defaults_from_environment() -> None:
-    settings = WhatsAppSettings.load(None, ENV)
-    assert settings.verify_token == "verify-me"
-    assert settings.app_secret == "app-secret-value"
-    assert settings.access_token == "access-token-value"
-    assert settings.phone_number_id == "100000000000001"
-    assert settings.api_base_url == DEFAULT_API_BASE_URL
-    assert settings.api_version == DEFAULT_API_VERSION
-    assert settings.max_body_bytes == DEFAULT_MAX_BODY_BYTES > 3 * 1024 * 1024
-    assert settings.dedup_url == ""
+def load(**extra: str) -> WhatsAppSettings:
+    return WhatsAppSettings.load(None, dict(ENV, **extra))
 
 
-def test_optional_settings_from_environment() -> None:
-    env = dict(
-        ENV,
-        WHATSAPP_API_BASE_URL="http://127.0.0.1:8765/",
-        WHATSAPP_API_VERSION="v21.0",
-        WHATSAPP_MAX_BODY_BYTES="4096",
-        WHATSAPP_DEDUP_URL="redis://127.0.0.1:6379/0",
+def test_every_whatsapp_variable_named_in_the_connectors_has_one_row() -> None:
+    named = {spec.env for spec in SETTINGS}
+    assert len(named) == len(SETTINGS)
+    fields = {f.name for f in dataclasses.fields(WhatsAppSettings)}
+    assert {spec.field for spec in SETTINGS} <= fields
+    mentioned: set[str] = set()
+    for path in (REPO / "connectors").rglob("*.py"):
+        mentioned |= set(re.findall(r"WHATSAPP_[A-Z_]*[A-Z]", path.read_text(encoding="utf-8")))
+    assert mentioned - {"WHATSAPP_SEND_BACKOFF_"} <= named
+
+
+# Until the graph helper's move lands (issue 10 item 2), these two still carry a ``from_env``;
+# they are deleted there. The coordinator drops this allowlist at the merge.
+def test_nothing_but_settings_reads_the_channel_environment() -> None:
+    readers = []
+    for path in (REPO / "connectors").rglob("*.py"):
+        if path == REPO / "connectors" / "whatsapp" / "settings.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"(environ(\.get)?\(?\[?|getenv\()\s*[\"']WHATSAPP_", text):
+            readers.append(path.name)
+    assert readers == []
+
+
+def test_defaults_when_unset() -> None:
+    settings = load()
+    assert settings.claim_lease_seconds == DEFAULT_CLAIM_LEASE_SECONDS == 30.0
+    assert settings.max_mps == DEFAULT_MAX_MPS == 80.0
+    assert settings.recipient_min_gap_seconds == 0.0
+    assert settings.api_timeout_seconds == DEFAULT_API_TIMEOUT_SECONDS == 10.0
+    assert (settings.send_max_attempts, settings.send_backoff_base_seconds, settings.send_backoff_max_seconds) == (5, 0.5, 8.0)
+
+
+def test_tuning_values_are_read() -> None:
+    settings = load(
+        WHATSAPP_CLAIM_LEASE_S="4.5", WHATSAPP_MAX_MPS="20", WHATSAPP_RECIPIENT_MIN_GAP_S="0.25",
+        WHATSAPP_API_TIMEOUT_S="3", WHATSAPP_SEND_MAX_ATTEMPTS="2", WHATSAPP_SEND_BACKOFF_BASE_S="0",
+        WHATSAPP_SEND_BACKOFF_MAX_S=" 1.5 ",
     )
-    settings = WhatsAppSettings.load({}, env)
-    assert settings.api_base_url == "http://127.0.0.1:8765"
-    assert settings.api_version == "v21.0"
-    assert settings.max_body_bytes == 4096
-    assert settings.dedup_url == "redis://127.0.0.1:6379/0"
+    assert settings.claim_lease_seconds == 4.5 and settings.max_mps == 20.0
+    assert settings.recipient_min_gap_seconds == 0.25 and settings.api_timeout_seconds == 3.0
+    assert (settings.send_max_attempts, settings.send_backoff_base_seconds, settings.send_backoff_max_seconds) == (2, 0.0, 1.5)
 
 
-def test_credentials_values_win_and_empty_ones_fall_back() -> None:
-    credentials = {"verify_token": "from-credentials", "app_secret": None, "access_token": "", "phone_number_id": 200000000000002}
-    settings = WhatsAppSettings.load(credentials, ENV)
-    assert settings.verify_token == "from-credentials"
-    assert settings.app_secret == "app-secret-value"
-    assert settings.access_token == "access-token-value"
-    assert settings.phone_number_id == "200000000000002"
+def test_tuning_values_come_from_the_environment_only() -> None:
+    settings = WhatsAppSettings.load({"claim_lease_s": "2", "max_mps": "1"}, ENV)
+    assert settings.claim_lease_seconds == DEFAULT_CLAIM_LEASE_SECONDS and settings.max_mps == DEFAULT_MAX_MPS
 
 
-@pytest.mark.parametrize(
-    "variable", ["WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"]
-)
-def test_missing_required_setting_is_named(variable: str) -> None:
-    env = {key: value for key, value in ENV.items() if key != variable}
+@pytest.mark.parametrize("variable", NUMERIC)
+def test_negative_values_are_refused_for_every_numeric_variable(variable: str) -> None:
     with pytest.raises(SettingsError) as caught:
-        WhatsAppSettings.load(None, env)
+        load(**{variable: "-7"})
     assert caught.value.setting == variable
-    assert variable in str(caught.value)
+    assert "-7" not in str(caught.value)
+
+
+@pytest.mark.parametrize("variable", NUMERIC)
+@pytest.mark.parametrize("value", ["soon", "1e", "nan", "inf"])
+def test_non_numbers_are_refused_for_every_numeric_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load(**{variable: value})
+    assert caught.value.setting == variable
+    assert value not in str(caught.value)
 
 
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
-        ("WHATSAPP_PHONE_NUMBER_ID", "+49 155 50000001"),
-        ("WHATSAPP_API_BASE_URL", "api.example.invalid"),
-        ("WHATSAPP_API_BASE_URL", "ftp://example.invalid"),
-        ("WHATSAPP_API_VERSION", "21"),
-        ("WHATSAPP_MAX_BODY_BYTES", "lots"),
-        ("WHATSAPP_MAX_BODY_BYTES", "12"),
-        ("WHATSAPP_DEDUP_URL", "memcached://127.0.0.1"),
-        ("WHATSAPP_DEDUP_URL", "redis://"),
-        ("WHATSAPP_VERIFY_TOKEN", "two words"),
-        ("WHATSAPP_APP_SECRET", "tab\there"),
+        ("WHATSAPP_CLAIM_LEASE_S", "0.5"),
+        ("WHATSAPP_CLAIM_LEASE_S", "0"),
+        ("WHATSAPP_SEND_MAX_ATTEMPTS", "0"),
+        ("WHATSAPP_SEND_MAX_ATTEMPTS", "1.5"),
+        ("WHATSAPP_MAX_BUFFERING_REQUESTS", "0"),
+        ("WHATSAPP_MAX_BODY_BYTES", "1023"),
     ],
 )
-def test_malformed_setting_is_named_without_its_value(variable: str, value: str) -> None:
+def test_values_below_the_minimum_are_refused(variable: str, value: str) -> None:
     with pytest.raises(SettingsError) as caught:
-        WhatsAppSettings.load(None, dict(ENV, **{variable: value}))
+        load(**{variable: value})
     assert caught.value.setting == variable
-    assert value not in str(caught.value)
 
 
-def test_credentials_section_must_be_a_mapping() -> None:
-    with pytest.raises(SettingsError):
-        WhatsAppSettings.load(["not", "a", "mapping"], ENV)  # type: ignore[arg-type]
+def test_zero_rate_and_zero_timeout_mean_the_default() -> None:
+    settings = load(WHATSAPP_MAX_MPS="0", WHATSAPP_API_TIMEOUT_S="0", WHATSAPP_RECIPIENT_MIN_GAP_S="0")
+    assert (settings.max_mps, settings.api_timeout_seconds, settings.recipient_min_gap_seconds) == (80.0, 10.0, 0.0)
 
 
-def test_credentials_value_of_wrong_type_is_named() -> None:
-    with pytest.raises(SettingsError) as caught:
-        WhatsAppSettings.load({"app_secret": ["x"]}, ENV)
-    assert caught.value.setting == "WHATSAPP_APP_SECRET"
+def test_settings_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        load().max_mps = 1.0  # type: ignore[misc]
 
 
-def test_repr_hides_secrets() -> None:
-    settings = WhatsAppSettings.load(None, dict(ENV, WHATSAPP_DEDUP_URL="redis://:pw-123@127.0.0.1:6379/0"))
-    text = repr(settings)
-    for secret in ("verify-me", "app-secret-value", "access-token-value", "pw-123"):
-        assert secret not in text
-    assert "100000000000001" in text
+def test_default_api_version_is_the_one_pywa_is_written_against() -> None:
+    from pywa.utils import Version
+
+    assert DEFAULT_API_VERSION == f"v{Version.GRAPH_API.value}"
 
 
-def test_identity_anchor_defaults_to_the_business_bsuid() -> None:
-    settings = WhatsAppSettings.load(None, ENV)
-    assert settings.identity_anchor == "user_id" and not settings.use_parent_user_id
-
-
-@pytest.mark.parametrize("source", ["env", "credentials"])
-def test_identity_anchor_parent_from_environment_or_credentials(source: str) -> None:
-    if source == "env":
-        settings = WhatsAppSettings.load(None, dict(ENV, WHATSAPP_IDENTITY_ANCHOR=" parent_user_id "))
-    else:
-        settings = WhatsAppSettings.load({"identity_anchor": "parent_user_id"}, dict(ENV, WHATSAPP_IDENTITY_ANCHOR="user_id"))
-    assert settings.identity_anchor == "parent_user_id" and settings.use_parent_user_id
-
-
-@pytest.mark.parametrize("value", ["phone", "parent", "USER_ID", "user_id,parent_user_id", "bsuid"])
-def test_identity_anchor_is_validated(value: str) -> None:
-    with pytest.raises(SettingsError) as raised:
-        WhatsAppSettings.load(None, dict(ENV, WHATSAPP_IDENTITY_ANCHOR=value))
-    assert raised.value.setting == "WHATSAPP_IDENTITY_ANCHOR"
-    assert value not in str(raised.value).replace("user_id, parent_user_id", "")
-    with pytest.raises(SettingsError):
-        WhatsAppSettings(verify_token="v", app_secret="a", access_token="t", phone_number_id="1", identity_anchor=value)
+def test_settings_import_nothing_heavy() -> None:
+    code = (
+        "import sys, connectors.whatsapp.settings\n"
+        "print(sorted(m for m in ('pywa', 'pywa_async', 'httpx', 'aiohttp', 'redis', 'rasa', 'sanic') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

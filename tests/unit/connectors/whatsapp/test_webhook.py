@@ -16,7 +16,7 @@ import pytest
 from rasa.core.channels.channel import UserMessage
 from redis.asyncio import Redis
 
-from connectors.whatsapp.channel import WhatsAppOutput
+from connectors.whatsapp.output import WhatsAppOutput
 from connectors.whatsapp.dedup.claims import ClaimStatus, DedupUnavailableError, message_key
 from connectors.whatsapp.dedup.memory_store import InMemoryDedupStore
 from connectors.whatsapp.dedup.redis_store import RedisDedupStore
@@ -25,7 +25,7 @@ from connectors.whatsapp.outbox import Outbox, deliver, open_outbox, seal_outbox
 from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.signature import compute_signature
-from connectors.whatsapp.webhook import DeliveryOptions, WebhookCore
+from connectors.whatsapp.core import DeliveryOptions, WebhookCore
 from privacy.context import keys_for_user
 from privacy.errors import DecryptionError
 from privacy.identity import pseudonym

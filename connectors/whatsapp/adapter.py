@@ -1,0 +1,173 @@
+"""The Rasa channel ``WhatsAppInput``: a thin Sanic adapter over :class:`.core.WebhookCore`.
+
+Why thin: all behaviour lives in the framework-free core; this module only turns Sanic
+requests into (raw body bytes, headers) and core answers into Sanic responses, like
+slack-bolt's ``adapter/sanic``. Settings, keyring and resources are built once in
+:meth:`WhatsAppInput.from_credentials`; the turn once per Rasa agent (:mod:`.agent_turns`).
+
+Configure it in ``credentials.yml`` under its module path (Rasa imports the class and calls
+:meth:`WhatsAppInput.from_credentials`)::
+
+    connectors.whatsapp.WhatsAppInput:
+      verify_token: ${WHATSAPP_VERIFY_TOKEN}   # optional: the environment is read anyway
+      # app_secret, access_token, phone_number_id, api_base_url, api_version,
+      # max_body_bytes, dedup_url: same, see settings.py
+
+Rasa mounts the blueprint under ``/webhooks/whatsapp``: Meta calls ``GET`` and ``POST
+/webhooks/whatsapp/webhook`` (https://developers.facebook.com/docs/graph-api/webhooks/getting-started).
+
+Proactive messages are not supported: a Rasa-initiated message (reminder, ``trigger_intent``
+API) only knows the pseudonym, and by design nothing maps a pseudonym back to a phone number.
+:meth:`WhatsAppInput.get_output_channel` therefore returns ``None``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, OutputChannel
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from connectors.whatsapp.agent_turns import AgentTurns
+from connectors.whatsapp.core import DeliveryOptions, WebhookCore
+from connectors.whatsapp.dedup.claims import DedupStore
+from connectors.whatsapp.delivery import GraphSender
+from connectors.whatsapp.framing import install_framing_guard
+from connectors.whatsapp.outcome import WebhookResponse
+from connectors.whatsapp.output import WhatsAppOutput
+from connectors.whatsapp.graph.pacing import Pacer
+from connectors.whatsapp.payload_ids.maps import PayloadIdMap
+from connectors.whatsapp.resources import ChannelResources
+from connectors.whatsapp.settings import SettingsError, WhatsAppSettings
+from connectors.whatsapp.turn import OnNewMessage
+from privacy.dev_key import keyring_for_runtime
+from privacy.errors import PrivacyConfigError
+from privacy.keyring import Keyring
+from privacy.log_redaction.install import install_redaction
+
+__all__ = ["WhatsAppInput", "WhatsAppOutput"]
+
+logger = logging.getLogger(__name__)
+
+
+class WhatsAppInput(InputChannel):
+    """Rasa input channel for the WhatsApp Cloud API (module path ``connectors.whatsapp.WhatsAppInput``).
+
+    Tests and embedders may inject the collaborators (:class:`.resources.ChannelResources`);
+    :meth:`from_credentials` builds the real ones from the settings.
+    """
+
+    def __init__(
+        self,
+        settings: WhatsAppSettings,
+        keyring: Keyring,
+        *,
+        graph: GraphSender | None = None,
+        store: DedupStore | None = None,
+        id_map: PayloadIdMap | None = None,
+        pacer: Pacer | None = None,
+        options: DeliveryOptions | None = None,
+    ) -> None:
+        self.settings = settings
+        self.keyring = keyring
+        self.resources = ChannelResources(settings, keyring, graph=graph, store=store, id_map=id_map, pacer=pacer)
+        self.core = WebhookCore(
+            settings=settings, store=self.resources.store, graph=self.resources.graph, keyring=keyring,
+            id_map=self.resources.id_map, output_factory=WhatsAppOutput, pacer=self.resources.pacer.recipients,
+            options=options if options is not None else DeliveryOptions(lease_seconds=settings.claim_lease_seconds),
+        )
+
+    @classmethod
+    def name(cls) -> str:
+        return "whatsapp"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> "WhatsAppInput":
+        """Validate settings and secrets at start; :class:`SettingsError` names what is wrong."""
+        settings = WhatsAppSettings.load(credentials, os.environ)
+        try:
+            keyring = keyring_for_runtime(os.environ)
+        except PrivacyConfigError as error:
+            raise SettingsError(getattr(error, "variable", "PRIVACY_KEY"), str(error)) from error
+        # Rasa has configured logging by now; mask phone numbers and message text in every
+        # logger (ours, Rasa's, Sanic's, httpx's) from here on.
+        install_redaction()
+        channel = cls(settings, keyring)
+        logger.info(
+            "WhatsApp channel ready (phone number id %s, Graph API %s %s, dedup %s)",
+            settings.phone_number_id, settings.api_base_url, settings.api_version,
+            "redis" if settings.dedup_url else "in-process",
+        )
+        return channel
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """None: proactive messages need a phone number, and a pseudonym cannot be mapped back."""
+        return None
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        """GET/POST ``/webhook`` (verification, notifications) and GET ``/`` (health)."""
+        core, turns = self.core, AgentTurns(self.core, on_new_message)
+        webhook = Blueprint("whatsapp_webhook", url_prefix=None)
+
+        @webhook.get("/")
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.get("/webhook")
+        async def verify(request: Request) -> HTTPResponse:
+            return _to_sanic(core.verify({key: values[0] for key, values in request.args.items() if values}))
+
+        @webhook.post("/webhook", stream=True)
+        async def receive(request: Request) -> HTTPResponse:
+            turn = turns.for_agent(getattr(request.app.ctx, "agent", None))
+            headers = dict(request.headers)
+            refused = core.check_before_body(headers)  # 413/401 before a byte of the body
+            if refused is not None:
+                return _to_sanic(refused)
+            with core.body_slot() as busy:  # a bounded number of bodies buffered at once
+                if busy is not None:
+                    return _to_sanic(busy)
+                body = await _read_limited(request, core.settings.max_body_bytes)
+            if body is None:
+                logger.warning(
+                    "webhook POST refused: body above limit %d (body is read in chunks and refused as soon as "
+                    "it passes the limit)", core.settings.max_body_bytes,
+                )
+                return _to_sanic(WebhookResponse(413, "payload too large"))
+            return _to_sanic(await core.handle(body, headers, turn))
+
+        @webhook.listener("before_server_start")
+        async def guard_framing(app: Any, loop: Any) -> None:
+            install_framing_guard(app)
+
+        @webhook.listener("after_server_stop")
+        async def close(app: Any, loop: Any) -> None:
+            await self.aclose()
+
+        return webhook
+
+    async def aclose(self) -> None:
+        """Wait for pending read receipts and close the connections this channel opened."""
+        await self.core.drain()
+        await self.resources.aclose()
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None as soon as it grows past ``limit`` (no unbounded buffering)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.stream.read()
+        if chunk is None:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+
+
+def _to_sanic(answer: WebhookResponse) -> HTTPResponse:
+    return response.text(answer.body, status=answer.status, content_type=answer.content_type)

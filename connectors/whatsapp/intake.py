@@ -1,0 +1,221 @@
+"""Intake: what a webhook request must pass before any message of it is handled.
+
+The first room of the corridor (:mod:`.core`): the subscription handshake, the size limit,
+the signature (header before the body, then the body), parsing (:mod:`.updates`), logging of
+delivery statuses, registering what is sensitive before anything is logged, and the replay
+rule. It never touches the dedup store, Rasa or the Graph API.
+
+Meta pages followed:
+- Verification and signatures: https://developers.facebook.com/docs/graph-api/webhooks/getting-started
+- Payloads: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components
+
+Replay window (the signed ``timestamp`` of each message; docs/whatsapp-delivery.md): messages
+outside it are acknowledged with 200 without handling (:meth:`Intake.stale_reason`).
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+
+from connectors.whatsapp.outcome import WebhookResponse, reply
+from connectors.whatsapp.references import References
+from connectors.whatsapp.settings import WhatsAppSettings
+from connectors.whatsapp.signature import (
+    SIGNATURE_HEADER,
+    InvalidSignatureError,
+    SignatureError,
+    check_header,
+    verify_signature,
+)
+from connectors.whatsapp.updates.messages import InboundMessage, TextMessage, WebhookUpdate
+from connectors.whatsapp.updates.parser import PayloadError, parse_body
+from privacy.log_redaction.sensitive import register_sensitive
+from privacy.personal_values import remember_personal_values
+
+__all__ = ["Intake", "ReplayWindow"]
+
+logger = logging.getLogger(__name__)
+
+
+class ReplayWindow:
+    """Which signed messages are too old to handle, because the dedup store may have forgotten them.
+
+    A replayed POST carries Meta's original ``timestamp``; the window is how long the dedup
+    store can still recognise it. A durable store keeps DONE markers 8 days (the rule: older
+    than ``max_age_seconds``). The in-process store forgets them at a restart, so anything from
+    before this process started (minus ``restart_skew_seconds``, for a message that arrived
+    while it was starting) may have been handled already and is refused. Without a timestamp
+    the age is unknown: only a durable store may handle it (Meta always sends one).
+    """
+
+    def __init__(
+        self, *, durable: bool, max_age_seconds: float, restart_skew_seconds: float, wall_clock: Callable[[], float]
+    ) -> None:
+        self.durable = durable
+        self.max_age_seconds = max_age_seconds
+        self.restart_skew_seconds = restart_skew_seconds
+        self._wall_clock = wall_clock
+        self._started_at = wall_clock()
+
+    def stale_reason(self, message: InboundMessage) -> str | None:
+        """Why a (signed) message falls outside the window, or None to handle it."""
+        if message.timestamp is None:
+            return None if self.durable else "no timestamp, and the dedup store is in-process"
+        if self._wall_clock() - message.timestamp > self.max_age_seconds:
+            return "older than the dedup retention"
+        if not self.durable and message.timestamp < self._started_at - self.restart_skew_seconds:
+            return "older than this process (the in-process dedup store forgot earlier messages)"
+        return None
+
+
+class Intake:
+    """Checks one request of one business number and turns its body into a :class:`WebhookUpdate`.
+
+    ``settings``: the verify token, app secret and limits. ``references``: keyed log
+    references of message ids (a status line never shows a wamid).
+    """
+
+    def __init__(self, settings: WhatsAppSettings, references: References, replay: ReplayWindow) -> None:
+        self.settings = settings
+        self.references = references
+        self.replay = replay
+        self.buffering = 0
+
+    # ------------------------------------------------------------------ GET
+
+    def verify(self, params: Mapping[str, str]) -> WebhookResponse:
+        """Answer Meta's subscription handshake: the challenge for the right token, else 403."""
+        mode = params.get("hub.mode", "")
+        token = params.get("hub.verify_token", "")
+        challenge = params.get("hub.challenge", "")
+        token_ok = hmac.compare_digest(token.encode("utf-8"), self.settings.verify_token.encode("utf-8"))
+        if mode == "subscribe" and token_ok and challenge:
+            logger.info("webhook verification succeeded")
+            return reply(200, challenge)
+        logger.warning("webhook verification refused (mode ok: %s, token ok: %s)", mode == "subscribe", token_ok)
+        return reply(403, "forbidden")
+
+    # ------------------------------------------------------------------ before the body
+
+    def check_declared_length(self, headers: Mapping[str, str]) -> WebhookResponse | None:
+        """413 when ``Content-Length`` exceeds the limit, before a byte of the body is read."""
+        declared = header(headers, "content-length")
+        if declared is None:
+            return None
+        try:
+            length = int(declared)
+        except ValueError:
+            logger.warning("webhook POST refused: malformed Content-Length")
+            return reply(400, "bad request")
+        if length > self.settings.max_body_bytes:
+            logger.warning("webhook POST refused: Content-Length %d above limit %d", length, self.settings.max_body_bytes)
+            return reply(413, "payload too large")
+        return None
+
+    def check_before_body(self, headers: Mapping[str, str]) -> WebhookResponse | None:
+        """Everything that can refuse a POST before its body is read: length and signature header.
+
+        A request without a well-formed ``X-Hub-Signature-256`` cannot be from Meta; refusing
+        it here (401) means an anonymous client cannot make the server buffer a body at all.
+        """
+        refused = self.check_declared_length(headers)
+        if refused is not None:
+            return refused
+        try:
+            check_header(header(headers, SIGNATURE_HEADER))
+        except SignatureError as error:
+            logger.warning("webhook POST refused before reading the body: %s", error.reason)
+            return reply(401, "unauthorized")
+        return None
+
+    @contextmanager
+    def body_slot(self) -> Iterator[WebhookResponse | None]:
+        """Admit one more body to be buffered, or answer 503 when too many are being read.
+
+        A plausible signature header costs an attacker nothing, so at most
+        ``settings.max_buffering_requests`` bodies (each up to ``max_body_bytes``) are read at
+        once; beyond that the request gets 503 at once (Meta redelivers a non-2xx webhook, so
+        nothing of Meta's is lost). The slot is held while the body is read, then released.
+        Single-threaded on the event loop, so a plain counter is exact.
+        """
+        if self.buffering >= self.settings.max_buffering_requests:
+            logger.warning(
+                "webhook POST refused: %d bodies are already being read (limit %d)",
+                self.buffering, self.settings.max_buffering_requests,
+            )
+            yield reply(503, "busy")
+            return
+        self.buffering += 1
+        try:
+            yield None
+        finally:
+            self.buffering -= 1
+
+    # ------------------------------------------------------------------ the body
+
+    def read(self, body: bytes, headers: Mapping[str, str]) -> WebhookUpdate | WebhookResponse:
+        """The parsed update of a signed body of acceptable size, or the answer refusing it."""
+        refused = self.check_declared_length(headers)
+        if refused is not None:
+            return refused
+        if len(body) > self.settings.max_body_bytes:
+            logger.warning("webhook POST refused: body of %d bytes above limit %d", len(body), self.settings.max_body_bytes)
+            return reply(413, "payload too large")
+        try:
+            verify_signature(self.settings.app_secret, body, header(headers, SIGNATURE_HEADER))
+        except InvalidSignatureError as error:
+            logger.warning("webhook POST refused: %s", error.reason)
+            return reply(403, "forbidden")
+        except SignatureError as error:
+            logger.warning("webhook POST refused: %s", error.reason)
+            return reply(401, "unauthorized")
+        try:
+            update = parse_body(body)
+        except PayloadError as error:
+            logger.warning("webhook POST refused: %s", error.reason)
+            return reply(400, "bad request")
+        self._log_statuses(update)
+        return update
+
+    def _log_statuses(self, update: WebhookUpdate) -> None:
+        if update.skipped:
+            logger.warning("webhook payload: skipped %d message(s)/status(es) without id or sender", update.skipped)
+        for error in update.change_errors:
+            logger.warning("webhook payload carries an error: code=%s title=%s", error.code, error.title)
+        for status in update.statuses:
+            if status.status == "failed":
+                codes = ", ".join(f"code={e.code} title={e.title}" for e in status.errors) or "no error code"
+                logger.warning("outbound message %s failed: %s", self.references.log_ref(status.message_id), codes)
+            else:
+                logger.debug("outbound message %s: %s", self.references.log_ref(status.message_id), status.status)
+
+    # ------------------------------------------------------------------ one message
+
+    def admit(self, message: InboundMessage) -> str | None:
+        """Register what is sensitive in ``message``, then apply the replay rule.
+
+        Every identifier, the profile name, the wamid and a text body are masked in every log
+        line from here on (:mod:`privacy.log_redaction`); profile name and username are masked
+        by value before anything leaves for the LLM (:mod:`privacy.personal_values`). Returns
+        why the message is outside the replay window, or None to handle it.
+        """
+        for identifier in message.identifiers():
+            register_sensitive(identifier)
+        if message.profile_name:
+            register_sensitive(message.profile_name)
+        remember_personal_values(message.profile_name, message.username)
+        register_sensitive(message.message_id)
+        if isinstance(message, TextMessage):
+            register_sensitive(message.body)
+        return self.replay.stale_reason(message)
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value by its lower-case name (HTTP header names are case-insensitive)."""
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+

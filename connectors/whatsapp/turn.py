@@ -1,0 +1,154 @@
+"""One turn: an inbound message -> Rasa -> the bot messages -> the post-turn hook -> rendered replies.
+
+The middle room of the corridor (:mod:`.core`). It runs inside the user's key context
+(:func:`privacy.context.user_context`, entered by :mod:`.message_flow`), so the encrypted
+tracker store can read and write the conversation; it knows nothing of claims, outboxes or
+the Graph API, and returns Graph API message objects for :mod:`.delivery` to seal and send.
+
+A "more" page of a long list is answered without Rasa (:class:`.inbound.DirectReply`). Rasa's
+output channel collects instead of sending (:class:`.output.WhatsAppOutput`), so a failed send
+can be resumed without running the dialogue again. After Rasa has saved the tracker the
+post-turn hook performs the privacy requests (erasure, export) the dialogue asked for and puts
+their replies where the markers were; without a hook the markers are dropped (they must never
+be rendered). The same hook moves a conversation to a person's new identity (issue 9).
+
+A :class:`Turn` is built once per Rasa agent (:mod:`.agent_turns`), not per request.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from rasa.core.channels.channel import OutputChannel, UserMessage
+
+import wording
+from connectors.whatsapp.inbound import CHANNEL_NAME, DirectReply, to_rasa_input
+from connectors.whatsapp.outbox import ADDRESS_FIELDS
+from connectors.whatsapp.payload_ids.maps import PayloadIdMap, owned_by
+from connectors.whatsapp.references import References
+from connectors.whatsapp.render import render_response
+from connectors.whatsapp.updates.messages import InboundMessage
+from privacy.context import UserKeys
+from privacy.owner_tags import owner_tag
+from privacy.requests.hook import PrivacyRequests
+
+__all__ = ["Turn", "PostTurnHook", "OnNewMessage", "LanguageLookup"]
+
+logger = logging.getLogger(__name__)
+
+#: Rasa's handler for one message (``register`` hands it to the channel; a fake in tests).
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+#: The user's language for the renderer's built-in labels, by pseudonym (``None``: unknown).
+LanguageLookup = Callable[[str], Awaitable[str | None]]
+
+
+class PostTurnHook(Protocol):
+    """What the turn calls after Rasa (implemented by the privacy requests, ``PrivacyRequests``)."""
+
+    async def after_turn(
+        self, bot_messages: list[dict[str, Any]], user_keys: UserKeys, ref: str
+    ) -> list[dict[str, Any]]: ...
+
+    async def move_conversation(self, source: UserKeys, target: UserKeys, ref: str) -> bool: ...
+
+
+class Turn:
+    """Produces the rendered replies to one message with one dialogue.
+
+    Args:
+        on_new_message: runs the dialogue (Rasa's handler).
+        id_map: the payload id map shared with the renderer (long payloads, "more" pages).
+        references: keyed references of message ids (the Rasa message id).
+        output_factory: makes the output channel handed to Rasa; it must collect the bot
+            messages in a ``messages`` list (:class:`.output.WhatsAppOutput`).
+        language_lookup: the user's ``language`` slot, for built-in labels.
+        privacy: the post-turn hook; without it privacy request markers are dropped.
+    """
+
+    def __init__(
+        self,
+        on_new_message: OnNewMessage,
+        *,
+        id_map: PayloadIdMap,
+        references: References,
+        output_factory: Callable[[], OutputChannel],
+        language_lookup: LanguageLookup | None = None,
+        privacy: PostTurnHook | None = None,
+    ) -> None:
+        self.on_new_message = on_new_message
+        self.id_map = id_map
+        self.references = references
+        self.output_factory = output_factory
+        self.language_lookup = language_lookup
+        self.privacy = privacy
+        # Without a hook (no agent: tests, embedders) privacy markers are dropped, never sent.
+        self._markers_dropped = PrivacyRequests.for_agent(None) if privacy is None else None
+
+    async def produce(self, message: InboundMessage, user_keys: UserKeys, ref: str) -> list[dict[str, Any]]:
+        """Run the dialogue once (or resolve a "more" page) and render its replies.
+
+        Payload ids (long button payloads, "more" pages) are remembered under the user's owner
+        tag, so they are the person's own and an erasure removes them (issue 16 item 6).
+        """
+        id_map = owned_by(self.id_map, owner_tag(user_keys.key))
+        rasa_input = await to_rasa_input(message, id_map)
+        if isinstance(rasa_input, DirectReply):
+            logger.info("message %s: next page of a list, sent without the dialogue", ref)
+            return [dict(page) for page in rasa_input.messages]
+        output = self.output_factory()
+        await self.on_new_message(
+            UserMessage(
+                text=rasa_input.text,
+                output_channel=output,
+                sender_id=user_keys.pseudonym,
+                input_channel=CHANNEL_NAME,
+                message_id=self.references.rasa_message_id(message.message_id),
+                metadata=rasa_input.metadata,
+            )
+        )
+        bot_messages: list[dict[str, Any]] = list(getattr(output, "messages", []))
+        # After the turn (Rasa has saved the tracker): erase/export, markers become replies.
+        hook = self.privacy if self.privacy is not None else self._markers_dropped
+        bot_messages = await hook.after_turn(bot_messages, user_keys, ref)
+        language = await self._language(bot_messages, user_keys.pseudonym, ref)
+        rendered: list[dict[str, Any]] = []
+        for bot_message in bot_messages:
+            rendered.extend(await render_response(bot_message, id_map=id_map, language=language))
+        for reply in rendered:  # a native custom message may name an address: never sealed, never used
+            for name in ADDRESS_FIELDS:
+                reply.pop(name, None)
+        logger.info("message %s: dialogue produced %d reply message(s)", ref, len(rendered))
+        return rendered
+
+    @property
+    def can_move(self) -> bool:
+        """Whether a conversation can be moved (only with the hook: it knows the tracker store)."""
+        return self.privacy is not None
+
+    async def move_conversation(self, source: UserKeys, target: UserKeys, ref: str) -> bool:
+        """Move ``source``'s conversation to ``target`` (a changed number or BSUID); see :attr:`can_move`."""
+        if self.privacy is None:
+            return False
+        return await self.privacy.move_conversation(source, target, ref)
+
+    async def _language(self, bot_messages: Sequence[Mapping[str, Any]], pseudonym: str, ref: str) -> str:
+        """The language for the renderer's built-in labels ("Bitte wählen:", "Optionen").
+
+        A ``language`` key in the response's metadata wins; otherwise, only when a reply
+        has choices (the only place labels appear), the tracker's ``language`` slot; else the
+        default language of labels.yml.
+        """
+        for bot_message in bot_messages:
+            language = bot_message.get("language")
+            if isinstance(language, str) and language:
+                return language
+        default = wording.current().default_language
+        needs_labels = any(m.get("buttons") or m.get("quick_replies") or m.get("elements") for m in bot_messages)
+        if not needs_labels or self.language_lookup is None:
+            return default
+        try:
+            return await self.language_lookup(pseudonym) or default
+        except Exception as error:  # a label language is never worth failing the turn
+            logger.warning("message %s: language lookup failed (%s); using the default language's labels", ref, type(error).__name__)
+            return default

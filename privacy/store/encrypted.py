@@ -1,0 +1,110 @@
+"""``EncryptedTrackerStore``: the Rasa tracker store that seals each conversation with the user's key.
+
+Why it is assembled from parts: each part of the design has its own module and
+docstring (see :mod:`privacy.store`): sealing under conversation keys
+(:mod:`~privacy.store.conversation_keys`), reading (:mod:`~privacy.store.loading`),
+saving and alias migration (:mod:`~privacy.store.saving`), the person operations
+(:mod:`~privacy.store.person`). This class adds Rasa's constructor, the key lookup that
+fails closed, and closing. endpoints.yml names it as
+``privacy.store.encrypted.EncryptedTrackerStore`` (options: :mod:`privacy.store.config`).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any, Mapping, Optional
+
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.domain import Domain
+
+from privacy.backends import (
+    DEFAULT_REDIS_KEY_PREFIX,
+    DEFAULT_TABLE,
+    ConversationBackends,
+    open_conversation_backends,
+    safe_url,
+)
+from privacy.context import UserKeys, current_user_keys
+from privacy.errors import NoKeyInContextError, PrivacyConfigError
+from privacy.store.config import resolve_journal_path, resolve_retention_days, resolve_url
+from privacy.store.conversation_keys import ConversationKeys
+from privacy.store.loading import ConversationLoading
+from privacy.store.person import PersonOperations
+from privacy.store.saving import ConversationSaving
+from privacy.store.shredding import ErasureJournal
+
+__all__ = ["EncryptedTrackerStore"]
+
+logger = logging.getLogger(__name__)
+
+
+class EncryptedTrackerStore(PersonOperations, ConversationSaving, ConversationLoading, ConversationKeys, TrackerStore):
+    """Rasa ``TrackerStore`` that seals each conversation with the user's data key.
+
+    Public extras beyond Rasa's interface: :meth:`erase`, :meth:`export` and
+    :meth:`move` for the privacy actions and the channel (they take the user's keys
+    explicitly, so they also work outside a request), and :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        domain: Optional[Domain] = None,
+        host: Optional[str] = None,
+        event_broker: Optional[EventBroker] = None,
+        *,
+        url: Optional[str] = None,
+        retention_days: Any = None,
+        table: str = DEFAULT_TABLE,
+        key_prefix: str = DEFAULT_REDIS_KEY_PREFIX,
+        environ: Optional[Mapping[str, str]] = None,
+        backends: Optional[ConversationBackends] = None,
+        erasure_journal: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        """Open the backends for the configured URL (nothing connects until first use).
+
+        ``host`` is what Rasa 3.6 passes for ``url:`` in endpoints.yml; ``url`` is
+        accepted for direct construction. ``backends`` replaces URL handling entirely
+        (for tests and embedding). An event broker is refused: it would publish every
+        event, message texts included, in clear.
+        """
+        if event_broker is not None:
+            raise PrivacyConfigError(
+                "EncryptedTrackerStore does not publish events: an event broker would receive "
+                "every message in clear; remove event_broker from endpoints.yml"
+            )
+        if url and host and url != host:
+            raise PrivacyConfigError("tracker_store has both `url` and `host` with different values")
+        unknown = sorted(k for k in kwargs if k not in ("type", "store_type"))
+        if unknown:
+            logger.warning("EncryptedTrackerStore ignores unknown options: %s", ", ".join(unknown))
+        super().__init__(domain, None)
+        self.retention = timedelta(days=resolve_retention_days(retention_days, environ))
+        if backends is None:
+            resolved = resolve_url(url or host, environ)
+            backends = open_conversation_backends(
+                resolved, retention=self.retention, table=table, key_prefix=key_prefix
+            )
+            logger.info(
+                "Encrypted tracker store on %s (retention %d days)", safe_url(resolved), self.retention.days
+            )
+        self.backends = backends
+        self.journal = ErasureJournal(resolve_journal_path(erasure_journal, environ))
+
+    # ------------------------------------------------------------------ keys
+    @staticmethod
+    def _keys_for(sender_id: str) -> UserKeys:
+        """The context's keys for ``sender_id``, which must be the *current* pseudonym.
+
+        ``current_user_keys`` also accepts a retired pseudonym; conversations are
+        only ever addressed by the current one, so anything else fails closed.
+        """
+        keys = current_user_keys(sender_id)
+        if sender_id != keys.pseudonym:
+            raise NoKeyInContextError(sender_id, "conversations are addressed by the current pseudonym only")
+        return keys
+
+    async def close(self) -> None:
+        """Release database connections."""
+        await self.backends.close()
