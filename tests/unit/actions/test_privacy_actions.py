@@ -2,7 +2,7 @@
 
 Why that matters: the action server has no user keys; an action that tried to touch the
 store (or set slots, or say anything itself) would either fail closed or leak. How the
-marker travels through Rasa to the channel is tested in tests/unit/connectors/whatsapp/test_privacy_requests.py.
+marker travels through Rasa to the channel is tested in tests/unit/privacy/requests/test_requests_through_whatsapp.py.
 """
 from __future__ import annotations
 

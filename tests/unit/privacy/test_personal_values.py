@@ -149,7 +149,7 @@ async def test_the_channel_knows_the_profile_name_and_username_only_during_the_t
     from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
     from connectors.whatsapp.core import DeliveryOptions, WebhookCore
     from privacy.keyring import Keyring, Secret
-    from tests.unit.connectors.whatsapp.test_identity import message, payload, settings, signed
+    from tests.unit.connectors.whatsapp.test_identities import message, payload, settings, signed
 
     class Graph:
         async def send(self, recipient: Any, reply: Any) -> str:

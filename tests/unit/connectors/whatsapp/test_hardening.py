@@ -1,7 +1,7 @@
 """Issue 16 findings 7 and 9, channel side: keyed references, padded outboxes, bounds, replay window.
 
 Each test names the finding it covers. The webhook core runs with a recording Graph double
-(no network); the HTTP tests run the real Sanic channel from tests/unit/connectors/whatsapp/test_channel.py.
+(no network); the HTTP tests run the real Sanic channel from tests/unit/connectors/whatsapp/test_adapter.py.
 """
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ from connectors.whatsapp.core import DeliveryOptions, WebhookCore
 from privacy.context import keys_for_user
 from privacy.keyring import Keyring, Secret
 from privacy.sealing import seal_json
-from tests.unit.connectors.whatsapp.test_channel import APP_SECRET as HTTP_APP_SECRET
-from tests.unit.connectors.whatsapp.test_channel import Running, environment, running  # noqa: F401 (fixtures)
+from tests.unit.connectors.whatsapp.test_adapter import APP_SECRET as HTTP_APP_SECRET
+from tests.unit.connectors.whatsapp.test_adapter import Running, environment, running  # noqa: F401 (fixtures)
 from tests.support.paths import UPDATES_DATA
 
 DATA = UPDATES_DATA
