@@ -1,6 +1,7 @@
 """The job-search actions of the assistant (rasa-sdk 3.6 custom actions).
 
-Names, slots and responses are fixed in docs/contracts.md; the wording lives only in
+Names, slots and responses are fixed in docs/architecture.md ("Names the dialogue and
+the code share"); the wording lives only in
 domain.yml, so these actions send response names with variables, never text. Rasa-sdk
 reference: https://rasa.com/docs/rasa/3.x/action-server/sdk-actions and, for the form
 validation (``extract_<slot>``, ``validate_<slot>``, ``required_slots``),
@@ -226,7 +227,7 @@ def format_start_date(start: date | None, language: str, today: date | None = No
 
 
 def select_job_payload(job_id: str) -> str:
-    """The button payload of docs/contracts.md: ``/select_job{"job_id":"<id>"}``."""
+    """The button payload of docs/architecture.md: ``/select_job{"job_id":"<id>"}``."""
     return "/select_job" + json.dumps({"job_id": job_id}, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -9,7 +9,8 @@ Privacy: only the system prompt and the redacted last user message are sent (see
 actions/llm/client.py). Logs above DEBUG carry the outcome and latency, never the text.
 
 Contracts: responses ``utter_fallback_canned`` and ``utter_llm_answer`` (var ``answer``),
-slot ``language`` (de | en) -- docs/contracts.md. rasa-sdk actions:
+slot ``language`` -- docs/architecture.md, "Names the dialogue and the code share".
+rasa-sdk actions:
 https://rasa.com/docs/rasa/custom-actions
 """
 from __future__ import annotations

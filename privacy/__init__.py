@@ -1,6 +1,6 @@
 """Privacy by construction: pseudonyms, per-user keys, sealing and log redaction.
 
-The public API is fixed in ``docs/contracts.md`` (section "Privacy"); import from
+The public API is described in docs/architecture.md (section "Privacy seams"); import from
 here or from the submodules named there. Nothing in this package reads a secret from
 anywhere but the environment (or, with ``BLAUPAUSE_ENV=local``, a development key
 file), and nothing in it logs a phone number, a profile name, message text or a key.

@@ -6,8 +6,8 @@ Callers branch on the type, never on the message: a tracker store catches
 
 Every message here is written for logs: it may name an environment variable, a
 position in a list, a file path, a key *version* or a pseudonym, but never a secret,
-a key, a phone number or any plaintext. The hierarchy is fixed in
-``docs/contracts.md`` (section "Privacy")::
+a key, a phone number or any plaintext. The hierarchy (docs/architecture.md,
+section "Privacy seams")::
 
     PrivacyError
     ├── PrivacyConfigError

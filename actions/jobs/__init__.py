@@ -2,7 +2,7 @@
 
 The actions only see :class:`JobQuery`, :class:`JobPosting`, :class:`SearchResult`, the
 :class:`JobProvider` protocol and the error types; which provider answers is configuration
-(``JOBS_PROVIDER``), see :func:`get_provider` and docs/contracts.md.
+(``JOBS_PROVIDER``), see :func:`get_provider` and docs/architecture.md (the boundary table).
 """
 from __future__ import annotations
 

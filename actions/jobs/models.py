@@ -2,7 +2,8 @@
 
 Frozen dataclasses so a query or a result can be shared between threads and cached
 without anyone changing it underneath. ``working_time`` uses the slot vocabulary of the
-dialogue (docs/contracts.md): ``vollzeit``, ``teilzeit``, ``minijob``.
+dialogue (docs/architecture.md, "Names the dialogue and the code share"): ``vollzeit``,
+``teilzeit``, ``minijob``.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """LLM fallback: answer messages the bot did not understand with an OpenAI-compatible LLM.
 
-Public surface (see docs/contracts.md): the client and its config, the redaction, the
-prompt file loader and the typed errors. The rasa-sdk action lives in
+Public surface (the LLM boundary in docs/architecture.md): the client and its config, the
+redaction, the prompt file loader and the typed errors. The rasa-sdk action lives in
 actions/llm_fallback.py and uses only what is exported here.
 """
 from __future__ import annotations

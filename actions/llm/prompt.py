@@ -2,7 +2,7 @@
 and the answer shaped for WhatsApp.
 
 Why a YAML file: conversation designers own the wording and must be able to change it
-without touching Python (see docs/contracts.md and the style notes). The file is read on
+without touching Python (docs/architecture.md, "Where do I change X"). The file is read on
 every fallback so an edit applies at once; it is small, so that costs nothing noticeable.
 
 The language hint accepts only the languages the bot speaks (the ``language`` slot is

@@ -5,7 +5,7 @@ must trigger exactly the intent and entities the designer put into the button
 (``/select_job{"job_id":"42"}``), never the visible title. Everything the assistant cannot
 read still deserves an answer in the user's language, so it becomes
 ``/unsupported_message{"message_type":"image"}`` and the wording lives in domain.yml
-(docs/contracts.md lists the payloads).
+(docs/whatsapp-delivery.md, "What Rasa receives", lists the payloads).
 
 | WhatsApp message                         | handed to Rasa                                   |
 | ---------------------------------------- | ------------------------------------------------ |

@@ -66,8 +66,8 @@ __all__ = [
 BUSINESS_ACCOUNT_OBJECT = "whatsapp_business_account"
 
 # Types the assistant cannot read and that the dialogue names in its polite answer
-# (docs/contracts.md). Any other type, and a readable type with unusable content, is
-# reported to the dialogue as "unsupported".
+# (docs/whatsapp-delivery.md, "What Rasa receives"). Any other type, and a readable type with
+# unusable content, is reported to the dialogue as "unsupported".
 UNSUPPORTED_TYPES = frozenset(
     {"image", "audio", "video", "document", "sticker", "contacts", "reaction", "order",
      "system", "unsupported"}
