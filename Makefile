@@ -12,7 +12,8 @@ setup:                       ## create .venv from requirements.lock (once; secon
 train: setup                 ## train the model if domain, config or data changed
 	@bash scripts/train.sh
 
-validate: setup              ## check domain and training data
+validate: setup              ## check domain and training data, named paths and module sizes
+	$(PY) scripts/check_layout.py
 	$(RASA) data validate --fail-on-warnings
 	$(PY) scripts/validate_data.py
 

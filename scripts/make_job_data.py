@@ -244,7 +244,7 @@ def _weighted(rng: random.Random, options: tuple[tuple[str, int], ...]) -> str:
 
 
 def generate(cities: dict[str, dict[str, str]], *, count: int = COUNT, seed: int = SEED) -> list[dict[str, object]]:
-    """Build ``count`` postings as dicts in the column order documented in data/README.md."""
+    """Build ``count`` postings as dicts in the column order documented in actions/jobs/data/README.md."""
     rng = random.Random(seed)
     city_names = list(CITY_WEIGHTS)
     missing = [name for name in city_names if name not in cities]

@@ -6,7 +6,7 @@ with the name the search summary gives it (``~`` keeps a slot out of the summary
 slots the form asks for are the form's ``required_slots`` in domain.yml: Rasa sends the
 domain with every action call (``rasa_sdk`` passes it as ``domain``); when a call carries
 none, the domain file is read (``BLAUPAUSE_DOMAIN_FILE``, by default the project's
-domain.yml, the same file privacy/log_redaction.py reads).
+domain.yml, the same file privacy/log_redaction/ reads).
 
 A few slots have a meaning of their own for the job providers (:data:`BUILT_IN_SLOTS`,
 the fields of :class:`actions.jobs.JobQuery`); every other search slot travels to the

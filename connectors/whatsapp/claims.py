@@ -5,7 +5,7 @@ message at once. Exactly one of them may run the dialogue; its claim is a lease 
 it works, its progress (the sealed outbox, the number of replies sent) is written under the
 lease token, and at the end the message is finished (DONE) or released for a redelivery.
 The states and failure cases are in docs/whatsapp-delivery.md; the store is
-:class:`connectors.whatsapp.dedup.DedupStore` (in-process or Redis).
+:class:`connectors.whatsapp.dedup.claims.DedupStore` (in-process or Redis).
 
 The store only ever sees the message's keyed dedup reference (:mod:`.references`), never the
 wamid.

@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 
 class GraphSender(Protocol):
-    """The part of :class:`connectors.whatsapp.graph_client.GraphClient` delivery uses.
+    """The part of :class:`connectors.whatsapp.graph.client.GraphClient` delivery uses.
 
     ``send`` gets the reply's :class:`~connectors.whatsapp.recipient.Recipient` (``to`` a phone
     number or ``recipient`` a BSUID); read receipts address the message id only.

@@ -8,7 +8,7 @@ cannot start unbounded work. When one of a person's messages must be retried (50
 (500), the person's later messages of this POST are not handled: they come back with Meta's
 redelivery, in order.
 
-Each lane runs inside its own :func:`privacy.log_redaction.sensitive_scope` and
+Each lane runs inside its own :func:`privacy.log_redaction.sensitive.sensitive_scope` and
 :func:`privacy.personal_values.personal_values_scope`, so what is registered as sensitive for
 one person's messages is forgotten when the lane ends.
 """

@@ -5,7 +5,7 @@ everything a tap needs later is stored when the message is rendered and read bac
 arrives. The renderer (connectors/whatsapp/render) writes through this module, the inbound side
 (connectors/whatsapp/inbound.py) reads through it; neither imports the other.
 
-Two kinds of state, both kept in the payload id map (connectors/whatsapp/payload_ids.py: sealed
+Two kinds of state, both kept in the payload id map (connectors/whatsapp/payload_ids/: sealed
 in Redis, per person, erased with the person, expiring 30 days after last use):
 
 - **long payloads**: a Rasa payload longer than the id field (256 characters for a reply button,

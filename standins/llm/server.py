@@ -2,7 +2,7 @@
 
 HTTP plumbing only: body size, bearer auth (OpenAI's 401 wording), the path, recording every
 request, and the faults that change the transport (slow, malformed JSON). What a request must
-look like is standins/llm/requests.py, what the answer is standins/llm/completion.py, the error
+look like is standins/llm/request_checks.py, what the answer is standins/llm/completion.py, the error
 faults standins/llm/faults.py.
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ needs an ``httpx.AsyncClient``, but it hard-codes ``https://graph.facebook.com``
 session's base URL. Two concerns therefore live below httpx, each in one transport:
 
 - :class:`BaseURLTransport` points pywa's requests at another ``api_base_url`` (the local
-  Meta stand-in, standins/meta_graph.py, or a reverse proxy with a path prefix).
+  Meta stand-in, standins/meta_graph/, or a reverse proxy with a path prefix).
 - :class:`AiohttpTransport` carries the bytes through aiohttp, which costs less CPU per call
   than httpx's own HTTP stack (measured in docs/graph-client.md).
 
