@@ -229,8 +229,10 @@ def redact_detailed(text: str, known: Iterable[str] = ()) -> Redaction:
     result = _STREET.sub(replace("address", ADDRESS_PLACEHOLDER), result)
     result = _INTRODUCTION.sub(named("name", NAME_PLACEHOLDER), result)
     result = _SIGN_OFF.sub(named("name", NAME_PLACEHOLDER), result)
-    result = _USERNAME.sub(replace("username", USERNAME_PLACEHOLDER), result)
+    # Digit runs before handles: "@0049151 00000" is a phone number after an "@", and a handle
+    # match first would leave "00000" (too short alone) of it behind.
     result = _DIGIT_RUN.sub(lambda match: _replace_digit_run(match, counts), result)
+    result = _USERNAME.sub(replace("username", USERNAME_PLACEHOLDER), result)
     return Redaction(text=result, counts=MappingProxyType(dict(counts)))
 
 

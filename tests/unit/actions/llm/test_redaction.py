@@ -159,3 +159,9 @@ def test_redaction_is_idempotent(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 def test_text_without_digits_or_at_sign_is_unchanged(text: str) -> None:
     assert redact(text) == text
+
+
+def test_a_phone_number_after_an_at_sign_is_a_phone_number_not_a_handle() -> None:
+    """Found by Hypothesis: the handle pattern took "@0049151" and left "00000" (too short alone)."""
+    assert redact("@0049151 00000") == "@[phone]"
+    assert "1234567" not in redact("@max_1234567 hi")

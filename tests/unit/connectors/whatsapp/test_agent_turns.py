@@ -70,12 +70,14 @@ def test_the_same_agent_gets_the_same_turn_and_a_replaced_one_a_new_turn() -> No
     assert third is not second and turns.for_agent(replaced) is third
 
 
-def test_without_an_agent_the_turn_has_no_hook_and_no_lookup() -> None:
+def test_without_an_agent_the_turn_has_no_lookup_and_a_hook_that_only_drops_markers() -> None:
     turns = AgentTurns(core(), handler)
     bare = turns.for_agent(None)
-    assert bare.privacy is None and bare.language_lookup is None and turns.for_agent(None) is bare
+    # The hook is built once; without an agent it drops privacy markers (privacy.requests.hook).
+    assert isinstance(bare.privacy, PrivacyRequests)
+    assert bare.language_lookup is None and turns.for_agent(None) is bare
     no_nlg = turns.for_agent(Agent(Store("en")))
-    assert no_nlg.privacy is None and no_nlg.language_lookup is not None
+    assert isinstance(no_nlg.privacy, PrivacyRequests) and no_nlg.language_lookup is not None
 
 
 def test_the_agents_store_is_made_fail_closed_once_per_agent(tmp_path: Path) -> None:
