@@ -128,8 +128,8 @@ def main() -> int:
         for form in domain.form_names
         for slot in domain.required_slots_for_form(form)
     }
-    # The channel renders a few responses itself (privacy requests answered after erasure).
-    sent_by_actions = responses_sent_by_actions(ROOT / "actions") | responses_sent_by_actions(ROOT / "connectors")
+    # The channel and the privacy requests render a few responses themselves (answers after an erasure).
+    sent_by_actions = set().union(*(responses_sent_by_actions(ROOT / name) for name in ("actions", "connectors", "privacy")))
     missing = sorted(name for name in sent_by_actions if name not in domain.responses)
     ProjectValidator.used_outside_stories = (form_questions | sent_by_actions) & set(domain.responses)
 
