@@ -9,6 +9,7 @@ follow the YAML, and so do the words understood when a user types a criterion.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,8 +30,15 @@ from actions.privacy_actions import PRIVACY_REQUEST_KEY, ActionExportData
 from actions.search.query import build_query
 from actions.search.slots import search_slots
 from actions.search_form import ValidateJobSearchForm
+from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
+from connectors.whatsapp.render import render_response
+from privacy.requests.export import format_slots
+import wording
 
 ROOT = Path(__file__).resolve().parents[3]
+_spec = importlib.util.spec_from_file_location("validate_data", ROOT / "scripts" / "validate_data.py")
+validate_data = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(validate_data)
 FUTURE = date.today() + timedelta(days=300)
 
 FRENCH_ACTIONS: dict[str, Any] = {
@@ -46,6 +54,11 @@ FRENCH_SEARCH: dict[str, Any] = {"criterion": "{name} : {value}", "separator": "
                                  "remote_yes": "oui", "remote_no": "non"}
 FRENCH_SLOT_NAMES = {"job_title": "métier", "location": "lieu", "radius_km": "rayon",
                      "working_time": "temps de travail", "remote": "télétravail"}
+FRENCH_CHANNEL = {"choose": "Veuillez choisir :", "options": "Options", "more": "Plus …",
+                  "more_description": "Encore {count} options", "page": "Autres options ({first}–{last} sur {total}) :",
+                  "open_link": "Ouvrir"}
+FRENCH_EXPORT = {"time_format": "%d/%m/%Y %H:%M", "no_slots": "– aucun", "yes_word": "oui", "no_word": "non",
+                 "decimal_separator": ","}
 FRENCH_WORDS = "je tu nous vous cherche chercher un une travail emploi de des le la les pour avec dans bonjour merci oui"
 
 
@@ -74,6 +87,10 @@ def designer_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     actions["understood"]["remote_yes"].append("télétravail")
     actions["language_detection"]["words"]["fr"] = FRENCH_WORDS
     actions["language_detection"]["letters"]["fr"] = "éèêàçùœ"
+    for key, french in FRENCH_CHANNEL.items():
+        labels["channel"][key] = _with_french(labels["channel"][key], french)
+    for key, french in FRENCH_EXPORT.items():
+        labels["privacy"]["export"][key] = _with_french(labels["privacy"]["export"][key], french)
     labels_file = tmp_path / "labels.yml"
     labels_file.write_text(yaml.safe_dump(labels, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
@@ -174,6 +191,22 @@ async def test_privacy_requests_carry_french(designer_copy) -> None:
 def test_the_llm_fallback_hints_french(designer_copy) -> None:
     prompt = load_prompt()
     assert prompt.system_message("fr") != prompt.system_message("xx") == prompt.system_prompt.strip()
+
+
+async def test_the_channel_and_the_export_speak_french_and_validation_accepts_the_copy(designer_copy) -> None:
+    """The same copy reaches the Rasa process: the channel's built-in labels, the export's words,
+    and `make validate`'s check that labels.yml and domain.yml agree (languages, search slots)."""
+    options = [{"title": f"Option {n}", "payload": f"/select_job{{{{\"job_id\":\"{n}\"}}}}"} for n in range(1, 13)]
+    rendered = await render_response({"buttons": options}, id_map=InMemoryPayloadIdMap(),
+                                     language="fr")
+    listing = rendered[0]["interactive"]
+    assert listing["body"]["text"] == "Veuillez choisir :"
+    assert listing["action"]["sections"][0]["rows"][-1]["title"] == "Plus …"
+    assert format_slots({"radius_km": 12.5, "remote": True}, "fr").count(",5") == 1
+    assert "oui" in format_slots({"remote": True}, "fr") and format_slots({}, "fr") == "– aucun"
+    assert validate_data.labels_disagreeing_with_domain(designer_copy, wording.current()) == []
+    broken = {**designer_copy, "slots": {**designer_copy["slots"], "language": {"type": "categorical", "values": ["de", "en"]}}}
+    assert validate_data.labels_disagreeing_with_domain(broken, wording.current()) != []
 
 
 async def _run(action: Any, state: Tracker, domain: dict[str, Any]) -> tuple[list, CollectingDispatcher]:
