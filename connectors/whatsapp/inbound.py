@@ -23,7 +23,10 @@ read still deserves an answer in the user's language, so it becomes
 Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#messages-object
 
 The ids were written by the renderer; both sides share only connectors/whatsapp/paging.py,
-so the inbound side never imports the renderer.
+so the inbound side never imports the renderer. The "more" row of a list sent before the
+pages were stored fitted (paging state version 1) needs the renderer's layout: the caller
+hands it in with ``resolver`` (turn.py passes paging.resolve_reply_id with the renderer's
+legacy_pages); without it such a tap falls back to its title.
 
 Privacy: nothing here carries the sender id; the metadata is at most the channel and the
 message type.
@@ -101,7 +104,10 @@ async def to_rasa_input(
     *,
     resolver: Resolver = resolve_reply_id,
 ) -> DialogueTurn | DirectReply:
-    """Map one inbound message (see the module table). Errors of the id map store propagate."""
+    """Map one inbound message (see the module table). Errors of the id map store propagate.
+
+    ``resolver`` turns a tapped reply id into a payload or a page (see the module docstring).
+    """
     if isinstance(message, TextMessage):
         return DialogueTurn(message.body, "text")
     if isinstance(message, (ButtonReply, ListReply)):

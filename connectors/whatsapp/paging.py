@@ -21,14 +21,25 @@ in Redis, per person, erased with the person, expiring 30 days after last use):
 
 Stored pages (version 2): ``{"v": 2, "label": <list button>, "pages": [{"body": <text>,
 "rows": [[title, description or null, payload], ...], "more": [title, description] or null},
-...]}``. Anything else under a ``~more:`` token (e.g. version 1, which stored the remaining
-options unfitted) is reported as :class:`CorruptPageStateError`; the inbound side then falls
+...]}``.
+
+Version 1, written before the pages were fitted in advance, is still read: a list sent before
+a deploy must keep paging, and its token lives up to 30 days. It stored the options after the
+page, unfitted: ``{"v": 1, "choices": [[title, payload], ...], "label": <list button>,
+"language": <code>, "offset": <options before them>, "total": <options in all>}``. Fitting
+them into pages is the renderer's job, and this module must not import the renderer, so the
+caller hands in that layout (``legacy_layout``, a :data:`LegacyLayout`; the turn passes the
+renderer's ``legacy_pages``). The pages it returns are sent like stored ones, the pages after
+the first stored again as version 2.
+
+Anything else under a ``~more:`` token (a malformed value, an unknown version, version 1
+without a layout) is reported as :class:`CorruptPageStateError`; the inbound side then falls
 back to the tap's title.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,6 +51,8 @@ __all__ = [
     "PAGE_STATE_VERSION",
     "Row",
     "Page",
+    "LegacyRest",
+    "LegacyLayout",
     "ResolvedReply",
     "ReplyIdError",
     "UnknownReplyIdError",
@@ -50,6 +63,7 @@ __all__ = [
 ]
 
 PAGE_STATE_VERSION = 2
+_LEGACY_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,25 @@ class Page:
     body: str
     rows: tuple[Row, ...]
     more: tuple[str, str] | None = None  # (title, description) of the "more" row
+
+
+@dataclass(frozen=True)
+class LegacyRest:
+    """A version 1 state: the options after a sent page, unfitted, as the renderer stored them.
+
+    ``choices`` are (title, payload) pairs; ``offset`` options came before them, ``total`` in
+    all; ``label`` is the (fitted) list button, ``language`` the language of the labels.
+    """
+
+    label: str
+    language: str
+    choices: tuple[tuple[str, str], ...]
+    offset: int
+    total: int
+
+
+#: Fits a version 1 rest into pages (the next one first), as the renderer pages a long list.
+LegacyLayout = Callable[[LegacyRest], Sequence[Page]]
 
 
 @dataclass(frozen=True)
@@ -150,11 +183,14 @@ async def list_message(page: Page, following: Sequence[Page], *, label: str, id_
     }
 
 
-async def resolve_reply_id(reply_id: str, id_map: PayloadIdMap) -> ResolvedReply:
+async def resolve_reply_id(
+    reply_id: str, id_map: PayloadIdMap, *, legacy_layout: LegacyLayout | None = None
+) -> ResolvedReply:
     """Turn the id of a tapped reply button or list row into what it stands for.
 
     A literal id is the Rasa payload itself. A ``~`` token is looked up in ``id_map``; a
-    ``~more:`` token yields the next page of a long option list, ready to send.
+    ``~more:`` token yields the next page of a long option list, ready to send; a version 1
+    state is laid out into pages by ``legacy_layout`` (see the module docstring).
     Raises UnknownReplyIdError when a token is unknown or expired (the caller can fall back to
     the tap's title) and CorruptPageStateError when stored pages are unusable.
     """
@@ -166,7 +202,7 @@ async def resolve_reply_id(reply_id: str, id_map: PayloadIdMap) -> ResolvedReply
         raise UnknownReplyIdError(token)
     if not token.startswith(MORE_TOKEN_PREFIX):
         return ResolvedReply(kind="payload", payload=value)
-    label, pages = _load(value, token)
+    label, pages = _load(value, token, legacy_layout)
     page = await list_message(pages[0], pages[1:], label=label, id_map=id_map)
     return ResolvedReply(kind="more_page", page=(page,))
 
@@ -187,25 +223,54 @@ async def _store(pages: Sequence[Page], label: str, id_map: PayloadIdMap) -> str
     return await id_map.remember(json.dumps(state, ensure_ascii=False, sort_keys=True), prefix=MORE_TOKEN_PREFIX)
 
 
-def _load(value: str, token: str) -> tuple[str, list[Page]]:
+def _load(value: str, token: str, legacy_layout: LegacyLayout | None) -> tuple[str, list[Page]]:
+    """(label, pages) stored under ``token``; a version 1 state is laid out by ``legacy_layout``."""
     try:
         state = json.loads(value)
-        if state["v"] != PAGE_STATE_VERSION:
-            raise CorruptPageStateError(f"unsupported page state version {state['v']!r}")
-        label = _text(state["label"])
-        pages = [
-            Page(
-                body=_text(raw["body"]),
-                rows=tuple(Row(_text(title), _optional_text(description), _text(payload)) for title, description, payload in raw["rows"]),
-                more=(_text(raw["more"][0]), _text(raw["more"][1])) if raw["more"] is not None else None,
-            )
-            for raw in state["pages"]
-        ]
+        legacy = state["v"] == _LEGACY_VERSION and not isinstance(state["v"], bool)
+        stored = _legacy_rest(state, token) if legacy else _stored_pages(state)
     except (ValueError, KeyError, TypeError, IndexError) as error:
         raise CorruptPageStateError(f"paging state under {token} is unusable") from error
+    if isinstance(stored, LegacyRest):
+        if legacy_layout is None:
+            raise CorruptPageStateError(f"paging state under {token} is version 1 and no layout for it was given")
+        # Laid out outside the try above: a bug of the layout is not taken for bad state.
+        label, pages = stored.label, list(legacy_layout(stored))
+    else:
+        label, pages = stored
     if not pages or not all(page.rows for page in pages):
         raise CorruptPageStateError(f"paging state under {token} has no options")
     return label, pages
+
+
+def _stored_pages(state: Any) -> tuple[str, list[Page]]:
+    """(label, pages) of a version 2 state (raises what _load catches)."""
+    if state["v"] != PAGE_STATE_VERSION:
+        raise CorruptPageStateError(f"unsupported page state version {state['v']!r}")
+    pages = [
+        Page(
+            body=_text(raw["body"]),
+            rows=tuple(Row(_text(title), _optional_text(description), _text(payload)) for title, description, payload in raw["rows"]),
+            more=(_text(raw["more"][0]), _text(raw["more"][1])) if raw["more"] is not None else None,
+        )
+        for raw in state["pages"]
+    ]
+    return _text(state["label"]), pages
+
+
+def _legacy_rest(state: Any, token: str) -> LegacyRest:
+    """A version 1 state as the renderer wrote it, checked (raises what _load catches)."""
+    choices = tuple((_text(title), _text(payload)) for title, payload in state["choices"])
+    offset, total = _count(state["offset"]), _count(state["total"])
+    if not choices or offset + len(choices) > total:
+        raise CorruptPageStateError(f"paging state under {token} has no options or wrong counts")
+    return LegacyRest(_text(state["label"]), _text(state["language"]), choices, offset, total)
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"expected a count, got {value!r}")
+    return value
 
 
 def _text(value: Any) -> str:

@@ -5,7 +5,9 @@ The middle room of the corridor (:mod:`.core`). It runs inside the user's key co
 tracker store can read and write the conversation; it knows nothing of claims, outboxes or
 the Graph API, and returns Graph API message objects for :mod:`.delivery` to seal and send.
 
-A "more" page of a long list is answered without Rasa (:class:`.inbound.DirectReply`). Rasa's
+A "more" page of a long list is answered without Rasa (:class:`.inbound.DirectReply`), also
+for a list sent before the pages were stored fitted (the turn lends paging the renderer's
+layout for that old state, as the inbound side must not import the renderer). Rasa's
 output channel collects instead of sending (:class:`.output.WhatsAppOutput`), so a failed send
 can be resumed without running the dialogue again. After Rasa has saved the tracker the
 post-turn hook performs the privacy requests (erasure, export) the dialogue asked for and puts
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
@@ -25,9 +28,10 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 import wording
 from connectors.whatsapp.inbound import CHANNEL_NAME, DirectReply, to_rasa_input
 from connectors.whatsapp.outbox import ADDRESS_FIELDS
+from connectors.whatsapp.paging import resolve_reply_id
 from connectors.whatsapp.payload_ids.maps import PayloadIdMap, owned_by
 from connectors.whatsapp.references import References
-from connectors.whatsapp.render import render_response
+from connectors.whatsapp.render import legacy_pages, render_response
 from connectors.whatsapp.updates.messages import InboundMessage
 from privacy.context import UserKeys
 from privacy.owner_tags import owner_tag
@@ -41,6 +45,10 @@ logger = logging.getLogger(__name__)
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 #: The user's language for the renderer's built-in labels, by pseudonym (``None``: unknown).
 LanguageLookup = Callable[[str], Awaitable[str | None]]
+
+# A tap on "more" of a list sent before the pages were stored fitted (paging state version 1)
+# still pages: the turn knows the renderer, the inbound side must not, so it gets the layout.
+_RESOLVE_REPLY_ID = partial(resolve_reply_id, legacy_layout=legacy_pages)
 
 
 class PostTurnHook(Protocol):
@@ -92,7 +100,7 @@ class Turn:
         tag, so they are the person's own and an erasure removes them (issue 16 item 6).
         """
         id_map = owned_by(self.id_map, owner_tag(user_keys.key))
-        rasa_input = await to_rasa_input(message, id_map)
+        rasa_input = await to_rasa_input(message, id_map, resolver=_RESOLVE_REPLY_ID)
         if isinstance(rasa_input, DirectReply):
             logger.info("message %s: next page of a list, sent without the dialogue", ref)
             return [dict(page) for page in rasa_input.messages]

@@ -28,12 +28,12 @@ from typing import Any
 from connectors.whatsapp.limits import LIST_BUTTON_TEXT_MAX, MEDIA_CAPTION_MAX, measure
 from connectors.whatsapp.payload_ids.maps import PayloadIdMap
 from connectors.whatsapp.render.labels import ChannelLabels, channel_labels
-from connectors.whatsapp.render.layout import Choice, choice_messages, cta_messages, parse_choices
+from connectors.whatsapp.render.layout import Choice, choice_messages, cta_messages, legacy_pages, parse_choices
 from connectors.whatsapp.render.media import attachment_messages, image_messages
 from connectors.whatsapp.render.passthrough import custom_messages
 from connectors.whatsapp.render.text_fit import shorten, split_text, text_messages
 
-__all__ = ["Choice", "render_response", "split_text", "shorten"]
+__all__ = ["Choice", "render_response", "legacy_pages", "split_text", "shorten"]
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,8 @@ native message that fits it, inside the limits of limits.py:
 - more than 10 -> pages of 9 rows and a "more" row; the texts of every page are fitted now,
   the following pages are kept for the "more" tap by connectors/whatsapp/paging.py
   (https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-list-messages);
+  the unfitted options an older version kept there (version 1) are laid out the same way
+  when their "more" row is tapped (legacy_pages);
 - buttons with a ``url`` -> CTA URL buttons
   (https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-cta-url-messages).
 
@@ -35,13 +37,13 @@ from connectors.whatsapp.limits import (
     ROW_TITLE_MAX,
     measure,
 )
-from connectors.whatsapp.paging import Page, Row, list_message, reply_ids
+from connectors.whatsapp.paging import LegacyRest, Page, Row, list_message, reply_ids
 from connectors.whatsapp.payload_ids.maps import PayloadIdMap
-from connectors.whatsapp.render.labels import ChannelLabels
+from connectors.whatsapp.render.labels import ChannelLabels, channel_labels
 from connectors.whatsapp.render.media import HTTP_URL
 from connectors.whatsapp.render.text_fit import distinct_titles, shorten, split_for_interactive, text_message
 
-__all__ = ["Choice", "parse_choices", "page_bounds", "choice_messages", "cta_messages"]
+__all__ = ["Choice", "parse_choices", "page_bounds", "choice_messages", "cta_messages", "legacy_pages"]
 
 logger = logging.getLogger(__name__)
 
@@ -121,20 +123,38 @@ def _row(choice: Choice, title: str) -> Row:
     return Row(title, shorten(choice.title, ROW_DESCRIPTION_MAX) if cut else None, choice.payload)
 
 
-def _pages(body: str, choices: Sequence[Choice], labels: ChannelLabels) -> list[Page]:
-    """Every page of a list of ``choices`` with its texts fitted; all but the last end in "more"."""
-    total = len(choices)
-    bounds = page_bounds(total)
+def _pages(
+    body: str | None, choices: Sequence[Choice], labels: ChannelLabels, *, offset: int = 0, total: int | None = None
+) -> list[Page]:
+    """Every page of a list of ``choices`` with its texts fitted; all but the last end in "more".
+
+    ``body`` is the first page's body; the others (and the first too when ``body`` is None)
+    name their options' numbers. ``offset`` and ``total`` place ``choices`` in a longer list
+    of which the first ``offset`` options were sent already (a version 1 rest, legacy_pages).
+    """
+    total = offset + len(choices) if total is None else total
+    bounds = page_bounds(len(choices))
     pages = []
     for index, (start, end) in enumerate(bounds):
         shown = choices[start:end]
         has_more = index < len(bounds) - 1
         titles = distinct_titles([c.title for c in shown] + ([labels.more] if has_more else []), ROW_TITLE_MAX)
         rows = tuple(_row(choice, title) for choice, title in zip(shown, titles))
-        more = (titles[-1], shorten(labels.more_count(total - end), ROW_DESCRIPTION_MAX)) if has_more else None
-        page_body = body if index == 0 else labels.page_range(start + 1, end, total)
+        more = (titles[-1], shorten(labels.more_count(len(choices) - end), ROW_DESCRIPTION_MAX)) if has_more else None
+        page_body = body if index == 0 and body is not None else labels.page_range(offset + start + 1, offset + end, total)
         pages.append(Page(page_body, rows, more))
     return pages
+
+
+def legacy_pages(rest: LegacyRest) -> list[Page]:
+    """The pages of a version 1 rest (the options behind a "more" row sent before version 2).
+
+    Laid out as the renderer of version 1 laid out each next page: a body naming the options'
+    numbers, 9 rows and "more" while more than 10 are left, titles and descriptions fitted,
+    the labels of the rest's language. paging.resolve_reply_id calls this (the turn passes it).
+    """
+    choices = [Choice(title, payload) for title, payload in rest.choices]
+    return _pages(None, choices, channel_labels(rest.language), offset=rest.offset, total=rest.total)
 
 
 async def choice_messages(

@@ -4,13 +4,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from connectors.whatsapp.inbound import DialogueTurn, DirectReply, to_rasa_input
 from connectors.whatsapp.paging import (
     PAGE_STATE_VERSION,
     CorruptPageStateError,
+    LegacyRest,
     Page,
     ResolvedReply,
     Row,
@@ -22,6 +25,8 @@ from connectors.whatsapp.paging import (
 from connectors.whatsapp.payload_ids.tokens import MORE_TOKEN_PREFIX
 from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
 from connectors.whatsapp.payload_ids.maps import owned_by
+from connectors.whatsapp.render import legacy_pages
+from connectors.whatsapp.updates.messages import ListReply
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -174,3 +179,166 @@ async def test_unusable_stored_pages_raise_corrupt(stored: str, id_map: InMemory
     token = await id_map.remember(stored, prefix=MORE_TOKEN_PREFIX)
     with pytest.raises(CorruptPageStateError):
         await resolve_reply_id(token, id_map)
+
+
+# --------------------------------------------------------------------------- version 1 (before the deploy)
+#
+# Until commit 75e97f1 the renderer (then the one module render.py) stored behind "more"
+# the options after the page, unfitted, as ``json.dumps(state, ensure_ascii=False,
+# sort_keys=True)`` of {"v": 1, "choices": [[title, payload], ...], "label", "language",
+# "offset", "total"}; a tap rendered the next page from them and stored the rest again. The
+# values below are written exactly so, and the pages expected are what that code sent for
+# them (its output, copied): a list sent before the deploy must page on after it.
+
+_LONG_PAYLOAD = '/select_job{"job_id":"14","note":"' + "x" * 200 + '"}'
+_NURSE = "Pflegefachkraft (m/w/d) ambulante Pflege Berlin"
+_resolve_with_layout = partial(resolve_reply_id, legacy_layout=legacy_pages)
+
+
+def _job(n: int) -> str:
+    return _LONG_PAYLOAD if n == 14 else f'/select_job{{"job_id":"{n}"}}'
+
+
+def _v1_state(numbers: range, *, offset: int, total: int, language: str = "de", label: str = "Optionen") -> str:
+    """A version 1 value as the old renderer wrote it (its _list_page)."""
+    state = {
+        "v": 1,
+        "choices": [[_NURSE if n in (12, 13) else f"Stelle {n}", _job(n)] for n in numbers],
+        "label": label,
+        "language": language,
+        "offset": offset,
+        "total": total,
+    }
+    return json.dumps(state, ensure_ascii=False, sort_keys=True)
+
+
+def _list(body: str, rows: list[dict], label: str = "Optionen") -> dict:
+    return {
+        "type": "interactive",
+        "interactive": {
+            "type": "list",
+            "body": {"text": body},
+            "action": {"button": label, "sections": [{"title": label, "rows": rows}]},
+        },
+    }
+
+
+async def test_a_version_1_rest_pages_on_as_the_old_renderer_paged_it(id_map: InMemoryPayloadIdMap) -> None:
+    # 25 options were sent; the first page showed 1-9, "more" kept 10-25.
+    token = await id_map.remember(_v1_state(range(10, 26), offset=9, total=25), prefix=MORE_TOKEN_PREFIX)
+    second = await _resolve_with_layout(token, id_map)
+    assert second.kind == "more_page" and len(second.page) == 1
+    more = _rows(second.page[0])[-1]
+    assert more["id"].startswith(MORE_TOKEN_PREFIX) and more["id"] != token
+    assert second.page[0] == _list(
+        "Weitere Optionen (10–18 von 25):",
+        [
+            {"id": '/select_job{"job_id":"10"}', "title": "Stelle 10"},
+            {"id": '/select_job{"job_id":"11"}', "title": "Stelle 11"},
+            {"id": '/select_job{"job_id":"12"}', "title": "Pflegefachkraft (m/w/d)…", "description": _NURSE},
+            {"id": '/select_job{"job_id":"13"}', "title": "Pflegefachkraft… (2)", "description": _NURSE},
+            {"id": id_map.token(_LONG_PAYLOAD), "title": "Stelle 14"},
+            *({"id": _job(n), "title": f"Stelle {n}"} for n in range(15, 19)),
+            {"id": more["id"], "title": "Weitere …", "description": "Noch 7 weitere Optionen"},
+        ],
+    )
+    assert (await resolve_reply_id(id_map.token(_LONG_PAYLOAD), id_map)).payload == _LONG_PAYLOAD
+
+    # What follows is stored again, now as version 2, and pages without the layout.
+    assert json.loads(await id_map.resolve(more["id"]))["v"] == PAGE_STATE_VERSION
+    third = await resolve_reply_id(more["id"], id_map)
+    assert third.page[0] == _list(
+        "Weitere Optionen (19–25 von 25):", [{"id": _job(n), "title": f"Stelle {n}"} for n in range(19, 26)]
+    )
+
+
+async def test_a_short_version_1_rest_is_one_last_page_in_its_language(id_map: InMemoryPayloadIdMap) -> None:
+    # 19 options in English: the first page showed 1-9, "more" kept the last 10, which fit one page.
+    value = _v1_state(range(10, 20), offset=9, total=19, language="en", label="Alle Stellen")
+    before = len(id_map)
+    token = await id_map.remember(value, prefix=MORE_TOKEN_PREFIX)
+    page = (await _resolve_with_layout(token, id_map)).page[0]
+    assert page["interactive"]["body"] == {"text": "More options (10–19 of 19):"}
+    assert page["interactive"]["action"]["button"] == "Alle Stellen"
+    assert [row["title"] for row in _rows(page)] == [
+        "Stelle 10", "Stelle 11", "Pflegefachkraft (m/w/d)…", "Pflegefachkraft… (2)", *(f"Stelle {n}" for n in range(14, 20))
+    ]
+    assert not any(row["id"].startswith(MORE_TOKEN_PREFIX) for row in _rows(page))
+    assert len(id_map) == before + 2  # the v1 value and the long payload's token, no pages behind
+
+
+async def test_a_version_1_tap_through_the_inbound_side_reaches_every_option(id_map: InMemoryPayloadIdMap) -> None:
+    token = await id_map.remember(_v1_state(range(10, 41), offset=9, total=40), prefix=MORE_TOKEN_PREFIX)
+    reached: list[str] = []
+    bodies: list[str] = []
+    while token:
+        tap = ListReply("wamid.X", "4915550000951", "interactive", None, None, reply_id=token, title="Weitere …")
+        reply = await to_rasa_input(tap, id_map, resolver=_resolve_with_layout)
+        assert isinstance(reply, DirectReply) and len(reply.messages) == 1
+        bodies.append(reply.messages[0]["interactive"]["body"]["text"])
+        token = None
+        for row in _rows(reply.messages[0]):
+            if row["id"].startswith(MORE_TOKEN_PREFIX):
+                token = row["id"]
+            else:
+                reached.append((await resolve_reply_id(row["id"], id_map)).payload)
+    assert reached == [_job(n) for n in range(10, 41)]  # every option once, in order
+    assert bodies == [
+        "Weitere Optionen (10–18 von 40):",
+        "Weitere Optionen (19–27 von 40):",
+        "Weitere Optionen (28–36 von 40):",
+        "Weitere Optionen (37–40 von 40):",
+    ]
+
+
+def _v1(**changes: object) -> str:
+    state = json.loads(_v1_state(range(10, 12), offset=9, total=11))
+    state.update(changes)
+    return json.dumps(state)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        _v1(choices=[]),
+        _v1(choices="Stelle 10"),
+        _v1(choices=[["Stelle 10"]]),
+        _v1(choices=[["Stelle 10", "/a", "extra"]]),
+        _v1(choices=[["Stelle 10", 10]]),
+        _v1(choices=[[None, "/a"]]),
+        _v1(label=None),
+        _v1(language=7),
+        _v1(offset="9"),
+        _v1(offset=-1),
+        _v1(offset=True),
+        _v1(total=10),  # fewer in all than before and behind the page
+        _v1(v=True),
+        json.dumps({"v": 1, "choices": [["Stelle 10", "/a"]], "label": "Optionen", "offset": 9, "total": 10}),
+    ],
+)
+async def test_a_malformed_version_1_value_is_corrupt_and_the_tap_falls_back_to_its_title(
+    stored: str, id_map: InMemoryPayloadIdMap
+) -> None:
+    token = await id_map.remember(stored, prefix=MORE_TOKEN_PREFIX)
+    with pytest.raises(CorruptPageStateError):
+        await _resolve_with_layout(token, id_map)
+    tap = ListReply("wamid.X", "4915550000951", "interactive", None, None, reply_id=token, title="Weitere …")
+    turn = await to_rasa_input(tap, id_map, resolver=_resolve_with_layout)
+    assert isinstance(turn, DialogueTurn) and turn.text == "Weitere …" and turn.message_type == "list_reply"
+
+
+async def test_version_1_needs_the_layout_and_gets_the_rest_as_stored(id_map: InMemoryPayloadIdMap) -> None:
+    token = await id_map.remember(_v1_state(range(10, 12), offset=9, total=11), prefix=MORE_TOKEN_PREFIX)
+    with pytest.raises(CorruptPageStateError):
+        await resolve_reply_id(token, id_map)  # the inbound side's default: no renderer, no layout
+    seen: list[LegacyRest] = []
+
+    def layout(rest: LegacyRest) -> list[Page]:
+        seen.append(rest)
+        return [_page("b", 1)]
+
+    page = (await resolve_reply_id(token, id_map, legacy_layout=layout)).page[0]
+    assert seen == [LegacyRest("Optionen", "de", (("Stelle 10", _job(10)), ("Stelle 11", _job(11))), 9, 11)]
+    assert page["interactive"]["action"]["button"] == "Optionen" and _rows(page) == [{"id": "/o0", "title": "Option 0"}]
+    with pytest.raises(CorruptPageStateError):  # a layout that gives nothing
+        await resolve_reply_id(token, id_map, legacy_layout=lambda rest: [])

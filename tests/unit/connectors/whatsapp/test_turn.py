@@ -1,6 +1,7 @@
 """connectors/whatsapp/turn.py: one message -> Rasa -> post-turn hook -> rendered replies."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +10,15 @@ from rasa.core.channels.channel import UserMessage
 
 import connectors.whatsapp.turn as turn_module
 from connectors.whatsapp.output import WhatsAppOutput
+from connectors.whatsapp.payload_ids.maps import owned_by
 from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
+from connectors.whatsapp.payload_ids.tokens import MORE_TOKEN_PREFIX
 from privacy.requests.markers import PRIVACY_REQUEST_KEY
 from connectors.whatsapp.references import References
 from connectors.whatsapp.turn import Turn
-from connectors.whatsapp.updates.messages import TextMessage
+from connectors.whatsapp.updates.messages import ListReply, TextMessage
 from privacy.context import UserKeys, keys_for_user
+from privacy.owner_tags import owner_tag
 from privacy.keyring import Keyring, Secret
 
 PHONE = "4915550000951"
@@ -169,3 +173,25 @@ async def test_the_default_language_comes_from_labels_yml(
     monkeypatch.setenv("BLAUPAUSE_LABELS_FILE", str(labels))
     await make_turn(keyring, Dialogue({"text": "Choose", "buttons": BUTTONS})).produce(text(), keys_for_user(keyring, PHONE), "ref")
     assert languages == ["en"]
+
+
+async def test_a_more_tap_on_a_list_sent_before_the_deploy_pages_on_without_the_dialogue(keyring: Keyring) -> None:
+    """Paging state version 1 (written before the pages were stored fitted) pages through the turn."""
+    dialogue, keys = Dialogue(), keys_for_user(keyring, PHONE)
+    turn = make_turn(keyring, dialogue)
+    mine = owned_by(turn.id_map, owner_tag(keys.key))
+    v1 = {"v": 1, "choices": [[f"Option {n}", f"/option_{n}"] for n in range(10, 12)], "label": "Optionen",
+          "language": "de", "offset": 9, "total": 11}
+    good = await mine.remember(json.dumps(v1, ensure_ascii=False, sort_keys=True), prefix=MORE_TOKEN_PREFIX)
+    [page] = await turn.produce(tap(good), keys, "ref")
+    assert page["interactive"]["body"] == {"text": "Weitere Optionen (10–11 von 11):"}
+    assert [row["id"] for row in page["interactive"]["action"]["sections"][0]["rows"]] == ["/option_10", "/option_11"]
+    assert dialogue.received == []
+
+    bad = await mine.remember(json.dumps({**v1, "choices": []}), prefix=MORE_TOKEN_PREFIX)
+    await turn.produce(tap(bad), keys, "ref")
+    assert [message.text for message in dialogue.received] == ["Weitere …"]  # unusable: the title goes to Rasa
+
+
+def tap(reply_id: str) -> ListReply:
+    return ListReply(WAMID, PHONE, "interactive", 1, "1", reply_id=reply_id, title="Weitere …")
