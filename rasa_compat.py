@@ -10,14 +10,12 @@ version raises :class:`RasaVersionError` naming the adjustment to re-check.
 
 Adjustments:
 
-- :func:`unwrap_tracker_store` / :func:`find_encrypted_store`: Rasa's
+- :func:`unwrap_tracker_store`: Rasa's
   ``FailSafeTrackerStore`` / ``AwaitableTrackerStore`` keep the configured store in the
   private attribute ``_tracker_store``; the channel's privacy requests need the store
   itself (:mod:`privacy.requests.hook`).
 - :func:`make_fail_closed`: sets ``FailSafeTrackerStore._on_tracker_store_error`` so the
   wrapper re-raises instead of hiding storage errors.
-- :func:`tracker_saved_in_this_request`: the tracker Rasa handed to the encrypted store's
-  ``save`` in this request, instead of a second ``retrieve`` after Rasa's turn.
 - :func:`patch_client_response_error`: rewrites the body Rasa keeps in
   ``rasa.utils.endpoints.ClientResponseError`` (a failing action's answer, with the
   tracker; :mod:`privacy.action_errors`).
@@ -31,8 +29,9 @@ Adjustments:
   (``rasa_sdk.endpoint.create_app``) and :func:`running_sdk_app` (Sanic's private app
   registry), so :mod:`privacy.action_errors` can harden the action server's app.
 
-The *what* (which body, which header, which middleware) stays in privacy/; this module
-only knows *where* Rasa 3.6 and rasa-sdk 3.6 can be hooked.
+The *what* (which body, which header, which middleware, which store) stays in privacy/ and
+the channel; this module only knows *where* Rasa 3.6 and rasa-sdk 3.6 can be hooked, and
+imports nothing of ours, so privacy/ may use it without an import cycle.
 """
 from __future__ import annotations
 
@@ -46,9 +45,7 @@ __all__ = [
     "RasaVersionError",
     "require_rasa",
     "unwrap_tracker_store",
-    "find_encrypted_store",
     "make_fail_closed",
-    "tracker_saved_in_this_request",
     "require_rasa_sdk",
     "patch_client_response_error",
     "patch_action_call_headers",
@@ -119,23 +116,12 @@ def unwrap_tracker_store(store: Any, wanted: type) -> Any:
     return store
 
 
-def find_encrypted_store(store: Any) -> Any:
-    """The :class:`~privacy.store.encrypted.EncryptedTrackerStore` inside Rasa's wrappers.
-
-    The channel (``request.app.ctx.agent.tracker_store``) needs it to reach ``erase``.
-    Raises ``TypeError`` when no encrypted store is configured.
-    """
-    from privacy.store.encrypted import EncryptedTrackerStore
-
-    return unwrap_tracker_store(store, EncryptedTrackerStore)
-
-
 def _reraise(error: Exception) -> None:
     raise error
 
 
 @_written_for(WRITTEN_FOR)
-def make_fail_closed(store: Any) -> bool:
+def make_fail_closed(store: Any, inner: type) -> bool:
     """Make Rasa's ``FailSafeTrackerStore`` wrapper pass our store's errors on.
 
     Why: ``rasa.core.agent.Agent`` wraps every tracker store in ``FailSafeTrackerStore``,
@@ -147,47 +133,25 @@ def make_fail_closed(store: Any) -> bool:
     ``_on_tracker_store_error`` instead of logging when it is set; setting it to re-raise
     keeps the wrapper in place for everything else.
 
-    Returns True when a wrapper around an :class:`EncryptedTrackerStore` was changed
-    (idempotent); False when no encrypted store is configured.
+    Returns True when a wrapper around a store of type ``inner`` (the channel passes
+    :class:`privacy.store.encrypted.EncryptedTrackerStore`) was changed (idempotent); False
+    when no such store is configured. The type is passed in so this module imports nothing
+    of ours (no import cycle with privacy/).
     """
     from rasa.core.tracker_store import FailSafeTrackerStore
 
-    from privacy.store.encrypted import EncryptedTrackerStore
-
     try:
-        unwrap_tracker_store(store, EncryptedTrackerStore)
+        unwrap_tracker_store(store, inner)
     except TypeError:
         return False
     changed = False
     seen = 0
-    while store is not None and not isinstance(store, EncryptedTrackerStore) and seen <= _WRAPPER_DEPTH:
+    while store is not None and not isinstance(store, inner) and seen <= _WRAPPER_DEPTH:
         if isinstance(store, FailSafeTrackerStore):
             store._on_tracker_store_error = _reraise
             changed = True
         store, seen = getattr(store, "_tracker_store", None), seen + 1
     return changed
-
-
-@_written_for(WRITTEN_FOR)
-def tracker_saved_in_this_request(sender_id: str) -> Optional[Any]:
-    """The tracker the encrypted store saved for ``sender_id`` in this request, else ``None``.
-
-    Why: after Rasa's turn the channel needs the turn's final slots (the ``language``
-    of the renderer's labels). Reading them back meant a second retrieve per turn:
-    the record fetched, decrypted and replayed into a tracker by Rasa, about 7 % of
-    the Rasa process's time in a profile under load. The store keeps the tracker Rasa
-    3.6 handed to ``save`` (a ``DialogueStateTracker``, sealed on disk) in the request's
-    memo (:mod:`privacy.memo`), which ends with the request's ``user_context`` block and
-    answers only for the bound user; an erasure empties it. ``None`` when nothing was
-    saved in this block (the caller then retrieves as before). Read it, do not change it.
-    """
-    from rasa.shared.core.trackers import DialogueStateTracker
-
-    from privacy.memo import recall
-    from privacy.store.saving import SAVED_TRACKER_MEMO
-
-    tracker = recall(sender_id, SAVED_TRACKER_MEMO)
-    return tracker if isinstance(tracker, DialogueStateTracker) else None
 
 
 # ----------------------------------------------------------------------------- the Rasa process

@@ -192,18 +192,21 @@ def dev_key_path(environ: Mapping[str, str] | None = None) -> Path:
     return candidate if candidate.is_absolute() else PROJECT_ROOT / candidate
 
 
-def keyring_for_runtime(environ: Mapping[str, str] | None = None) -> Keyring:
+def keyring_for_runtime(environ: Mapping[str, str] | None = None, *, api_base_url: str | None = None) -> Keyring:
     """The keyring for this process: ``PRIVACY_KEY`` in production, a dev key file locally.
 
     Production (``BLAUPAUSE_ENV`` not ``local``) raises ``MissingSecretError`` when
     ``PRIVACY_KEY`` is absent. Locally without ``PRIVACY_KEY`` it logs a WARNING with
-    the file path (never the key) and uses :func:`ensure_dev_key`, unless
-    ``WHATSAPP_API_BASE_URL`` is Meta's (or unset): then :class:`DevKeyRefusedError`.
+    the file path (never the key) and uses :func:`ensure_dev_key`, unless the Graph API
+    base URL is Meta's (or unset): then :class:`DevKeyRefusedError`. The channel passes
+    ``api_base_url`` from its validated settings (environment *or* credentials.yml,
+    connectors/whatsapp/settings.py); other callers (maintenance commands) fall back to
+    ``WHATSAPP_API_BASE_URL``.
     """
     env = os.environ if environ is None else environ
     if not is_local(env) or env.get(PRIVACY_KEY_ENV, "") != "":
         return Keyring.from_env(env)
-    base_url = env.get(API_BASE_URL_ENV)
+    base_url = api_base_url if api_base_url is not None else env.get(API_BASE_URL_ENV)
     if is_meta_api(base_url):
         raise DevKeyRefusedError(urlsplit((base_url or "").strip() or META_API_BASE_URL).hostname or "?")
     path = dev_key_path(env)

@@ -11,7 +11,7 @@ Configure it in ``credentials.yml`` under its module path (Rasa imports the clas
     connectors.whatsapp.WhatsAppInput:
       verify_token: ${WHATSAPP_VERIFY_TOKEN}   # optional: the environment is read anyway
       # app_secret, access_token, phone_number_id, api_base_url, api_version,
-      # max_body_bytes, dedup_url: same, see settings.py
+      # max_body_bytes, max_buffering_requests, dedup_url, identity_anchor: same, see settings.py
 
 Rasa mounts the blueprint under ``/webhooks/whatsapp``: Meta calls ``GET`` and ``POST
 /webhooks/whatsapp/webhook`` (https://developers.facebook.com/docs/graph-api/webhooks/getting-started).
@@ -89,7 +89,7 @@ class WhatsAppInput(InputChannel):
         """Validate settings and secrets at start; :class:`SettingsError` names what is wrong."""
         settings = WhatsAppSettings.load(credentials, os.environ)
         try:
-            keyring = keyring_for_runtime(os.environ)
+            keyring = keyring_for_runtime(os.environ, api_base_url=settings.api_base_url)
         except PrivacyConfigError as error:
             raise SettingsError(getattr(error, "variable", "PRIVACY_KEY"), str(error)) from error
         # Rasa has configured logging by now; mask phone numbers and message text in every

@@ -17,7 +17,9 @@ from typing import Any
 from connectors.whatsapp.core import WebhookCore
 from privacy.requests.hook import PrivacyRequests
 from connectors.whatsapp.turn import OnNewMessage, Turn
-from rasa_compat import make_fail_closed, tracker_saved_in_this_request
+from privacy.store.encrypted import EncryptedTrackerStore
+from privacy.store.saving import tracker_saved_in_this_request
+from rasa_compat import make_fail_closed
 
 __all__ = ["AgentTurns", "TrackerLanguage"]
 
@@ -59,7 +61,7 @@ class AgentTurns:
 
     def _build(self, agent: Any, tracker_store: Any) -> Turn:
         if tracker_store is not None:
-            make_fail_closed(tracker_store)
+            make_fail_closed(tracker_store, EncryptedTrackerStore)
         privacy = PrivacyRequests.for_agent(agent, outboxes=self._core.store, payload_ids=self._core.id_map)
         language = TrackerLanguage(tracker_store) if tracker_store is not None else None
         return self._core.turn(self._on_new_message, language_lookup=language, privacy=privacy)

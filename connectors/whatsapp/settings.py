@@ -117,7 +117,7 @@ class WhatsAppSettings:
     conversation stored under an alias is moved to the new anchor on the person's next message.
 
     The tuning fields below ``identity_anchor`` feed the claim protocol (docs/whatsapp-delivery.md),
-    the pacer (:mod:`.pacing`) and the Graph client's retries and timeout (:mod:`.graph_client`).
+    the pacer (:mod:`.graph.pacing`) and the Graph client's retries and timeout (:mod:`.graph.retry`, :mod:`.graph.client`).
     """
 
     verify_token: str = field(repr=False)

@@ -5,8 +5,8 @@ after Rasa has handled the turn (and saved its tracker) the channel calls
 :meth:`PrivacyRequests.after_turn`, which performs each request inside the user's key
 context and puts the reply where the marker was, so the marker never reaches WhatsApp and
 the reply takes the normal render, outbox and send path (exactly once, see
-docs/whatsapp-delivery.md, "Erasure and export"). The channel builds the hook once, at
-start-up (:meth:`PrivacyRequests.for_agent`), and also calls
+docs/whatsapp-delivery.md, "Erasure and export"). The channel builds the hook once per Rasa
+agent (:meth:`PrivacyRequests.for_agent`, connectors/whatsapp/agent_turns.py), and also calls
 :meth:`PrivacyRequests.move_conversation` when Meta announces a changed number or BSUID.
 
 - erase: :class:`privacy.requests.erasure.Erasure`. The reply ``utter_data_erased`` is
@@ -42,7 +42,7 @@ from privacy.requests.export import display_timezone as display_timezone_default
 from privacy.requests.markers import RESPONSE_ERASED, RESPONSE_FAILED, PrivacyRequest, RequestKind, privacy_request_of
 from privacy.store.encrypted import EncryptedTrackerStore
 import wording
-from rasa_compat import find_encrypted_store
+from rasa_compat import unwrap_tracker_store
 
 __all__ = [
     "PrivacyRequestError",
@@ -157,7 +157,7 @@ class PrivacyRequests:
             if configured is None:
                 raise NoEncryptedStoreError("the agent has no tracker store")
             try:
-                return find_encrypted_store(configured)
+                return unwrap_tracker_store(configured, EncryptedTrackerStore)
             except TypeError as error:
                 raise NoEncryptedStoreError(str(error)) from error
 

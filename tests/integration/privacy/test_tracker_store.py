@@ -37,7 +37,8 @@ from privacy.errors import NoKeyInContextError, PrivacyConfigError
 from privacy.keyring import Keyring, Secret
 from privacy.maintenance import key_status
 from privacy.store.encrypted import EncryptedTrackerStore
-from rasa_compat import find_encrypted_store, tracker_saved_in_this_request
+from privacy.store.saving import tracker_saved_in_this_request
+from rasa_compat import unwrap_tracker_store
 
 ALICE = "4915550000001"
 BOB = "4915550000002"
@@ -258,14 +259,14 @@ async def test_rasa_failsafe_wrapper_turns_missing_keys_into_no_tracker(
     with user_context(alice):
         await store.save(tracker_with(alice.pseudonym, session(time.time())))
     wrapped = FailSafeTrackerStore(store)
-    assert find_encrypted_store(wrapped) is store
+    assert unwrap_tracker_store(wrapped, EncryptedTrackerStore) is store
     with caplog.at_level(logging.ERROR):
         assert await wrapped.retrieve(alice.pseudonym) is None
         assert await wrapped.retrieve_full_tracker(alice.pseudonym) is None
         assert await wrapped.exists(alice.pseudonym) is False
     assert ALICE not in caplog.text and SECRET_TEXT not in caplog.text
     with pytest.raises(TypeError):
-        find_encrypted_store(FailSafeTrackerStore(TrackerStore(DOMAIN)))
+        unwrap_tracker_store(FailSafeTrackerStore(TrackerStore(DOMAIN)), EncryptedTrackerStore)
 
 
 async def test_retired_pseudonym_is_not_a_valid_sender_id(store: EncryptedTrackerStore, keyring: Keyring) -> None:
@@ -588,8 +589,8 @@ async def test_rasas_failsafe_wrapper_passes_errors_on_once_made_fail_closed(tmp
     store = EncryptedTrackerStore(url=f"sqlite:///{tmp_path / 'fs.db'}", environ={})
     wrapped = FailSafeTrackerStore(AwaitableTrackerStore(store))
     assert await wrapped.retrieve("u_nobody") is None  # Rasa's default: the error is swallowed
-    assert make_fail_closed(wrapped) is True
-    assert make_fail_closed(wrapped) is True  # idempotent
+    assert make_fail_closed(wrapped, EncryptedTrackerStore) is True
+    assert make_fail_closed(wrapped, EncryptedTrackerStore) is True  # idempotent
     with pytest.raises(NoKeyInContextError):
         await wrapped.retrieve("u_nobody")
     await store.close()
@@ -600,7 +601,7 @@ def test_make_fail_closed_ignores_other_stores() -> None:
 
     from rasa_compat import make_fail_closed
 
-    assert make_fail_closed(FailSafeTrackerStore(InMemoryTrackerStore(None))) is False
+    assert make_fail_closed(FailSafeTrackerStore(InMemoryTrackerStore(None)), EncryptedTrackerStore) is False
 
 
 async def test_an_attacker_with_the_database_cannot_open_a_record(

@@ -10,6 +10,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -170,6 +171,20 @@ def test_missing_privacy_key_stops_the_start_with_its_name(environment: None, mo
     monkeypatch.delenv("PRIVACY_KEY")
     with pytest.raises(SettingsError, match="PRIVACY_KEY"):
         WhatsAppInput.from_credentials(None)
+
+
+def test_the_dev_key_is_refused_when_credentials_point_at_meta(
+    environment: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """credentials.yml wins over the environment, so the dev-key check must read the settings:
+    an environment naming the stand-in must not let the dev key reach Meta's real Graph API."""
+    monkeypatch.delenv("PRIVACY_KEY")
+    monkeypatch.setenv("BLAUPAUSE_ENV", "local")
+    monkeypatch.setenv("PRIVACY_DEV_KEY_FILE", str(tmp_path / "privacy.key"))
+    monkeypatch.setenv("WHATSAPP_API_BASE_URL", "http://127.0.0.1:9")
+    with pytest.raises(SettingsError, match="PRIVACY_KEY"):
+        WhatsAppInput.from_credentials({"api_base_url": "https://graph.facebook.com"})
+    assert not (tmp_path / "privacy.key").exists()
 
 
 def test_malformed_send_setting_stops_the_start(environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
