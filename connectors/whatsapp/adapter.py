@@ -47,6 +47,7 @@ from privacy.dev_key import keyring_for_runtime
 from privacy.errors import PrivacyConfigError
 from privacy.keyring import Keyring
 from privacy.log_redaction.install import install_redaction
+from rasa_compat import install_hot_path
 
 __all__ = ["WhatsAppInput", "WhatsAppOutput"]
 
@@ -95,6 +96,9 @@ class WhatsAppInput(InputChannel):
         # Rasa has configured logging by now; mask phone numbers and message text in every
         # logger (ours, Rasa's, Sanic's, httpx's) from here on.
         install_redaction()
+        # Rasa 3.6's own turn without its waste (action results validated by a validator built
+        # once); refuses another Rasa version (rasa_compat.RasaVersionError). Once per process.
+        install_hot_path()
         channel = cls(settings, keyring)
         logger.info(
             "WhatsApp channel ready (phone number id %s, Graph API %s %s, dedup %s)",

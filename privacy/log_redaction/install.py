@@ -18,10 +18,12 @@ from privacy.log_redaction.masking import redact, redact_structure
 __all__ = [
     "ALLOW_DEBUG_LOGS_ENV",
     "DEFAULT_LOGGER_NAMES",
+    "PER_REQUEST_LOGGERS",
     "DebugLoggingRefusedError",
     "RedactingFilter",
     "check_log_level",
     "install_redaction",
+    "quiet_per_request_loggers",
     "uninstall_redaction",
 ]
 
@@ -29,6 +31,10 @@ DEFAULT_LOGGER_NAMES: tuple[str, ...] = (
     "", "rasa", "sanic", "rasa_sdk", "aiohttp", "urllib3", "httpx", "structlog", "connectors", "actions", "privacy",
 )
 ALLOW_DEBUG_LOGS_ENV = "BLAUPAUSE_ALLOW_DEBUG_LOGS"
+#: Third-party loggers that write one INFO line per HTTP request (httpx: each Graph API call).
+PER_REQUEST_LOGGERS: tuple[str, ...] = ("httpx", "httpcore")
+#: The loggers :func:`quiet_per_request_loggers` set to WARNING (reset by :func:`uninstall_redaction`).
+_QUIETED: set[str] = set()
 
 _STANDARD_RECORD_ATTRS = frozenset(
     logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__
@@ -131,6 +137,34 @@ def check_log_level(
         )
 
 
+def quiet_per_request_loggers(logger_names: Iterable[str] = PER_REQUEST_LOGGERS) -> list[str]:
+    """Set the per-request loggers of third-party HTTP clients (httpx, httpcore) to WARNING by default.
+
+    Why: httpx logs one INFO line per request, i.e. per Graph API call, which is load on the
+    hot path and noise in the log (Rasa's ``LOG_LEVEL_LIBRARIES`` does not cover httpx).
+    A level an operator configured explicitly is respected: only a logger whose level is
+    unset (``NOTSET``, inheriting from the root) is changed. To see the lines again, give
+    the logger a level in Rasa's logging configuration, e.g. ``rasa run --logging-config-file
+    logging.yml`` with::
+
+        version: 1
+        disable_existing_loggers: false
+        loggers:
+          httpx: {level: INFO}
+
+    Called by :func:`install_redaction` (the channel's and the action server's logging set-up
+    at start). Returns the names it changed; :func:`uninstall_redaction` resets them.
+    """
+    changed = []
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+            _QUIETED.add(name)
+            changed.append(name)
+    return changed
+
+
 def install_redaction(
     logger_names: Iterable[str] = DEFAULT_LOGGER_NAMES,
     *,
@@ -149,11 +183,14 @@ def install_redaction(
 
     ``enforce_level`` first applies :func:`check_log_level` (DEBUG refused in
     production). In a process where Rasa is loaded it also strips tracker bodies from
-    Rasa's ``ClientResponseError`` (:mod:`privacy.action_errors`).
+    Rasa's ``ClientResponseError`` (:mod:`privacy.action_errors`). It also turns off the
+    third-party INFO line per HTTP request (:func:`quiet_per_request_loggers`: httpx and
+    httpcore at WARNING unless a level was configured for them explicitly).
     """
     names = tuple(logger_names)
     if enforce_level:
         check_log_level(environ, names)
+    quiet_per_request_loggers()
     from privacy import action_errors  # here: action_errors imports this module
     from privacy.personal_values import send_personal_values_with_action_calls
 
@@ -173,7 +210,16 @@ def install_redaction(
 
 
 def uninstall_redaction() -> None:
-    """Remove every ``RedactingFilter`` from all loggers and their handlers (tests, reloads)."""
+    """Remove every ``RedactingFilter`` from all loggers and their handlers (tests, reloads).
+
+    Also gives the loggers :func:`quiet_per_request_loggers` changed their unset level back
+    (unless their level was changed since).
+    """
+    for name in sorted(_QUIETED):
+        logger = logging.getLogger(name)
+        if logger.level == logging.WARNING:
+            logger.setLevel(logging.NOTSET)
+    _QUIETED.clear()
     loggers: list[logging.Logger] = [logging.getLogger()]
     loggers.extend(
         logger for logger in list(logging.Logger.manager.loggerDict.values()) if isinstance(logger, logging.Logger)

@@ -1,6 +1,7 @@
 """rasa_compat: each adjustment refuses a Rasa version it was not written for, and works on 3.6."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -56,3 +57,96 @@ async def test_action_call_headers_go_only_to_action_calls(monkeypatch: pytest.M
     await endpoint.request(json={"text": "no action call"}, method="post")
     assert seen[0]["headers"] == {"X-Test": "1"}
     assert "headers" not in seen[1]
+
+
+# ----------------------------------------------------------------------------- action result validation
+
+_GOOD_RESULTS: list[Any] = [
+    {},
+    {"events": [], "responses": []},
+    {"events": [{"event": "slot", "name": "language", "value": "de"}], "responses": [{"text": "hi"}]},
+    {"events": [{"event": "action", "name": "action_listen"}, {"event": "followup", "name": "utter_x"}]},
+    {"responses": [{"response": "utter_greet", "buttons": []}]},
+    {"events": [], "responses": [], "extra": {"anything": 1}},  # extra keys: the schema allows them
+    {"events": [{"event": "slot", "name": "s", "value": None, "timestamp": 1.5}]},
+]
+
+_BAD_RESULTS: list[Any] = [
+    [],  # not an object
+    "events",
+    None,
+    {"events": {"event": "slot"}},  # events not an array
+    {"events": "slot"},
+    {"events": [{"name": "language", "value": "de"}]},  # event without its "event" key
+    {"events": [{"event": "no_such_event"}]},
+    {"events": [{"event": "slot", "name": 3, "value": "de"}]},  # nested: wrong type
+    {"events": [{"event": "slot", "value": "de"}]},  # nested: missing key
+    {"events": [{"event": "user", "text": 5}]},
+    {"events": [{"event": "action", "name": "a"}, "not an event"]},
+    {"events": [], "responses": {"text": "hi"}},  # responses not an array
+    {"responses": ["hi"]},  # responses items not objects
+    {"responses": [{"text": "ok"}, 3]},
+]
+
+
+def _original_validation() -> Any:
+    from rasa.core.actions.action import RemoteAction
+
+    method = RemoteAction._validate_action_result
+    return getattr(method, "__wrapped__", method) if getattr(method, "_blaupause_compiled_validator", False) else method
+
+
+def _outcome(validate: Any, result: Any) -> tuple[str, Any]:
+    from rasa.core.actions.action import RemoteAction
+
+    try:
+        return "ok", validate(RemoteAction("action_x", None), copy.deepcopy(result))
+    except Exception as error:  # noqa: BLE001 - the type and text are what is compared
+        return type(error).__qualname__, (
+            type(error).__module__, str(error), getattr(error, "message", None), list(getattr(error, "path", []))
+        )
+
+
+@pytest.fixture()
+def patched(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    from rasa.core.actions.action import RemoteAction
+
+    original = _original_validation()
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", original)  # restored after the test
+    assert rasa_compat.compile_action_result_validation() is True
+    return original, RemoteAction._validate_action_result
+
+
+@pytest.mark.parametrize("result", _GOOD_RESULTS + _BAD_RESULTS)
+def test_compiled_validation_accepts_and_rejects_exactly_what_rasa_does(patched: tuple[Any, Any], result: Any) -> None:
+    original, compiled = patched
+    assert compiled is not original
+    assert _outcome(compiled, result) == _outcome(original, result)
+
+
+def test_the_table_holds_good_and_bad_results_for_rasa_itself() -> None:
+    original = _original_validation()
+    assert all(_outcome(original, result) == ("ok", True) for result in _GOOD_RESULTS)
+    outcomes = [_outcome(original, result) for result in _BAD_RESULTS]
+    assert all(kind == "ValidationError" for kind, _ in outcomes)
+    assert all("Failed to validate Action server response" in detail[1] for _, detail in outcomes)
+
+
+def test_compiled_validation_applies_once(patched: tuple[Any, Any]) -> None:
+    from rasa.core.actions.action import RemoteAction
+
+    _, compiled = patched
+    assert rasa_compat.install_hot_path() is True
+    assert rasa_compat.compile_action_result_validation() is True
+    assert RemoteAction._validate_action_result is compiled  # not wrapped twice
+
+
+def test_compiled_validation_refuses_another_rasa_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasa.core.actions.action import RemoteAction
+
+    original = _original_validation()
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", original)
+    monkeypatch.setattr(rasa, "__version__", "3.7.0")
+    with pytest.raises(RasaVersionError, match="compile_action_result_validation was written for rasa 3.6"):
+        rasa_compat.install_hot_path()
+    assert RemoteAction._validate_action_result is original  # nothing patched

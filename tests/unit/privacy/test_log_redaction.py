@@ -359,3 +359,46 @@ def test_pathological_input_is_handled_in_linear_time(text: str) -> None:
     started = time.perf_counter()
     redact(text)
     assert time.perf_counter() - started < 1.0
+
+
+# ----------------------------------------------------------------------------- per-request chatter
+
+
+@pytest.fixture()
+def unset_http_levels() -> Iterator[None]:
+    saved = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    for name in saved:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def test_per_request_info_lines_of_http_clients_are_off_by_default(
+    unset_http_levels: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    install_redaction()
+    caplog.set_level(logging.INFO)  # the root at INFO, as Rasa configures it
+    logging.getLogger("httpx").info('HTTP Request: POST https://graph.facebook.com/v21.0/1/messages "HTTP/1.1 200 OK"')
+    logging.getLogger("httpcore.connection").info("connect_tcp.started")
+    logging.getLogger("httpx").warning("a retry")
+    assert [record.getMessage() for record in caplog.records] == ["a retry"]
+    assert logging.getLogger("httpx").level == logging.WARNING
+    assert logging.getLogger("httpcore").level == logging.WARNING
+    uninstall_redaction()
+    assert logging.getLogger("httpx").level == logging.NOTSET  # given back
+
+
+def test_an_explicitly_configured_level_is_respected(unset_http_levels: None, caplog: pytest.LogCaptureFixture) -> None:
+    logging.getLogger("httpx").setLevel(logging.INFO)  # e.g. from rasa run --logging-config-file
+    install_redaction()
+    install_redaction()
+    caplog.set_level(logging.INFO)
+    logging.getLogger("httpx").info("HTTP Request: POST https://graph.facebook.com/v21.0/1/messages")
+    assert [record.name for record in caplog.records] == ["httpx"]
+    assert logging.getLogger("httpx").level == logging.INFO
+    assert logging.getLogger("httpcore").level == logging.WARNING
+    uninstall_redaction()
+    assert logging.getLogger("httpx").level == logging.INFO

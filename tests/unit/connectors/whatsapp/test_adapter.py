@@ -452,3 +452,17 @@ async def test_username_user_keeps_one_conversation_over_http(running: Running, 
     assert await post(meta_payloads.text(moved.without_phone(), "weiter"), moved.without_phone()) == 200
     assert running.agent.received[-1].sender_id == pseudonym(keyring.current, moved.user_id)
     assert running.standin.messages[-1].recipient == moved.user_id
+
+
+def test_the_start_installs_rasas_hot_path_adjustments(environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasa.core.actions.action import RemoteAction
+
+    method = RemoteAction._validate_action_result
+    original = getattr(method, "__wrapped__", method)
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", original)  # restored after the test
+    channel = WhatsAppInput.from_credentials(None)
+    try:
+        assert getattr(RemoteAction._validate_action_result, "_blaupause_compiled_validator", False)
+    finally:
+        asyncio.run(channel.aclose())
+        uninstall_redaction()
