@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from rasa.shared.nlu.training_data.message import Message
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -24,7 +25,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.job_search import ActionResetSearch, ActionSearchJobs, ActionShowJob
 from actions.jobs.cities import default_city_index
 from actions.jobs.local import LocalJobProvider
-from actions.language import ActionDetectLanguage, detect_language
 from actions.llm import load_prompt
 from actions.privacy_actions import PRIVACY_REQUEST_KEY, ActionExportData
 from actions.search.query import build_query
@@ -32,7 +32,9 @@ from actions.search.slots import search_slots
 from actions.search_form import ValidateJobSearchForm
 from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
 from connectors.whatsapp.render import render_response
+from nlu.language_detector import DETECTED_LANGUAGE, LanguageDetector
 from privacy.requests.export import format_slots
+from wording.detection import detect_language
 import wording
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -141,12 +143,13 @@ def test_french_is_detected_and_german_and_english_still_are(designer_copy) -> N
     assert detect_language("Berlin") is None
 
 
-async def test_the_language_slot_switches_to_french(designer_copy) -> None:
-    action = ActionDetectLanguage()
-    typed = await action.run(CollectingDispatcher(), _tracker({"language": "de"}, text="je cherche un emploi"), {})
-    asked = await action.run(CollectingDispatcher(), _tracker({"language": "de"}, text="Französisch bitte",
-                                                             entities=[{"entity": "language", "value": "fr"}]), {})
-    assert typed == asked == [SlotSet("language", "fr")]
+def test_french_is_recorded_or_kept_for_the_language_slot(designer_copy) -> None:
+    typed = Message.build(text="je cherche un emploi")
+    asked = Message.build(text="Französisch bitte")
+    asked.set("entities", [{"entity": "language", "value": "fr"}], add_to_output=True)
+    LanguageDetector().process([typed, asked])
+    assert typed.get(DETECTED_LANGUAGE) == "fr"  # set into the slot by LanguageSlotPolicy
+    assert [e["value"] for e in asked.get("entities")] == ["fr"]  # the slot's from_entity mapping
 
 
 async def test_results_and_summary_come_out_in_french_and_the_new_slot_filters(designer_copy, provider) -> None:

@@ -1,31 +1,26 @@
-"""Which language to answer in: the default language first, another when the user writes it or asks.
+"""Which language a message clearly is in: a transparent word-list scorer.
 
-Rasa picks each response's wording by the ``language`` slot (conditional response
-variations in ``domain.yml``). This action fills that slot on every user message through a
-``custom`` slot mapping (https://rasa.com/docs/rasa/3.x/domain#custom-slot-mappings), so the
-detection runs before any response is chosen and designers never touch Python.
+Rasa's NLU pipeline runs it on every user message (``nlu.language_detector.LanguageDetector``
+records the result as ``detected_language``), and ``nlu.language_slot.LanguageSlotPolicy``
+puts it into the ``language`` slot, by which Rasa picks each response's wording.
 
-The detector is a transparent word-list scorer rather than a statistical model: messages
-are short ("Koch", "Berlin", "ok"), and for those the right answer is "no evidence, keep
-the current language". Only a clear majority of language-specific words switches. The
-languages are those of labels.yml (``languages``); the word lists and evidence letters are
-its ``actions.language_detection`` section, so a designer adds a language there.
+It is a word-list scorer rather than a statistical model: messages are short ("Koch",
+"Berlin", "ok"), and for those the right answer is "no evidence, keep the current
+language". Only a clear majority of language-specific words switches. The languages are
+those of labels.yml (``languages``); the word lists and evidence letters are its
+``actions.language_detection`` section, so a designer adds a language there.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Text
-
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
-from rasa_sdk.executor import CollectingDispatcher
+import threading
+from typing import Any, Optional
 
 import wording
-from actions.label_cache import derived
 
-__all__ = ["ActionDetectLanguage", "detect_language", "LanguageEvidence"]
+__all__ = ["detect_language", "LanguageEvidence"]
 
 # A language wins with this many evidence words, or with one in a message this short.
 _MIN_EVIDENCE = 2
@@ -91,8 +86,24 @@ def _detection_section(labels: wording.Labels) -> Mapping[str, Any]:
         return {}
 
 
+# One LanguageEvidence per Labels object (wording.current() returns one per labels file), kept
+# with the object itself so that an identity is never reused.
+_evidence_cache: dict[int, tuple[wording.Labels, LanguageEvidence]] = {}
+_lock = threading.Lock()
+_MAX_ENTRIES = 16
+
+
 def _evidence(labels: wording.Labels) -> LanguageEvidence:
-    return derived(labels, LanguageEvidence.from_labels)
+    with _lock:
+        hit = _evidence_cache.get(id(labels))
+        if hit is not None and hit[0] is labels:
+            return hit[1]
+    evidence = LanguageEvidence.from_labels(labels)
+    with _lock:
+        if len(_evidence_cache) >= _MAX_ENTRIES:
+            _evidence_cache.clear()
+        _evidence_cache[id(labels)] = (labels, evidence)
+    return evidence
 
 
 def detect_language(text: str) -> Optional[str]:
@@ -104,24 +115,3 @@ def detect_language(text: str) -> Optional[str]:
     if not text or text.startswith("/"):
         return None
     return _evidence(wording.current()).detect(text)
-
-
-class ActionDetectLanguage(Action):
-    """Fills the ``language`` slot from an explicit request or from the message's words."""
-
-    def name(self) -> Text:
-        return "action_detect_language"
-
-    async def run(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: Dict[Text, Any],
-    ) -> List[EventType]:
-        requested = next(tracker.get_latest_entity_values("language"), None)
-        detected = requested if wording.current().is_supported(requested) else None
-        if detected is None:
-            detected = detect_language((tracker.latest_message or {}).get("text") or "")
-        if detected is None or detected == tracker.get_slot("language"):
-            return []
-        return [SlotSet("language", detected)]

@@ -1,0 +1,76 @@
+"""The language of every user message, found inside Rasa's NLU pipeline.
+
+Rasa picks each response's wording by the ``language`` slot (conditional response
+variations in ``domain.yml``). This component runs after ``EntitySynonymMapper``
+(config.yml) and leaves each message with at most one ``language`` entity:
+
+* an explicit, supported one (DIET finds "English please") is kept; the slot's
+  ``from_entity`` mapping takes it;
+* an unsupported one ("Französisch") is dropped, so the slot is not set to it;
+* otherwise, when the text clearly is in one language (``wording.detection``), that
+  language is recorded as ``detected_language`` in the parse data, and
+  ``nlu.language_slot.LanguageSlotPolicy`` sets the slot to it before the turn's first
+  action. It is not an entity: an entity nobody annotated would be a wrong prediction for
+  ``rasa test`` (tests/test_conversations.yml) and for NLU evaluation.
+
+Without evidence ("Berlin", "ok", a button payload) nothing is recorded and the slot keeps
+its value. The detection used to be a custom slot mapping calling the action server on
+every message; here it costs no network round trip.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_TYPE, ENTITY_ATTRIBUTE_VALUE, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+import wording
+from wording.detection import detect_language
+
+__all__ = ["DETECTED_LANGUAGE", "LANGUAGE_ENTITY", "LanguageDetector"]
+
+LANGUAGE_ENTITY = "language"
+# The parse data key of the language the words clearly are in (absent without evidence).
+DETECTED_LANGUAGE = "detected_language"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+class LanguageDetector(GraphComponent):
+    """Keeps a supported ``language`` entity, drops others, records the detected language."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LanguageDetector":
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data  # nothing to learn, and the training examples stay as annotated
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._process(message)
+        return messages
+
+    def _process(self, message: Message) -> None:
+        labels = wording.current()
+        entities = list(message.get(ENTITIES) or [])
+        others = [e for e in entities if e.get(ENTITY_ATTRIBUTE_TYPE) != LANGUAGE_ENTITY]
+        requested = [e for e in entities if e.get(ENTITY_ATTRIBUTE_TYPE) == LANGUAGE_ENTITY
+                     and labels.is_supported(e.get(ENTITY_ATTRIBUTE_VALUE))]
+        kept = others + requested[:1]
+        if kept != entities:
+            message.set(ENTITIES, kept, add_to_output=True)
+        if not requested:
+            detected = detect_language(message.get(TEXT) or "")
+            if detected is not None:
+                message.set(DETECTED_LANGUAGE, detected, add_to_output=True)
