@@ -131,7 +131,7 @@ class WhatsAppInput(InputChannel):
             refused = core.check_before_body(headers)  # 413/401 before a byte of the body
             if refused is not None:
                 return _to_sanic(refused)
-            with core.body_slot() as busy:  # a bounded number of bodies buffered at once
+            with core.body_slot(headers) as busy:  # a bounded number of bytes buffered at once
                 if busy is not None:
                     return _to_sanic(busy)
                 body = await _read_limited(request, core.settings.max_body_bytes)

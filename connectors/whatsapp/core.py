@@ -151,9 +151,9 @@ class WebhookCore:
         """POST, before the body: length and signature header (:meth:`.intake.Intake.check_before_body`)."""
         return self.intake.check_before_body(headers)
 
-    def body_slot(self) -> AbstractContextManager[WebhookResponse | None]:
+    def body_slot(self, headers: Mapping[str, str] | None = None) -> AbstractContextManager[WebhookResponse | None]:
         """POST, while the body is read: bounded buffering (:meth:`.intake.Intake.body_slot`)."""
-        return self.intake.body_slot()
+        return self.intake.body_slot(headers)
 
     def turn(
         self,

@@ -81,7 +81,8 @@ class Intake:
         self.settings = settings
         self.references = references
         self.replay = replay
-        self.buffering = 0
+        self.buffering = 0  # bodies being read now
+        self.buffered_bytes = 0  # what they may grow to (their reservations)
 
     # ------------------------------------------------------------------ GET
 
@@ -131,27 +132,48 @@ class Intake:
         return None
 
     @contextmanager
-    def body_slot(self) -> Iterator[WebhookResponse | None]:
-        """Admit one more body to be buffered, or answer 503 when too many are being read.
+    def body_slot(self, headers: Mapping[str, str] | None = None) -> Iterator[WebhookResponse | None]:
+        """Admit one more body to be buffered, or answer 503 when the buffering budget is spent.
 
-        A plausible signature header costs an attacker nothing, so at most
-        ``settings.max_buffering_requests`` bodies (each up to ``max_body_bytes``) are read at
-        once; beyond that the request gets 503 at once (Meta redelivers a non-2xx webhook, so
-        nothing of Meta's is lost). The slot is held while the body is read, then released.
-        Single-threaded on the event loop, so a plain counter is exact.
+        A plausible signature header costs an attacker nothing, so the bytes of bodies being
+        read at once are bounded: ``settings.max_buffering_requests`` bodies of the maximum size
+        (``max_body_bytes``). Each body reserves what it may grow to: its declared
+        ``Content-Length`` (the server reads no more than that; above the limit it was refused
+        with 413 before), or the maximum when it declares none (chunked). So an attacker's
+        3 MB declarations hit the bound after ``max_buffering_requests`` bodies, while Meta's
+        bodies of a few KB are not refused just because many arrive together (a busy event loop
+        reads slowly; counting bodies instead refused 1 in 5 webhooks at 50 concurrent users).
+        Beyond the budget the request gets 503 at once (Meta redelivers a non-2xx webhook, so
+        nothing of Meta's is lost). The reservation is held while the body is read, then
+        released. Single-threaded on the event loop, so plain counters are exact.
         """
-        if self.buffering >= self.settings.max_buffering_requests:
+        reserve = self._reservation(headers)
+        budget = self.settings.max_buffering_requests * self.settings.max_body_bytes
+        if self.buffered_bytes + reserve > budget:
             logger.warning(
-                "webhook POST refused: %d bodies are already being read (limit %d)",
-                self.buffering, self.settings.max_buffering_requests,
+                "webhook POST refused: %d bodies (%d bytes reserved) are already being read (limit %d bytes)",
+                self.buffering, self.buffered_bytes, budget,
             )
             yield reply(503, "busy")
             return
         self.buffering += 1
+        self.buffered_bytes += reserve
         try:
             yield None
         finally:
             self.buffering -= 1
+            self.buffered_bytes -= reserve
+
+    def _reservation(self, headers: Mapping[str, str] | None) -> int:
+        """The bytes a body may grow to: its declared length (at least 1), else the maximum."""
+        declared = header(headers, "content-length") if headers is not None else None
+        try:
+            length = int(declared) if declared is not None else None
+        except ValueError:
+            length = None
+        if length is None or length < 0 or length > self.settings.max_body_bytes:
+            return self.settings.max_body_bytes
+        return max(length, 1)
 
     # ------------------------------------------------------------------ the body
 

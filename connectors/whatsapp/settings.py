@@ -57,8 +57,9 @@ __all__ = [
 
 # Meta documents webhook payloads of up to 3 MB; the margin covers JSON framing.
 DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024 + 64 * 1024
-#: How many POST bodies may be read (not yet authenticated) at once; beyond it: 503.
-#: 16 bodies of the maximum size are about 50 MB; Meta's bodies are mostly a few KB.
+#: How many POST bodies of the maximum size may be read (not yet authenticated) at once; the
+#: buffering budget is this times max_body_bytes, each body reserving its declared length;
+#: beyond it: 503. 16 bodies of the maximum size are about 50 MB; Meta's are mostly a few KB.
 DEFAULT_MAX_BUFFERING_REQUESTS = 16
 #: How long a crashed instance's claim blocks a redelivery: long enough that a slow but alive
 #: turn (an LLM call) renews it in time (every third), short next to Meta's redelivery pauses.

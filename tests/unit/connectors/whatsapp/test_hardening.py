@@ -231,6 +231,31 @@ def test_signature_header_is_checked_before_the_body(keyring: Keyring) -> None:
     assert core.check_before_body({"X-Hub-Signature-256": "sha256=" + "a" * 64}) is None
 
 
+async def test_many_small_bodies_read_at_once_are_not_refused(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Meta's bodies are a few KB: many at once fit the budget of two maximum-size bodies."""
+    core = running.channel.core
+    core.intake.settings = dataclasses.replace(core.settings, max_buffering_requests=2)
+    gate = asyncio.Event()
+    real = channel_module._read_limited
+
+    async def slow(request: Any, limit: int) -> bytes | None:
+        await gate.wait()
+        return await real(request, limit)
+
+    monkeypatch.setattr(channel_module, "_read_limited", slow)
+    posts = [signed(text_payload(timestamp=time.time()), HTTP_APP_SECRET) for _ in range(5)]
+    async with httpx.AsyncClient(timeout=10) as client:
+        held = [asyncio.create_task(client.post(running.webhook, content=body, headers=headers)) for body, headers in posts]
+        for _ in range(200):
+            if core.intake.buffering == 5:
+                break
+            await asyncio.sleep(0.01)
+        assert core.intake.buffering == 5
+        gate.set()
+        assert [answer.status_code for answer in await asyncio.gather(*held)] == [200] * 5
+    assert core.intake.buffered_bytes == 0
+
+
 def test_body_slots_are_bounded(keyring: Keyring) -> None:
     core = core_for(keyring)
     core.intake.settings = dataclasses.replace(SETTINGS, max_buffering_requests=2)
@@ -263,7 +288,9 @@ async def test_unsigned_post_is_refused_without_reading_its_body(running: Runnin
 
 async def test_concurrent_body_reads_beyond_the_bound_get_503(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
     core = running.channel.core
-    core.intake.settings = dataclasses.replace(core.settings, max_buffering_requests=2)
+    body, headers = signed(text_payload(timestamp=time.time()), HTTP_APP_SECRET)
+    # A budget of exactly two bodies of this size (each reserves its declared Content-Length).
+    core.intake.settings = dataclasses.replace(core.settings, max_buffering_requests=2, max_body_bytes=len(body))
     gate = asyncio.Event()
     real = channel_module._read_limited
 
@@ -272,7 +299,6 @@ async def test_concurrent_body_reads_beyond_the_bound_get_503(running: Running, 
         return await real(request, limit)
 
     monkeypatch.setattr(channel_module, "_read_limited", slow)
-    body, headers = signed(text_payload(timestamp=time.time()), HTTP_APP_SECRET)
     async with httpx.AsyncClient(timeout=10) as client:
         held = [asyncio.create_task(client.post(running.webhook, content=body, headers=headers)) for _ in range(2)]
         for _ in range(200):

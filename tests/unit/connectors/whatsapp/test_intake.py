@@ -92,6 +92,25 @@ def test_body_slots_are_counted_and_released() -> None:
     assert checker.buffering == 0
 
 
+def test_body_slots_reserve_the_declared_length_or_the_maximum() -> None:
+    checker = intake()  # a budget of 2 maximum-size bodies
+    limit = checker.settings.max_body_bytes
+    small = {"Content-Length": "1000"}
+    with checker.body_slot(small) as a, checker.body_slot(small) as b, checker.body_slot(small) as c:
+        assert a is None and b is None and c is None and checker.buffered_bytes == 3000
+        with checker.body_slot({"Content-Length": str(limit)}) as big:
+            assert big is None
+            with checker.body_slot({}) as chunked:  # no declared length: reserves the maximum
+                assert isinstance(chunked, WebhookResponse) and chunked.status == 503
+            with checker.body_slot({"Content-Length": "nonsense"}) as malformed:
+                assert isinstance(malformed, WebhookResponse) and malformed.status == 503
+            with checker.body_slot({"Content-Length": str(limit - 3000)}) as fits:
+                assert fits is None and checker.buffered_bytes == 2 * limit  # exactly the budget
+                with checker.body_slot({"Content-Length": "1"}) as over:
+                    assert isinstance(over, WebhookResponse) and over.status == 503
+    assert checker.buffering == 0 and checker.buffered_bytes == 0
+
+
 def test_read_returns_the_update_of_a_signed_body() -> None:
     raw = body()
     update = intake().read(raw, signed(raw))
