@@ -231,10 +231,8 @@ def test_signature_header_is_checked_before_the_body(keyring: Keyring) -> None:
     assert core.check_before_body({"X-Hub-Signature-256": "sha256=" + "a" * 64}) is None
 
 
-async def test_many_small_bodies_read_at_once_are_not_refused(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Meta's bodies are a few KB: many at once fit the budget of two maximum-size bodies."""
-    core = running.channel.core
-    core.intake.settings = dataclasses.replace(core.settings, max_buffering_requests=2)
+def _hold_body_reads(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Body reads wait for the returned event, so requests stay inside their buffering slot."""
     gate = asyncio.Event()
     real = channel_module._read_limited
 
@@ -243,6 +241,14 @@ async def test_many_small_bodies_read_at_once_are_not_refused(running: Running, 
         return await real(request, limit)
 
     monkeypatch.setattr(channel_module, "_read_limited", slow)
+    return gate
+
+
+async def test_many_small_bodies_read_at_once_are_not_refused(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Meta's bodies are a few KB: many at once fit the budget of two maximum-size bodies."""
+    core = running.channel.core
+    core.intake.settings = dataclasses.replace(core.settings, max_buffering_requests=2)
+    gate = _hold_body_reads(monkeypatch)
     posts = [signed(text_payload(timestamp=time.time()), HTTP_APP_SECRET) for _ in range(5)]
     async with httpx.AsyncClient(timeout=10) as client:
         held = [asyncio.create_task(client.post(running.webhook, content=body, headers=headers)) for body, headers in posts]
@@ -291,14 +297,7 @@ async def test_concurrent_body_reads_beyond_the_bound_get_503(running: Running, 
     body, headers = signed(text_payload(timestamp=time.time()), HTTP_APP_SECRET)
     # A budget of exactly two bodies of this size (each reserves its declared Content-Length).
     core.intake.settings = dataclasses.replace(core.settings, max_buffering_requests=2, max_body_bytes=len(body))
-    gate = asyncio.Event()
-    real = channel_module._read_limited
-
-    async def slow(request: Any, limit: int) -> bytes | None:
-        await gate.wait()
-        return await real(request, limit)
-
-    monkeypatch.setattr(channel_module, "_read_limited", slow)
+    gate = _hold_body_reads(monkeypatch)
     async with httpx.AsyncClient(timeout=10) as client:
         held = [asyncio.create_task(client.post(running.webhook, content=body, headers=headers)) for _ in range(2)]
         for _ in range(200):
