@@ -305,13 +305,20 @@ def compile_action_result_validation() -> bool:
     return True
 
 
-def install_hot_path() -> bool:
+def install_hot_path(env: Mapping[str, str] | None = None) -> bool:
     """Install every adjustment that takes waste out of Rasa 3.6's turn (once per process; idempotent).
 
     Called by the WhatsApp channel at start-up (``WhatsAppInput.from_credentials``). Today:
     :func:`compile_action_result_validation`. Raises :class:`RasaVersionError` on another
-    Rasa version; returns False when Rasa is not importable.
+    Rasa version; returns False when Rasa is not importable, or when ``BLAUPAUSE_RASA_HOT_PATH=off``
+    (in ``env``, default the process environment): Rasa's own code then runs unchanged, which
+    bench/profile.py uses to profile the turn before and after.
     """
+    import os
+
+    switch = (env if env is not None else os.environ).get("BLAUPAUSE_RASA_HOT_PATH", "on").strip().lower()
+    if switch in ("off", "0", "false", "no"):
+        return False
     return compile_action_result_validation()
 
 

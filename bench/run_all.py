@@ -7,9 +7,11 @@ WhatsApp/PostgreSQL+Redis) is started once and shared by the webhook and turn be
 because starting Rasa costs a minute or two on a shared 2-core machine. The scale-out benchmark
 runs last, on its own 1- and 2-instance stacks (PostgreSQL + Redis), started after the others
 stopped so that no idle Rasa process holds memory or a loading one steals CPU from a measurement.
+Start-up time and resident memory (bench/startup.py) come last: cold starts of their own.
+The CPU profile (bench/profile.py, py-spy) is a separate command; it needs ptrace rights.
 
-Run: ``python -m bench.run_all [--full] [--only crypto,tracker_store,webhook_ack,turns,scale_out]``.
-The default run takes about 10-12 minutes, most of it loading Rasa (twice).
+Run: ``python -m bench.run_all [--full] [--only crypto,tracker_store,webhook_ack,turns,scale_out,startup]``.
+The default run takes about 13-15 minutes, most of it loading Rasa (four times).
 """
 from __future__ import annotations
 
@@ -23,12 +25,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import crypto, scale_out, services, tracker_store, turn_stacks, turns, webhook_ack
+from bench import crypto, scale_out, services, startup, tracker_store, turn_stacks, turns, webhook_ack
 from bench.common import PLOT_FILE, RESULTS_FILE, load_results, parse_list, plot_latency, save_section
 
 __all__ = ["BENCHMARKS", "main"]
 
-BENCHMARKS = ("crypto", "tracker_store", "webhook_ack", "turns", "scale_out")
+BENCHMARKS = ("crypto", "tracker_store", "webhook_ack", "turns", "scale_out", "startup")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -89,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 stacks.stop()
     if "scale_out" in chosen:
         _run_scale_out(args.full, args.pg, timings)
+    if "startup" in chosen:
+        started = time.monotonic()
+        save_section("startup", startup.run(rounds=2 if args.full else 1, with_scale=args.pg))
+        timings["startup"] = time.monotonic() - started
 
     results = load_results()
     plot = plot_latency(scale_out.with_plot_rows(results))

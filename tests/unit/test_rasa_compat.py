@@ -150,3 +150,14 @@ def test_compiled_validation_refuses_another_rasa_version(monkeypatch: pytest.Mo
     with pytest.raises(RasaVersionError, match="compile_action_result_validation was written for rasa 3.6"):
         rasa_compat.install_hot_path()
     assert RemoteAction._validate_action_result is original  # nothing patched
+
+
+def test_hot_path_can_be_switched_off_for_profiling(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasa.core.actions.action import RemoteAction
+
+    original = _original_validation()
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", original)
+    assert rasa_compat.install_hot_path({"BLAUPAUSE_RASA_HOT_PATH": "off"}) is False
+    assert RemoteAction._validate_action_result is original  # Rasa's own code unchanged
+    assert rasa_compat.install_hot_path({"BLAUPAUSE_RASA_HOT_PATH": "on"}) is True
+    assert RemoteAction._validate_action_result is not original
