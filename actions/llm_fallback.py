@@ -35,6 +35,7 @@ from actions.llm import (
     prompt_path_from_env,
     shorten_answer,
 )
+from actions.llm.metering import count_disabled
 from privacy.personal_values import personal_values
 
 __all__ = ["ActionLLMFallback", "ACTION_NAME", "CANNED_RESPONSE", "ANSWER_RESPONSE"]
@@ -96,6 +97,7 @@ class ActionLLMFallback(Action):
                 known_values=personal_values(),
             )
         except LLMNotConfigured:
+            count_disabled()  # blaupause_llm_requests{outcome="disabled"} (actions/llm/metering.py)
             return self._canned(dispatcher, started, "not_configured")
         except LLMError as error:
             logger.warning(

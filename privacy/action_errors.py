@@ -24,6 +24,17 @@ Two independent fixes, so that either side alone is enough:
   It is called by :func:`privacy.log_redaction.install.install_redaction`, which the WhatsApp
   channel runs at start-up.
 
+The same start hook opens the action server's operator port (issue 11):
+:func:`serve_action_server_metrics` calls
+``observability.exposition.serve_metrics_from_env(os.environ, "BLAUPAUSE_ACTIONS_METRICS")``,
+so ``BLAUPAUSE_ACTIONS_METRICS_PORT`` (unset: no port), ``_HOST`` (default ``127.0.0.1``) and
+``_TOKEN`` (bearer token) serve ``GET /metrics`` with the job provider and LLM metrics
+(actions/jobs/metered.py, actions/llm/metering.py). It runs only in the action server process,
+never in Rasa or in tests that merely import ``actions``; an invalid setting stops the start
+with a message naming the variable. The metrics server is a thread of the process rasa-sdk
+starts, so with ``ACTION_SERVER_SANIC_WORKERS`` above 1 (Sanic forks workers) the calls
+counted in the workers are not seen: keep the default single worker (a warning says so).
+
 Verified against the installed rasa 3.6 / rasa-sdk 3.6 sources named above.
 """
 from __future__ import annotations
@@ -31,6 +42,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from privacy.log_redaction.install import install_redaction
@@ -49,6 +61,7 @@ __all__ = [
     "TOKEN_ENV",
     "TOKEN_HEADER",
     "install_action_server_hardening",
+    "serve_action_server_metrics",
     "require_shared_secret",
     "sanitized_error_body",
     "tracker_values",
@@ -61,6 +74,8 @@ logger = logging.getLogger(__name__)
 
 GENERIC_ERROR = "custom action failed; see the action server log"
 ACTION_SERVER_ENV = "BLAUPAUSE_ACTION_SERVER"
+#: Prefix of the action server's operator port settings (observability/exposition.py).
+METRICS_PREFIX = "BLAUPAUSE_ACTIONS_METRICS"
 #: Optional shared secret between Rasa and the action server (see :func:`require_shared_secret`).
 TOKEN_ENV = "ACTION_SERVER_TOKEN"
 TOKEN_HEADER = "X-Action-Server-Token"
@@ -260,6 +275,28 @@ def _wrap_create_app() -> None:
     patch_sdk_create_app(_harden)
 
 
+def serve_action_server_metrics(environ: Mapping[str, str] | None = None) -> Any:
+    """Open the action server's operator port (``BLAUPAUSE_ACTIONS_METRICS_*``) once per process.
+
+    Returns the :class:`observability.exposition.MetricsServer` or None (no port set). An
+    invalid port, or one that cannot be bound, raises ``SystemExit`` with a message naming the
+    variable: rasa-sdk imports the actions package inside ``create_app``, so this stops the
+    start before the action server answers anything.
+    """
+    from observability.exposition import MetricsConfigError, serve_metrics_from_env
+
+    env = os.environ if environ is None else environ
+    try:
+        server = serve_metrics_from_env(env, METRICS_PREFIX)
+    except MetricsConfigError as error:
+        logger.error("action server not started: %s", error)
+        raise SystemExit(f"action server not started: {error}") from error
+    if server is not None and (env.get("ACTION_SERVER_SANIC_WORKERS") or "1").strip() not in ("", "1"):
+        logger.warning("%s_PORT serves the main process only; with ACTION_SERVER_SANIC_WORKERS > 1 the "
+                       "workers' job provider and LLM calls are not counted", METRICS_PREFIX)
+    return server
+
+
 def install_action_server_hardening() -> None:
     """Everything the action server process needs; called from ``actions/__init__.py``.
 
@@ -268,9 +305,11 @@ def install_action_server_hardening() -> None:
     later. Installs the log redaction (refusing DEBUG in production) only inside an
     action server process, recognised by that app or by ``BLAUPAUSE_ACTION_SERVER=1``:
     importing the actions package elsewhere (unit tests, tools) must not install a
-    process-wide log filter.
+    process-wide log filter, nor open the operator port (:func:`serve_action_server_metrics`,
+    in the same branch, after the redaction so its log line is filtered).
     """
     _wrap_create_app()
     _wrap_executor_run()
     if _attach_to_running_sdk_app() or os.environ.get(ACTION_SERVER_ENV, "") == "1":
         install_redaction()
+        serve_action_server_metrics()

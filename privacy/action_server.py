@@ -62,7 +62,9 @@ ALLOWED_NAMES: frozenset[str] = frozenset(
         "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
         "LOG_LEVEL", "LOG_LEVEL_LIBRARIES", "FORCE_JSON_LOGGING", "RASA_TELEMETRY_ENABLED",
         "ACTION_SERVER_SANIC_WORKERS", "BLAUPAUSE_ENV", "BLAUPAUSE_ALLOW_DEBUG_LOGS", "BLAUPAUSE_DOMAIN_FILE",
-        "BLAUPAUSE_ACTION_SERVER", "ACTION_SERVER_TOKEN",
+        "BLAUPAUSE_ACTION_SERVER", "ACTION_SERVER_TOKEN", "BLAUPAUSE_LOG_FORMAT",
+        # The action server's operator port (privacy/action_errors.py, observability/exposition.py).
+        "BLAUPAUSE_ACTIONS_METRICS_PORT", "BLAUPAUSE_ACTIONS_METRICS_HOST", "BLAUPAUSE_ACTIONS_METRICS_TOKEN",
     }
 )
 

@@ -13,6 +13,11 @@ the user waits at most that long before the canned answer. 429 and 5xx are retri
 most ``RetryPolicy.max_retries`` times; a ``Retry-After`` longer than
 ``RetryPolicy.max_wait`` or than the remaining budget ends the call at once.
 
+Metrics (observability/metrics.py, docs/operations.md): every :meth:`ChatCompletionsClient.complete`
+counts ``blaupause_llm_requests{outcome}`` (``outcome`` from ``LLM_OUTCOMES``, mapped from the
+error types by :func:`actions.llm.metering.llm_outcome`) and observes
+``blaupause_llm_request_seconds`` (the whole call, retries included). No label carries text.
+
 Request/response shape: https://platform.openai.com/docs/api-reference/chat/create
 Error shape and codes: https://platform.openai.com/docs/guides/error-codes/api-errors
 """
@@ -40,6 +45,7 @@ from .errors import (
     LLMRejected,
     LLMUnavailable,
 )
+from .metering import llm_outcome, record_call
 from .redaction import redact_detailed
 
 __all__ = [
@@ -300,7 +306,22 @@ class ChatCompletionsClient:
         ``known_values``: personal values of this request the caller holds (profile name,
         username); they are masked as ``[name]`` in addition to what the redaction finds.
         Raises a subclass of LLMError on every failure; never returns empty text.
+        Counted and timed (module docstring, "Metrics").
         """
+        started, outcome = time.perf_counter(), "error"
+        try:
+            completion = await self._complete(system_prompt, user_text, max_tokens, temperature, known_values)
+            outcome = "ok"
+            return completion
+        except Exception as error:
+            outcome = llm_outcome(error)
+            raise
+        finally:
+            record_call(outcome, time.perf_counter() - started)
+
+    async def _complete(
+        self, system_prompt: str, user_text: str, max_tokens: int, temperature: float, known_values: Iterable[str]
+    ) -> Completion:
         redaction = redact_detailed(user_text, known_values)
         if redaction.changed:
             logger.debug("redacted before sending to the LLM: %s", redaction.counts)
@@ -344,8 +365,8 @@ class ChatCompletionsClient:
         self, http: httpx.AsyncClient, url: str, body: dict[str, Any], remaining: float
     ) -> httpx.Response:
         budget = self._config.timeout
-        if remaining <= 0:
-            raise LLMUnavailable(f"no answer within {budget:g} s")
+        if remaining <= 0:  # the budget ran out during the retries: a timeout (see llm_outcome)
+            raise LLMUnavailable(f"no answer within {budget:g} s") from TimeoutError()
         try:
             async with asyncio.timeout(remaining):
                 return await http.post(url, json=body, timeout=remaining)

@@ -4,6 +4,10 @@ The provider (``JOBS_PROVIDER``, see :func:`actions.jobs.get_provider`) is creat
 process on first use. Its calls block (HTTP, SQLite), so they run in a worker thread and the
 action server's event loop stays free. Failures are logged without user data: search words,
 places and coordinates are logged at DEBUG only, and then only as field names.
+
+Every provider the actions call, the shared one and an injected one alike, is wrapped here by
+:func:`actions.jobs.metered.metered`, so each call is counted and timed
+(``blaupause_job_provider_requests``, ``blaupause_job_provider_request_seconds``).
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from typing import TypeVar
 
 from actions.jobs import JobProvider, ProviderConfigError, get_provider
 from actions.jobs.cities import CityIndex, default_city_index
+from actions.jobs.metered import metered
 
 __all__ = ["shared_provider", "reset_shared_provider", "UsesProvider", "log_failure", "filled_fields"]
 
@@ -27,19 +32,19 @@ _shared_lock = threading.Lock()
 
 
 def shared_provider() -> JobProvider:
-    """The process-wide provider, created from the environment on first use."""
+    """The process-wide provider, created from the environment on first use (metered)."""
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = get_provider()
+            _shared = metered(get_provider())
         return _shared
 
 
 def reset_shared_provider(provider: JobProvider | None = None) -> None:
-    """Replace (or forget) the shared provider; for tests and for re-configuration."""
+    """Replace (or forget) the shared provider; for tests and for re-configuration (metered)."""
     global _shared
     with _shared_lock:
-        _shared = provider
+        _shared = metered(provider) if provider is not None else None
 
 
 class UsesProvider:
@@ -47,7 +52,7 @@ class UsesProvider:
     action server does not try to register it."""
 
     def __init__(self, provider: JobProvider | None = None, cities: CityIndex | None = None) -> None:
-        self._provider = provider
+        self._provider = metered(provider) if provider is not None else None
         self._cities = cities
 
     def provider(self) -> JobProvider:
