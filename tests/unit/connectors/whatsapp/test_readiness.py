@@ -180,3 +180,47 @@ def test_report_json_and_status() -> None:
     report = ReadinessReport({"model": True, "lock_store": False})
     assert report.status == 503
     assert report.as_json() == {"status": "not_ready", "checks": {"model": "ok", "lock_store": "failed"}}
+
+
+# --------------------------------------------------------------------------- the Sanic routes
+
+
+async def test_live_ready_and_health_routes_over_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    import httpx
+    from rasa.core.channels.channel import register
+    from sanic import Sanic
+
+    from connectors.whatsapp.adapter import WhatsAppInput
+    from connectors.whatsapp.settings import WhatsAppSettings
+    from tests.support.sanic_server import serve_sanic, stop_sanic
+
+    monkeypatch.setattr(Sanic, "test_mode", True)  # several apps in one session, as in test_adapter.py
+    env = {
+        "WHATSAPP_VERIFY_TOKEN": "verify", "WHATSAPP_APP_SECRET": "app-secret",
+        "WHATSAPP_ACCESS_TOKEN": "token", "WHATSAPP_PHONE_NUMBER_ID": "123456789",
+        "WHATSAPP_API_BASE_URL": "http://127.0.0.1:9",
+    }
+    dedup = Pinged()
+    channel = WhatsAppInput(WhatsAppSettings.load({}, env), KEYRING, store=dedup)  # type: ignore[arg-type]
+    app = Sanic("wa_ready_" + uuid.uuid4().hex[:10], configure_logging=False)
+    app.ctx.agent = Agent()
+    register([channel], app, route="/webhooks/")
+    server, url = await serve_sanic(app)
+    try:
+        async with httpx.AsyncClient(base_url=url + "/webhooks/whatsapp") as client:
+            assert (await client.get("/")).json() == {"status": "ok"}
+            live = await client.get("/live")
+            assert (live.status_code, live.json()) == (200, {"status": "live"})
+            ready = await client.get("/ready")
+            assert ready.status_code == 200 and ready.json()["status"] == "ready"
+            dedup.fail = True
+            await asyncio.sleep(1.1)  # past the cache
+            down = await client.get("/ready")
+            assert down.status_code == 503
+            assert down.json() == {"status": "not_ready", "checks": {**{n: "ok" for n in COMPONENTS}, "dedup_store": "failed"}}
+            assert (await client.get("/live")).status_code == 200  # liveness does not depend on the stores
+    finally:
+        await stop_sanic(server)
+        await channel.aclose()
