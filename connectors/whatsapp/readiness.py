@@ -133,6 +133,12 @@ async def ping_lock_store(lock_store: Any) -> None:
         await asyncio.to_thread(client.ping)
 
 
+def _consume(task: asyncio.Future[None]) -> None:
+    """Retrieve a late probe's outcome, so asyncio does not log "exception never retrieved"."""
+    if not task.cancelled():
+        task.exception()
+
+
 class Readiness:
     """Answers "may this instance take traffic?", at most once per ``cache_seconds``.
 
@@ -156,6 +162,7 @@ class Readiness:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._last: tuple[float, Any, ReadinessReport] | None = None
+        self._hanging: dict[str, asyncio.Future[None]] = {}
 
     def _cached(self, agent: Any) -> ReadinessReport | None:
         if self._last is None:
@@ -198,10 +205,22 @@ class Readiness:
         return report
 
     async def _one(self, name: str, probe: Callable[[], Awaitable[None]]) -> bool:
+        """Run one probe with the timeout; a probe still hanging from an earlier round fails at once.
+
+        Why not start another: the blocking clients (Rasa's Redis lock store, the SQL
+        drivers) run in the default thread pool, which the tracker store's backends share;
+        a probe per second against a blackholed host would otherwise fill it.
+        """
+        hanging = self._hanging.get(name)
+        if hanging is not None and not hanging.done():
+            return False
+        task = asyncio.ensure_future(probe())
         try:
-            await asyncio.wait_for(probe(), self.timeout)
+            await asyncio.wait_for(asyncio.shield(task), self.timeout)
             return True
         except asyncio.TimeoutError:
+            self._hanging[name] = task
+            task.add_done_callback(_consume)
             logger.debug("readiness: %s did not answer within %.1f s", name, self.timeout)
             return False
         except Exception as error:  # noqa: BLE001 - any failure means "not ready"; only its type is logged

@@ -154,9 +154,12 @@ async def test_a_hanging_store_times_out() -> None:
     tracker = Pinged()
     tracker.hang = True
     started = asyncio.get_running_loop().time()
-    report = await readiness().check(Agent(tracker_store=tracker))
+    check = readiness()
+    report = await check.check(Agent(tracker_store=tracker))
     assert not report.checks["tracker_store"] and report.status == 503
     assert asyncio.get_running_loop().time() - started < 2
+    for hanging in check._hanging.values():
+        hanging.cancel()
 
 
 async def test_reports_are_cached_briefly_and_recover_by_themselves() -> None:
@@ -224,3 +227,17 @@ async def test_live_ready_and_health_routes_over_http(monkeypatch: pytest.Monkey
     finally:
         await stop_sanic(server)
         await channel.aclose()
+
+
+async def test_a_probe_still_hanging_is_not_started_again() -> None:
+    tracker = Pinged()
+    tracker.hang = True
+    clock = Clock()
+    check = readiness(clock=clock)
+    agent = Agent(tracker_store=tracker)
+    assert not (await check.check(agent)).checks["tracker_store"]
+    clock.now += 5
+    assert not (await check.check(agent)).checks["tracker_store"]
+    assert tracker.calls == 1  # the first ping still hangs: no second one piles up
+    for hanging in check._hanging.values():
+        hanging.cancel()
