@@ -112,13 +112,27 @@ class WhatsAppInput(InputChannel):
         return None
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        """GET/POST ``/webhook`` (verification, notifications) and GET ``/`` (health)."""
+        """GET/POST ``/webhook`` (verification, notifications), GET ``/`` (health), ``/live`` and ``/ready``."""
+        from connectors.whatsapp.readiness import Readiness
+
         core, turns = self.core, AgentTurns(self.core, on_new_message)
         webhook = Blueprint("whatsapp_webhook", url_prefix=None)
+        readiness = Readiness(self.keyring, self.resources.store)
 
         @webhook.get("/")
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        @webhook.get("/live")
+        async def live(request: Request) -> HTTPResponse:
+            """Liveness: the process serves requests (no dependency is checked)."""
+            return response.json({"status": "live"})
+
+        @webhook.get("/ready")
+        async def ready(request: Request) -> HTTPResponse:
+            """Readiness (:mod:`connectors.whatsapp.readiness`): 200 when model, key and stores answer, else 503."""
+            report = await readiness.check(getattr(request.app.ctx, "agent", None))
+            return response.json(report.as_json(), status=report.status)
 
         @webhook.get("/webhook")
         async def verify(request: Request) -> HTTPResponse:

@@ -31,6 +31,7 @@ from privacy.memo import recall, remember
 from privacy.records import MalformedPayloadError, StoredRecord, pad, unpad
 from privacy.sealing import seal, unseal
 from privacy.store.identities import _Identity
+from privacy.store.metrics import count_crypto_error, crypto_kind
 from privacy.store.sessions import _both, _now
 from privacy.store.shredding import _quiet_get
 
@@ -72,12 +73,16 @@ class ConversationKeys:
         purpose = _RECORD_PURPOSE["sessions" if "sessions" in payload else "events"]
         document = {"format": _PAYLOAD_FORMAT, **payload}
         plaintext = pad(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-        ciphertext = seal(
-            _record_key(identity.conversation_key, purpose),
-            plaintext,
-            pseudonym=identity.pseudonym,
-            key_version=identity.version,
-        )
+        try:
+            ciphertext = seal(
+                _record_key(identity.conversation_key, purpose),
+                plaintext,
+                pseudonym=identity.pseudonym,
+                key_version=identity.version,
+            )
+        except (TypeError, ValueError):
+            count_crypto_error("encrypt")
+            raise
         return StoredRecord(
             pseudonym=identity.pseudonym, key_version=identity.version, ciphertext=ciphertext, updated_at=_now()
         )
@@ -121,6 +126,10 @@ class ConversationKeys:
 
     @staticmethod
     def _warn_unreadable(kind: str, pseudonym: str, error: Exception) -> None:
+        """Every record the store gives up on passes here: a failed unsealing is counted in
+        ``blaupause_crypto_errors`` (an opened record Rasa cannot replay is not a crypto error)."""
+        if isinstance(error, _UNREADABLE):
+            count_crypto_error(crypto_kind(error))
         logger.warning(
             "Discarding unreadable %s record of %s (%s: %s); the conversation starts afresh",
             kind,
@@ -204,7 +213,11 @@ class ConversationKeys:
             if stored.ciphertext == candidate.ciphertext:
                 conversation_key, fresh = candidate_key, True
             else:  # another instance created it first: use theirs
-                conversation_key = self._unwrap(identity, stored)
+                try:
+                    conversation_key = self._unwrap(identity, stored)
+                except _UNREADABLE as error:
+                    count_crypto_error(crypto_kind(error))
+                    raise
         resolved = replace(
             identity, conversation_key=conversation_key, erased_at=erased_at, resolved=True, fresh=fresh
         )

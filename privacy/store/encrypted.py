@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from privacy.backends import (
     DEFAULT_REDIS_KEY_PREFIX,
@@ -30,6 +31,7 @@ from privacy.errors import NoKeyInContextError, PrivacyConfigError
 from privacy.store.config import resolve_journal_path, resolve_retention_days, resolve_url
 from privacy.store.conversation_keys import ConversationKeys
 from privacy.store.loading import ConversationLoading
+from privacy.store.metrics import StoreMetrics, count_crypto_error
 from privacy.store.person import PersonOperations
 from privacy.store.saving import ConversationSaving
 from privacy.store.shredding import ErasureJournal
@@ -37,6 +39,9 @@ from privacy.store.shredding import ErasureJournal
 __all__ = ["EncryptedTrackerStore"]
 
 logger = logging.getLogger(__name__)
+
+#: Looked up by :meth:`EncryptedTrackerStore.ping`; never a pseudonym (those start with ``u_``).
+_PING_PSEUDONYM = "readiness-ping"
 
 
 class EncryptedTrackerStore(PersonOperations, ConversationSaving, ConversationLoading, ConversationKeys, TrackerStore):
@@ -90,6 +95,7 @@ class EncryptedTrackerStore(PersonOperations, ConversationSaving, ConversationLo
                 "Encrypted tracker store on %s (retention %d days)", safe_url(resolved), self.retention.days
             )
         self.backends = backends
+        self.metrics = StoreMetrics(backends)
         self.journal = ErasureJournal(resolve_journal_path(erasure_journal, environ))
 
     # ------------------------------------------------------------------ keys
@@ -100,10 +106,43 @@ class EncryptedTrackerStore(PersonOperations, ConversationSaving, ConversationLo
         ``current_user_keys`` also accepts a retired pseudonym; conversations are
         only ever addressed by the current one, so anything else fails closed.
         """
-        keys = current_user_keys(sender_id)
-        if sender_id != keys.pseudonym:
-            raise NoKeyInContextError(sender_id, "conversations are addressed by the current pseudonym only")
+        try:
+            keys = current_user_keys(sender_id)
+            if sender_id != keys.pseudonym:
+                raise NoKeyInContextError(sender_id, "conversations are addressed by the current pseudonym only")
+        except NoKeyInContextError:
+            count_crypto_error("key_derivation")
+            raise
         return keys
+
+    # ------------------------------------------------- measured operations
+    # blaupause_tracker_store_operation_seconds / _errors (privacy.store.metrics); the
+    # work itself is in the parts (loading, saving, person).
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        with self.metrics.measure("retrieve"):
+            return await super().retrieve(sender_id)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        with self.metrics.measure("save"):
+            await super().save(tracker)
+
+    async def keys(self) -> Iterable[str]:
+        with self.metrics.measure("keys"):
+            return await super().keys()
+
+    async def erase(self, user_keys: UserKeys) -> int:
+        """Erase the user for good (see :meth:`PersonOperations.erase`), measured as ``delete``."""
+        with self.metrics.measure("delete"):
+            return await super().erase(user_keys)
+
+    async def ping(self) -> None:
+        """Raise unless the database answers (readiness, :mod:`connectors.whatsapp.readiness`).
+
+        A read of a fixed, never-written pseudonym through the live namespace: one indexed
+        look-up (SQL) or ``HGETALL`` (Redis) on the backend's own connection path, so it
+        fails exactly when a turn's read would (:class:`~privacy.backends.TrackerStorageUnavailable`).
+        """
+        await self.backends.live.get(_PING_PSEUDONYM)
 
     async def close(self) -> None:
         """Release database connections."""
