@@ -13,6 +13,12 @@ Configure it in ``credentials.yml`` under its module path (Rasa imports the clas
       # app_secret, access_token, phone_number_id, api_base_url, api_version,
       # max_body_bytes, max_buffering_requests, dedup_url, identity_anchor: same, see settings.py
 
+The operator port (Prometheus metrics, :mod:`observability.exposition`) is configured in the
+environment only, next to the ``WHATSAPP_*`` variables: ``BLAUPAUSE_METRICS_PORT`` (unset: no
+port), ``BLAUPAUSE_METRICS_HOST`` (default ``127.0.0.1``), ``BLAUPAUSE_METRICS_TOKEN`` (bearer
+token a scrape must send). A bad value stops the server with a :class:`SettingsError` naming
+the variable. The channel's metrics are counted in :mod:`.webhook_metrics` and the Graph client.
+
 Rasa mounts the blueprint under ``/webhooks/whatsapp``: Meta calls ``GET`` and ``POST
 /webhooks/whatsapp/webhook`` (https://developers.facebook.com/docs/graph-api/webhooks/getting-started).
 
@@ -43,6 +49,8 @@ from connectors.whatsapp.payload_ids.maps import PayloadIdMap
 from connectors.whatsapp.resources import ChannelResources
 from connectors.whatsapp.settings import SettingsError, WhatsAppSettings
 from connectors.whatsapp.turn import OnNewMessage
+from connectors.whatsapp.webhook_metrics import now
+from observability.exposition import MetricsConfigError, serve_metrics_from_env
 from privacy.dev_key import keyring_for_runtime
 from privacy.errors import PrivacyConfigError
 from privacy.keyring import Keyring
@@ -99,6 +107,11 @@ class WhatsAppInput(InputChannel):
         # Rasa 3.6's own turn without its waste (action results validated by a validator built
         # once); refuses another Rasa version (rasa_compat.RasaVersionError). Once per process.
         install_hot_path()
+        # The operator port (GET /metrics), once per process; off unless BLAUPAUSE_METRICS_PORT is set.
+        try:
+            serve_metrics_from_env(os.environ)
+        except MetricsConfigError as error:
+            raise SettingsError(error.variable, str(error).removeprefix(f"{error.variable}: ")) from error
         channel = cls(settings, keyring)
         logger.info(
             "WhatsApp channel ready (phone number id %s, Graph API %s %s, dedup %s)",
@@ -140,12 +153,13 @@ class WhatsAppInput(InputChannel):
 
         @webhook.post("/webhook", stream=True)
         async def receive(request: Request) -> HTTPResponse:
+            arrived = now()  # the POST's and each message's duration start here (webhook_metrics)
             turn = turns.for_agent(getattr(request.app.ctx, "agent", None))
             headers = dict(request.headers)
-            refused = core.check_before_body(headers)  # 413/401 before a byte of the body
+            refused = core.check_before_body(headers, arrived)  # 413/401 before a byte of the body
             if refused is not None:
                 return _to_sanic(refused)
-            with core.body_slot(headers) as busy:  # a bounded number of bytes buffered at once
+            with core.body_slot(headers, arrived) as busy:  # a bounded number of bytes buffered at once
                 if busy is not None:
                     return _to_sanic(busy)
                 body = await _read_limited(request, core.settings.max_body_bytes)
@@ -154,8 +168,8 @@ class WhatsAppInput(InputChannel):
                     "webhook POST refused: body above limit %d (body is read in chunks and refused as soon as "
                     "it passes the limit)", core.settings.max_body_bytes,
                 )
-                return _to_sanic(WebhookResponse(413, "payload too large"))
-            return _to_sanic(await core.handle(body, headers, turn))
+                return _to_sanic(core.refused(WebhookResponse(413, "payload too large"), arrived))
+            return _to_sanic(await core.handle(body, headers, turn, arrived))
 
         @webhook.listener("before_server_start")
         async def guard_framing(app: Any, loop: Any) -> None:

@@ -8,7 +8,8 @@ The states and failure cases are in docs/whatsapp-delivery.md; the store is
 :class:`connectors.whatsapp.dedup.claims.DedupStore` (in-process or Redis).
 
 The store only ever sees the message's keyed dedup reference (:mod:`.references`), never the
-wamid.
+wamid. Each claim counts what it found (``blaupause_dedup_duplicates`` by state, and
+``blaupause_dedup_lease_expiries`` for a lease that ran out; :mod:`observability.metrics`).
 """
 from __future__ import annotations
 
@@ -28,10 +29,27 @@ from connectors.whatsapp.dedup.claims import (
 from connectors.whatsapp.outbox import Outbox
 from connectors.whatsapp.outcome import Outcome
 from connectors.whatsapp.references import References
+from observability.metrics import dedup_duplicates, dedup_lease_expiries
 
 __all__ = ["Claims", "HeldClaim"]
 
 logger = logging.getLogger(__name__)
+
+_DUPLICATE_DONE = dedup_duplicates.labels("done")
+_DUPLICATE_BUSY = dedup_duplicates.labels("in_progress")
+_DUPLICATE_OUTBOX = dedup_duplicates.labels("outbox")
+
+
+def _count(claim: Claim) -> None:
+    """A redelivery by the state its claim found (done, in progress, a sealed outbox); an expired lease."""
+    if claim.status is ClaimStatus.DONE:
+        _DUPLICATE_DONE.inc()
+    elif claim.status is ClaimStatus.BUSY:
+        _DUPLICATE_BUSY.inc()
+    elif claim.outbox is not None:
+        _DUPLICATE_OUTBOX.inc()
+    if claim.lease_expired:
+        dedup_lease_expiries.inc()
 
 
 class Claims:
@@ -70,6 +88,7 @@ class Claims:
         while True:
             claim = await self.store.claim(self.references.dedup_key(message_id), self.lease_seconds, **previous)
             if claim.status is not ClaimStatus.BUSY or loop.time() >= deadline:
+                _count(claim)
                 return claim
             await asyncio.sleep(self.duplicate_poll_seconds)
 
@@ -89,6 +108,8 @@ class HeldClaim:
         self.token = claim.token
         self.outbox: Outbox | None = claim.outbox
         self.taken_over = claim.taken_over
+        #: ``time.monotonic()`` when the Graph API last accepted a reply (the turn's end), or None.
+        self.sent_at: float | None = None
 
     @asynccontextmanager
     async def kept(self) -> AsyncIterator[None]:
@@ -121,6 +142,7 @@ class HeldClaim:
 
     async def mark_sent(self, sent: int) -> None:
         """Record that the first ``sent`` replies were accepted by the Graph API."""
+        self.sent_at = time.monotonic()
         await self._write_while_leased(self._claims.store.mark_sent, sent)
 
     async def _write_while_leased(self, write: Callable[[str, str, object], Awaitable[None]], value: object) -> None:

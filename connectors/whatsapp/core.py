@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from rasa.core.channels.channel import OutputChannel
 
@@ -47,6 +48,7 @@ from connectors.whatsapp.references import References
 from connectors.whatsapp.settings import DEFAULT_CLAIM_LEASE_SECONDS, WhatsAppSettings
 from connectors.whatsapp.turn import LanguageLookup, OnNewMessage, PostTurnHook, Turn
 from connectors.whatsapp.updates.messages import WebhookUpdate
+from connectors.whatsapp.webhook_metrics import count_answer, count_get, count_refusal, now
 from privacy.keyring import Keyring
 
 __all__ = ["DeliveryOptions", "WebhookCore"]
@@ -144,16 +146,27 @@ class WebhookCore:
     # ------------------------------------------------------------------ the edge (adapter calls)
 
     def verify(self, params: Mapping[str, str]) -> WebhookResponse:
-        """GET: Meta's subscription handshake (:meth:`.intake.Intake.verify`)."""
-        return self.intake.verify(params)
+        """GET: Meta's subscription handshake (:meth:`.intake.Intake.verify`), counted."""
+        return count_get(self.intake.verify(params))
 
-    def check_before_body(self, headers: Mapping[str, str]) -> WebhookResponse | None:
-        """POST, before the body: length and signature header (:meth:`.intake.Intake.check_before_body`)."""
-        return self.intake.check_before_body(headers)
+    def check_before_body(self, headers: Mapping[str, str], arrived: float | None = None) -> WebhookResponse | None:
+        """POST, before the body: length and signature header (:meth:`.intake.Intake.check_before_body`).
 
-    def body_slot(self, headers: Mapping[str, str] | None = None) -> AbstractContextManager[WebhookResponse | None]:
-        """POST, while the body is read: bounded buffering (:meth:`.intake.Intake.body_slot`)."""
-        return self.intake.body_slot(headers)
+        ``arrived``: when the request arrived (``time.monotonic()``, taken in the route) for
+        the refusal's duration; default now.
+        """
+        refused = self.intake.check_before_body(headers)
+        return None if refused is None else self.refused(refused, arrived)
+
+    @contextmanager
+    def body_slot(self, headers: Mapping[str, str] | None = None, arrived: float | None = None) -> Iterator[WebhookResponse | None]:
+        """POST, while the body is read: bounded buffering (:meth:`.intake.Intake.body_slot`); 503 counted."""
+        with self.intake.body_slot(headers) as busy:
+            yield None if busy is None else self.refused(busy, arrived)
+
+    def refused(self, answer: WebhookResponse, arrived: float | None = None) -> WebhookResponse:
+        """Count a POST the edge refuses before handling a message (e.g. the adapter's 413 while reading)."""
+        return count_refusal(answer, now() if arrived is None else arrived)
 
     def turn(
         self,
@@ -168,16 +181,27 @@ class WebhookCore:
             language_lookup=language_lookup, privacy=privacy,
         )
 
-    async def handle(self, body: bytes, headers: Mapping[str, str], turn: Turn) -> WebhookResponse:
-        """POST: handle one notification with ``turn``; never raises."""
+    async def handle(
+        self, body: bytes, headers: Mapping[str, str], turn: Turn, arrived: float | None = None
+    ) -> WebhookResponse:
+        """POST: handle one notification with ``turn``; never raises.
+
+        ``arrived`` (``time.monotonic()``, taken by the route; default now) starts the POST's
+        and each message's duration (:mod:`.webhook_metrics`).
+        """
+        if arrived is None:
+            arrived = now()
+        messages = False
         try:
             update = self.intake.read(body, headers)
             if not isinstance(update, WebhookUpdate):
-                return update  # refused: 400/401/403/413
-            return answer_for(await self.lanes.run(update.messages, self.flow.handle, turn))
+                return count_refusal(update, arrived)  # refused: 400/401/403/413
+            messages = bool(update.messages)
+            outcomes = await self.lanes.run(update.messages, partial(self.flow.handle, arrived=arrived), turn)
+            return count_answer(answer_for(outcomes), outcomes, messages=messages, arrived=arrived)
         except Exception as error:  # the edge: a real internal error, not bad input
             logger.error("webhook POST failed with an internal error: %s", type(error).__name__)
-            return reply(500, "internal error")
+            return count_answer(reply(500, "internal error"), (), messages=messages, arrived=arrived)
 
     async def receive(
         self,

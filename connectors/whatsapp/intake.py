@@ -31,6 +31,7 @@ from connectors.whatsapp.signature import (
 )
 from connectors.whatsapp.updates.messages import InboundMessage, TextMessage, WebhookUpdate
 from connectors.whatsapp.updates.parser import PayloadError, parse_body
+from connectors.whatsapp.webhook_metrics import count_inbound
 from privacy.log_redaction.sensitive import register_sensitive
 from privacy.personal_values import remember_personal_values
 
@@ -198,6 +199,8 @@ class Intake:
         except PayloadError as error:
             logger.warning("webhook POST refused: %s", error.reason)
             return reply(400, "bad request")
+        for message in update.messages:
+            count_inbound(message.message_type)
         self._log_statuses(update)
         return update
 

@@ -14,6 +14,9 @@ failure cases) is in docs/whatsapp-delivery.md.
   read receipt and a turn, and its replies are delivered; a redelivered one with an outbox
   resumes delivery. A lost lease or an unreachable store releases the claim (503); any other
   error is internal (500, logged with its type only).
+
+Each message's turn duration (``blaupause_turn_duration_seconds``, :mod:`.webhook_metrics`) is
+observed here, by outcome; a resumed outbox counts ``blaupause_outbox_resumes``.
 """
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ from connectors.whatsapp.intake import Intake
 from connectors.whatsapp.outcome import Outcome
 from connectors.whatsapp.turn import Turn
 from connectors.whatsapp.updates.messages import IdentityChange, InboundMessage
+from connectors.whatsapp.webhook_metrics import now, observe_turn
+from observability.metrics import outbox_resumes
 from privacy.backends import TrackerStorageUnavailable
 from privacy.context import UserKeys, user_context
 from privacy.errors import InvalidIdentifierError
@@ -47,26 +52,43 @@ class MessageFlow:
         self.identities = identities
         self.delivery = delivery
 
-    async def handle(self, message: InboundMessage, turn: Turn) -> Outcome:
+    async def handle(self, message: InboundMessage, turn: Turn, arrived: float | None = None) -> Outcome:
+        """Handle ``message``; ``arrived`` (``time.monotonic()`` of the webhook's arrival, default
+        now) starts its turn duration, which ends when its last reply was accepted by the Graph
+        API (:attr:`.claims.HeldClaim.sent_at`) or when its outcome is known."""
+        if arrived is None:
+            arrived = now()
         stale = self.intake.admit(message)
         ref = self.claims.references.log_ref(message.message_id)
         if stale is not None:
             logger.info("message %s acknowledged without handling: %s (replay protection)", ref, stale)
+            observe_turn("stale", arrived)
             return Outcome.HANDLED
         try:
             claim = await self.claims.claim(message.message_id)
         except DedupUnavailableError as error:
             logger.error("message %s not handled: %s", ref, error)
+            observe_turn("retry", arrived)
             return Outcome.RETRY
         if claim.status is ClaimStatus.DONE:
             logger.info("message %s is a duplicate of a handled message; acknowledged", ref)
+            observe_turn("duplicate", arrived)
             return Outcome.DUPLICATE
         if claim.status is ClaimStatus.BUSY:
             logger.info("message %s is still being handled elsewhere; asking Meta to retry", ref)
+            observe_turn("retry", arrived)
             return Outcome.RETRY
         held = self.claims.held(message.message_id, claim)
         if isinstance(message, IdentityChange):
-            return await self._change_identity(message, held, turn)
+            outcome = await self._change_identity(message, held, turn)
+            observe_turn("identity_move" if outcome is Outcome.HANDLED else outcome.value, arrived)
+            return outcome
+        outcome = await self._handle_held(message, held, turn)
+        observe_turn(outcome.value, arrived, held.sent_at if outcome is Outcome.HANDLED else None)
+        return outcome
+
+    async def _handle_held(self, message: InboundMessage, held: HeldClaim, turn: Turn) -> Outcome:
+        ref = held.ref
         try:
             user_keys = self.identities.keys_of(message)
         except InvalidIdentifierError as error:
@@ -85,6 +107,7 @@ class MessageFlow:
 
     async def _reply(self, message: InboundMessage, held: HeldClaim, user_keys: UserKeys, turn: Turn) -> Outcome:
         if held.outbox is not None:
+            outbox_resumes.inc()
             return await self.delivery.resume(message, held, user_keys)
         if not held.taken_over:
             self.delivery.mark_read_soon(message.message_id, held.ref)

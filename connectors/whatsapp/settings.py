@@ -20,6 +20,13 @@ written into the deployment's own file is the more deliberate choice; an absent,
 or empty key falls back to the environment. The tuning variables (claim lease, throughput,
 send retries, timeout) are read from the environment only, as before.
 
+Next to them, the operator port of the Rasa process (Prometheus ``GET /metrics``) is read by
+:func:`observability.exposition.serve_metrics_from_env`, called from
+:meth:`connectors.whatsapp.adapter.WhatsAppInput.from_credentials`, from the environment only:
+``BLAUPAUSE_METRICS_PORT`` (unset or empty: no port), ``BLAUPAUSE_METRICS_HOST`` (default
+``127.0.0.1``), ``BLAUPAUSE_METRICS_TOKEN`` (optional bearer token). A bad value stops the
+server with a :class:`SettingsError` naming the variable, like the ``WHATSAPP_*`` ones.
+
 This module imports nothing heavy (no pywa, httpx, aiohttp, Redis): the Graph client imports
 its default host and version from here, not the other way round.
 

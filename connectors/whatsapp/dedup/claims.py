@@ -96,13 +96,16 @@ class Claim:
 
     ``token`` identifies the lease (empty unless ACQUIRED). ``outbox`` is set when a
     previous holder already ran the dialogue and stored its replies; ``taken_over`` when
-    the message had been claimed before (expired or released lease).
+    the message had been claimed before (expired or released lease), ``lease_expired`` when
+    that claim was not released but its lease ran out (its holder died or stalled; counted as
+    ``blaupause_dedup_lease_expiries``).
     """
 
     status: ClaimStatus
     token: str = field(default="", repr=False)
     outbox: Outbox | None = None
     taken_over: bool = False
+    lease_expired: bool = False
 
 
 class DedupError(Exception):

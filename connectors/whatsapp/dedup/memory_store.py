@@ -103,9 +103,10 @@ class InMemoryDedupStore:
             return Claim(ClaimStatus.DONE)
         if entry.token and entry.lease_until > now:
             return Claim(ClaimStatus.BUSY)
+        expired = bool(entry.token)  # a released claim has no token; an expired one still has its holder's
         entry.token = token
         entry.lease_until = now + lease_seconds
-        return Claim(ClaimStatus.ACQUIRED, token, outbox=entry.outbox, taken_over=True)
+        return Claim(ClaimStatus.ACQUIRED, token, outbox=entry.outbox, taken_over=True, lease_expired=expired)
 
     async def renew(self, message_id: str, token: str, lease_seconds: float) -> None:
         entry = self._held(message_id, token)

@@ -46,8 +46,9 @@ if not state then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return {'new'}
 end
-local v = redis.call('HMGET', KEYS[1], 'blob', 'kv', 'total', 'sent', 'owner')
-return {'takeover', state, v[1] or '', v[2] or '', v[3] or '', v[4] or '', v[5] or ''}
+local v = redis.call('HMGET', KEYS[1], 'blob', 'kv', 'total', 'sent', 'owner', 'released')
+redis.call('HDEL', KEYS[1], 'released')
+return {'takeover', state, v[1] or '', v[2] or '', v[3] or '', v[4] or '', v[5] or '', v[6] or ''}
 """
 
 _GUARD = "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end\n"
@@ -71,7 +72,12 @@ redis.call('HSET', KEYS[1], 'sent', ARGV[2])
 return 1
 """
 
-_RELEASE = _GUARD + "redis.call('DEL', KEYS[2])\nreturn 1\n"
+# A released lease is marked, so the next claim can tell a release from an expired lease.
+_RELEASE = _GUARD + """
+redis.call('DEL', KEYS[2])
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'released', '1') end
+return 1
+"""
 
 _FINISH = _GUARD + """
 local owner = redis.call('HGET', KEYS[1], 'owner')
@@ -166,6 +172,7 @@ class RedisDedupStore:
             return Claim(ClaimStatus.ACQUIRED, token)
         state, blob, version, total, sent = (reply[1], reply[2], reply[3], reply[4], reply[5])
         owner = _text(reply[6]) if len(reply) > 6 else ""
+        released = len(reply) > 7 and _text(reply[7]) == "1"
         outbox = None
         if _text(state) == "replying" and total:
             outbox = Outbox(
@@ -175,7 +182,7 @@ class RedisDedupStore:
                 sent=int(sent or 0),
                 owner=owner,
             )
-        return Claim(ClaimStatus.ACQUIRED, token, outbox=outbox, taken_over=True)
+        return Claim(ClaimStatus.ACQUIRED, token, outbox=outbox, taken_over=True, lease_expired=not released)
 
     async def renew(self, message_id: str, token: str, lease_seconds: float) -> None:
         await self._guarded(self._renew, message_id, token, max(1, int(lease_seconds * 1000)))

@@ -29,6 +29,10 @@ Addressing: a reply goes ``to`` a phone number or to a ``recipient`` (a business
 id), never both and never a BSUID in ``to`` (see connectors/whatsapp/recipient.py and
 docs/graph-client.md, "Addressing replies").
 
+Every attempt is counted by endpoint, outcome (the error family) and Meta's error code, and
+timed without its pacing wait; every retry by the failed attempt's outcome
+(:func:`count_attempt`, :mod:`observability.metrics`). No label ever carries an address or a text.
+
 Phone numbers, BSUIDs and message texts are never logged above DEBUG (pywa itself logs request bodies
 at DEBUG on the ``pywa.api`` logger).
 """
@@ -39,6 +43,7 @@ import dataclasses
 import json
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
@@ -48,7 +53,14 @@ from pywa_async import WhatsApp
 
 from connectors.whatsapp.graph.config import DEFAULT_API_BASE_URL, GraphSettings
 from connectors.whatsapp.graph.errors import (
+    AuthenticationError,
     GraphAPIError,
+    InvalidParameterError,
+    PairRateLimitError,
+    ReengagementError,
+    RecipientError,
+    ServerError,
+    ThrottlingError,
     TransportError,
     UnexpectedResponseError,
     error_from_response,
@@ -57,6 +69,8 @@ from connectors.whatsapp.graph.pacing import TokenBucket
 from connectors.whatsapp.graph.retry import RetryPolicy
 from connectors.whatsapp.graph.transport import AiohttpTransport, BaseURLTransport
 from connectors.whatsapp.recipient import Recipient
+from observability.labels import code_label, one_of
+from observability.metrics import GRAPH_ENDPOINTS, GRAPH_OUTCOMES, graph_request_duration, graph_requests, graph_retries
 
 __all__ = ["GraphClient", "SendResult", "SentContact"]
 
@@ -177,12 +191,10 @@ class GraphClient:
         endpoint = f"/{self.settings.phone_number_id}/messages"
 
         async def attempt() -> SendResult:
-            if self._throughput is not None:
-                await self._throughput.acquire()
             response = await self._wa.api.send_raw_request(method="POST", endpoint=endpoint, json=body)
             return SendResult(message_id=_message_id(response), contacts=_contacts(response))
 
-        return await self._with_retries("send", attempt)
+        return await self._with_retries("send", "messages", attempt, paced=True)
 
     async def mark_read(self, message_id: str, typing: bool = True) -> None:
         """Mark an inbound message (and all earlier ones) read; with ``typing`` also show the
@@ -196,32 +208,47 @@ class GraphClient:
             if not result.success:
                 raise UnexpectedResponseError(message="Graph API answered success=false", status=200)
 
-        await self._with_retries("mark_read", attempt)
+        await self._with_retries("mark_read", "typing" if typing else "read_receipt", attempt)
 
-    async def _with_retries(self, operation: str, attempt_once: Callable[[], Awaitable[T]]) -> T:
+    async def _with_retries(
+        self, operation: str, endpoint: str, attempt_once: Callable[[], Awaitable[T]], *, paced: bool = False
+    ) -> T:
+        """Run ``attempt_once`` until it succeeds, fails for good or the attempts are used up.
+
+        ``paced``: take a throughput token before each attempt (sends only). Each attempt is
+        counted (:func:`count_attempt`), its time without the token's wait.
+        """
         attempt = 0
         while True:
             attempt += 1
+            if paced and self._throughput is not None:
+                await self._throughput.acquire()
+            started = time.monotonic()
             try:
                 try:
-                    return await attempt_once()
+                    result = await attempt_once()
                 except httpx.RequestError as exc:
                     raise TransportError(message=f"{type(exc).__name__}: {exc}") from exc
                 except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                     raise UnexpectedResponseError(message="success response is not JSON", status=200) from exc
             except GraphAPIError as error:
+                outcome = count_attempt(endpoint, error, time.monotonic() - started)
                 if not error.retryable or attempt >= self.retry.max_attempts:
                     logger.warning(
                         "Graph API %s failed: %s code=%s status=%s fbtrace_id=%s after %d attempt(s)",
                         operation, type(error).__name__, error.code, error.status, error.fbtrace_id, attempt,
                     )
                     raise error.with_attempts(attempt) from error.__cause__
+                count_retry(outcome)
                 delay = self.retry.delay(attempt, self._rng)
                 logger.info(
                     "Graph API %s attempt %d/%d failed: %s code=%s status=%s; retrying in %.3fs",
                     operation, attempt, self.retry.max_attempts, type(error).__name__, error.code, error.status, delay,
                 )
                 await self._sleep(delay)
+            else:
+                count_attempt(endpoint, None, time.monotonic() - started)
+                return result
 
 
 async def _raise_graph_error(response: httpx.Response) -> None:
@@ -269,3 +296,56 @@ def _contacts(response: Any) -> tuple[SentContact, ...]:
         if fields:
             contacts.append(SentContact(**fields))
     return tuple(contacts)
+
+
+# ---------------------------------------------------------------- metrics (labels from closed sets only)
+
+#: The outcome label of each error family; the most specific family first (a subclass before its base).
+_FAMILY_OUTCOMES: tuple[tuple[type[GraphAPIError], str], ...] = (
+    (PairRateLimitError, "pair_rate"),
+    (ThrottlingError, "throttled"),
+    (ReengagementError, "reengagement"),
+    (InvalidParameterError, "invalid_parameter"),
+    (AuthenticationError, "authentication"),
+    (RecipientError, "recipient"),
+    (ServerError, "server_error"),
+    (TransportError, "transport"),
+    (UnexpectedResponseError, "unexpected"),
+)
+_outcomes: dict[type[GraphAPIError], str] = {}
+_attempts: dict[tuple[str, str, str], Any] = {}
+_durations = {endpoint: graph_request_duration.labels(endpoint) for endpoint in GRAPH_ENDPOINTS}
+_retries = {outcome: graph_retries.labels(outcome) for outcome in GRAPH_OUTCOMES}
+
+
+def outcome_of(error: GraphAPIError | None) -> str:
+    """The ``outcome`` label of an attempt: ``ok``, its error family, or ``other`` (an unknown code)."""
+    if error is None:
+        return "ok"
+    family = type(error)
+    outcome = _outcomes.get(family)
+    if outcome is None:
+        outcome = next((label for cls, label in _FAMILY_OUTCOMES if issubclass(family, cls)), "other")
+        _outcomes[family] = one_of(outcome, GRAPH_OUTCOMES)
+    return _outcomes[family]
+
+
+def count_attempt(endpoint: str, error: GraphAPIError | None, seconds: float) -> str:
+    """Count and time one Graph API attempt; its outcome label."""
+    outcome = outcome_of(error)
+    code = "none" if error is None else code_label(error.code)
+    key = (endpoint, outcome, code)
+    child = _attempts.get(key)
+    if child is None:
+        child = graph_requests.labels(one_of(endpoint, GRAPH_ENDPOINTS), outcome, code)
+        if len(_attempts) < 512:  # codes are Meta's few dozen; never let the cache grow without bound
+            _attempts[key] = child
+    child.inc()
+    _durations[endpoint].observe(seconds)
+    return outcome
+
+
+def count_retry(outcome: str) -> None:
+    """One attempt repeated after a retryable failure with ``outcome``."""
+    child = _retries.get(outcome)
+    (child if child is not None else graph_retries.labels("other")).inc()

@@ -11,7 +11,8 @@ https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
 Both limiters are asyncio-native: waiting is a single ``sleep`` for exactly the time needed
 (no polling) and queues are FIFO (asyncio.Lock wakes waiters in arrival order). The per-user
 key is whatever opaque string the caller passes (use a pseudonym, not the phone number); it is
-never logged. The rates come from the channel's settings (``WHATSAPP_MAX_MPS``,
+never logged, nor a metric label: a wait is counted only by its kind
+(``blaupause_pacing_waits``, ``blaupause_pacing_wait_seconds``). The rates come from the channel's settings (``WHATSAPP_MAX_MPS``,
 ``WHATSAPP_RECIPIENT_MIN_GAP_S``, validated there); this module reads no environment.
 """
 from __future__ import annotations
@@ -22,6 +23,8 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from observability.metrics import PACING_KINDS, pacing_wait_duration, pacing_waits
 
 __all__ = [
     "Clock",
@@ -37,6 +40,11 @@ DEFAULT_MAX_MPS = 80.0
 
 
 _EPSILON = 1e-9  # float drift in refills must not cause a pointless micro-sleep
+
+# Counted only when a send really waits: ``throughput`` (the number's token bucket),
+# ``recipient`` (behind the same user's previous send), ``pair_rate`` (the minimum gap).
+_WAITS = {kind: pacing_waits.labels(kind) for kind in PACING_KINDS}
+_WAIT_SECONDS = {kind: pacing_wait_duration.labels(kind) for kind in PACING_KINDS}
 
 
 class Clock(Protocol):
@@ -87,7 +95,10 @@ class TokenBucket:
         async with self._lock:
             self._refill()
             if self._tokens < 1 - _EPSILON:
-                await self._clock.sleep((1 - self._tokens) / self.rate)
+                wait = (1 - self._tokens) / self.rate
+                _WAITS["throughput"].inc()
+                _WAIT_SECONDS["throughput"].observe(wait)
+                await self._clock.sleep(wait)
                 self._refill()
                 # A fake or coarse clock may wake a hair early; never go below zero.
                 self._tokens = max(self._tokens, 1.0)
@@ -132,10 +143,16 @@ class RecipientPacer:
             lane = self._lanes[key] = _Lane()
         lane.users += 1
         try:
+            queued = self._clock.monotonic() if lane.lock.locked() else None
             async with lane.lock:
+                if queued is not None:  # waited for this user's previous send
+                    _WAITS["recipient"].inc()
+                    _WAIT_SECONDS["recipient"].observe(self._clock.monotonic() - queued)
                 if lane.last_done is not None and self.min_gap > 0:
                     wait = lane.last_done + self.min_gap - self._clock.monotonic()
                     if wait > 0:
+                        _WAITS["pair_rate"].inc()
+                        _WAIT_SECONDS["pair_rate"].observe(wait)
                         await self._clock.sleep(wait)
                 try:
                     yield
