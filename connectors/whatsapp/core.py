@@ -7,7 +7,8 @@ slack-bolt's adapters.
 
 A POST walks down one corridor and never comes back (docs/architecture.md):
 
-    adapter -> core.handle -> intake.read (size, signature, parse, statuses)
+    adapter -> core.handle -> intake.read (size, signature, parse)
+            -> delivery_statuses.handle (count, log, failed ones recorded or retried)
             -> lanes.run (one lane per person) -> message_flow.handle per message:
                intake.admit (sensitive values, replay rule) -> claims.claim
                -> turn.produce (Rasa, post-turn hook, render) | identity move
@@ -30,12 +31,16 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
 
 from connectors.whatsapp.claims import Claims
 from connectors.whatsapp.dedup.claims import DONE_TTL_SECONDS, DedupStore
 from connectors.whatsapp.delivery import Delivery, GraphSender
+from connectors.whatsapp.delivery_statuses import DeliveryStatuses
+from connectors.whatsapp.sent_copies.copies import SentCopies, SentCopyBook
+from connectors.whatsapp.sent_copies.memory_store import InMemorySentCopies
 from connectors.whatsapp.identities import Identities
 from connectors.whatsapp.intake import Intake, ReplayWindow
 from connectors.whatsapp.lanes import Lanes
@@ -97,6 +102,7 @@ class WebhookCore:
         options: claim timings, replay window, lane concurrency.
         references: keyed references of message ids; by default derived from ``keyring``.
         wall_clock: the clock the replay window compares message timestamps with.
+        sent_copies: where sealed copies of sent replies are kept for retries (in memory by default).
     """
 
     def __init__(
@@ -114,6 +120,7 @@ class WebhookCore:
         options: DeliveryOptions | None = None,
         references: References | None = None,
         wall_clock: Callable[[], float] = time.time,
+        sent_copies: SentCopies | None = None,
     ) -> None:
         self.store, self.graph, self.keyring, self.id_map = store, graph, keyring, id_map
         self.output_factory = output_factory
@@ -132,8 +139,10 @@ class WebhookCore:
             store, self.references, lease_seconds=options.lease_seconds,
             duplicate_wait_seconds=options.duplicate_wait_seconds, duplicate_poll_seconds=options.duplicate_poll_seconds,
         )
-        self.delivery = Delivery(graph, pacer if pacer is not None else RecipientPacer())
+        copies = SentCopyBook(sent_copies if sent_copies is not None else InMemorySentCopies(), keyring)
+        self.delivery = Delivery(graph, pacer if pacer is not None else RecipientPacer(), copies)
         identities = Identities(keyring, use_parent_user_id=settings.use_parent_user_id)
+        self.statuses = DeliveryStatuses(self.references, identities, self.delivery)
         self.flow = MessageFlow(self.intake, claims, identities, self.delivery)
         self._last_turn: tuple[tuple[object, ...], Turn] | None = None
 
@@ -161,11 +170,12 @@ class WebhookCore:
         *,
         language_lookup: LanguageLookup | None = None,
         privacy: PostTurnHook | None = None,
+        tracker_store: Any | None = None,
     ) -> Turn:
         """A turn with this core's payload ids, references and output channel."""
         return Turn(
             on_new_message, id_map=self.id_map, references=self.references, output_factory=self.output_factory,
-            language_lookup=language_lookup, privacy=privacy,
+            language_lookup=language_lookup, privacy=privacy, tracker_store=tracker_store,
         )
 
     async def handle(self, body: bytes, headers: Mapping[str, str], turn: Turn) -> WebhookResponse:
@@ -174,6 +184,7 @@ class WebhookCore:
             update = self.intake.read(body, headers)
             if not isinstance(update, WebhookUpdate):
                 return update  # refused: 400/401/403/413
+            await self.statuses.handle(update, turn)  # never raises; retries run after the answer
             return answer_for(await self.lanes.run(update.messages, self.flow.handle, turn))
         except Exception as error:  # the edge: a real internal error, not bad input
             logger.error("webhook POST failed with an internal error: %s", type(error).__name__)
@@ -199,6 +210,6 @@ class WebhookCore:
         return await self.handle(body, headers, self._last_turn[1])
 
     async def drain(self) -> None:
-        """Wait for pending read receipts (tests and shutdown)."""
+        """Wait for pending read receipts and delivery retries (tests and shutdown)."""
         await self.delivery.drain()
 
