@@ -150,7 +150,9 @@ class Turn:
     ) -> list[dict[str, Any]]:
         """The replies, led by the notice when a failed delivery was recorded; the slot reset."""
         saved = tracker_saved_in_this_request(user_keys.pseudonym)
-        if saved is None or not saved.get_slot(FAILED_DELIVERY_SLOT) or self.tracker_store is None:
+        if saved is None or self.tracker_store is None or FAILED_DELIVERY_SLOT not in saved.slots:
+            return bot_messages  # (a model trained before the slot existed: no slot, no notice)
+        if not saved.get_slot(FAILED_DELIVERY_SLOT):
             return bot_messages
         labels = wording.current()
         language = labels.normalize(saved.get_slot("language"))
