@@ -111,3 +111,19 @@ async def test_delivery_keeps_a_copy_of_each_accepted_reply(keyring: Keyring) ->
 def test_the_factory_follows_the_dedup_url() -> None:
     assert isinstance(sent_copies_from_url(""), InMemorySentCopies)
     assert isinstance(sent_copies_from_url("redis://127.0.0.1:6379/0"), RedisSentCopies)
+
+
+async def test_the_channel_resources_build_and_close_the_store(keyring: Keyring) -> None:
+    from connectors.whatsapp.resources import ChannelResources
+    from connectors.whatsapp.settings import WhatsAppSettings
+
+    settings = WhatsAppSettings(verify_token="v", app_secret="a", access_token="t", phone_number_id="1")
+    resources = ChannelResources(settings, keyring, graph=Graph())
+    assert isinstance(resources.sent_copies, InMemorySentCopies)
+    await resources.sent_copies.put("r", SentCopy(b"x", "v1"))
+    await resources.aclose()
+    assert len(resources.sent_copies) == 0  # type: ignore[arg-type]
+    injected = InMemorySentCopies()
+    await injected.put("r", SentCopy(b"x", "v1"))
+    await ChannelResources(settings, keyring, graph=Graph(), sent_copies=injected).aclose()
+    assert len(injected) == 1  # an injected store is not closed
