@@ -86,6 +86,7 @@ class WhatsAppInput(InputChannel):
         self.core = WebhookCore(
             settings=settings, store=self.resources.store, graph=self.resources.graph, keyring=keyring,
             id_map=self.resources.id_map, output_factory=WhatsAppOutput, pacer=self.resources.pacer.recipients,
+            sent_copies=self.resources.sent_copies,
             options=options if options is not None else DeliveryOptions(lease_seconds=settings.claim_lease_seconds),
         )
 

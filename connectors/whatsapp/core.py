@@ -7,7 +7,8 @@ slack-bolt's adapters.
 
 A POST walks down one corridor and never comes back (docs/architecture.md):
 
-    adapter -> core.handle -> intake.read (size, signature, parse, statuses)
+    adapter -> core.handle -> intake.read (size, signature, parse)
+            -> delivery_statuses.handle (count, log, failed ones recorded or retried)
             -> lanes.run (one lane per person) -> message_flow.handle per message:
                intake.admit (sensitive values, replay rule) -> claims.claim
                -> turn.produce (Rasa, post-turn hook, render) | identity move
@@ -31,12 +32,16 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
 
 from connectors.whatsapp.claims import Claims
 from connectors.whatsapp.dedup.claims import DONE_TTL_SECONDS, DedupStore
 from connectors.whatsapp.delivery import Delivery, GraphSender
+from connectors.whatsapp.delivery_statuses import DeliveryStatuses
+from connectors.whatsapp.sent_copies.copies import SentCopies, SentCopyBook
+from connectors.whatsapp.sent_copies.memory_store import InMemorySentCopies
 from connectors.whatsapp.identities import Identities
 from connectors.whatsapp.intake import Intake, ReplayWindow
 from connectors.whatsapp.lanes import Lanes
@@ -99,6 +104,7 @@ class WebhookCore:
         options: claim timings, replay window, lane concurrency.
         references: keyed references of message ids; by default derived from ``keyring``.
         wall_clock: the clock the replay window compares message timestamps with.
+        sent_copies: where sealed copies of sent replies are kept for retries (in memory by default).
     """
 
     def __init__(
@@ -116,6 +122,7 @@ class WebhookCore:
         options: DeliveryOptions | None = None,
         references: References | None = None,
         wall_clock: Callable[[], float] = time.time,
+        sent_copies: SentCopies | None = None,
     ) -> None:
         self.store, self.graph, self.keyring, self.id_map = store, graph, keyring, id_map
         self.output_factory = output_factory
@@ -134,8 +141,10 @@ class WebhookCore:
             store, self.references, lease_seconds=options.lease_seconds,
             duplicate_wait_seconds=options.duplicate_wait_seconds, duplicate_poll_seconds=options.duplicate_poll_seconds,
         )
-        self.delivery = Delivery(graph, pacer if pacer is not None else RecipientPacer())
+        copies = SentCopyBook(sent_copies if sent_copies is not None else InMemorySentCopies(), keyring)
+        self.delivery = Delivery(graph, pacer if pacer is not None else RecipientPacer(), copies)
         identities = Identities(keyring, use_parent_user_id=settings.use_parent_user_id)
+        self.statuses = DeliveryStatuses(self.references, identities, self.delivery)
         self.flow = MessageFlow(self.intake, claims, identities, self.delivery)
         self._last_turn: tuple[tuple[object, ...], Turn] | None = None
 
@@ -174,11 +183,12 @@ class WebhookCore:
         *,
         language_lookup: LanguageLookup | None = None,
         privacy: PostTurnHook | None = None,
+        tracker_store: Any | None = None,
     ) -> Turn:
         """A turn with this core's payload ids, references and output channel."""
         return Turn(
             on_new_message, id_map=self.id_map, references=self.references, output_factory=self.output_factory,
-            language_lookup=language_lookup, privacy=privacy,
+            language_lookup=language_lookup, privacy=privacy, tracker_store=tracker_store,
         )
 
     async def handle(
@@ -196,6 +206,7 @@ class WebhookCore:
             update = self.intake.read(body, headers)
             if not isinstance(update, WebhookUpdate):
                 return count_refusal(update, arrived)  # refused: 400/401/403/413
+            await self.statuses.handle(update, turn)  # never raises; retries run after the answer
             messages = bool(update.messages)
             outcomes = await self.lanes.run(update.messages, partial(self.flow.handle, arrived=arrived), turn)
             return count_answer(answer_for(outcomes), outcomes, messages=messages, arrived=arrived)
@@ -223,6 +234,6 @@ class WebhookCore:
         return await self.handle(body, headers, self._last_turn[1])
 
     async def drain(self) -> None:
-        """Wait for pending read receipts (tests and shutdown)."""
+        """Wait for pending read receipts and delivery retries (tests and shutdown)."""
         await self.delivery.drain()
 

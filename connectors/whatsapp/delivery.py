@@ -18,12 +18,16 @@ How a send failure ends the message (docs/whatsapp-delivery.md):
 
 Read receipts with the typing indicator are sent in the background, so they never delay the
 dialogue (https://developers.facebook.com/docs/whatsapp/cloud-api/typing-indicators).
+
+After each accepted send a sealed copy of the reply is kept for an hour under a keyed reference
+of its wamid (:mod:`.sent_copies`), so that a failed status Meta reports later can be retried
+(:mod:`.delivery_statuses`, which resends with :meth:`Delivery.resend` in the background).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
 from connectors.whatsapp.claims import HeldClaim
@@ -32,6 +36,7 @@ from connectors.whatsapp.outbox import deliver, open_outbox, seal_outbox
 from connectors.whatsapp.outcome import Outcome
 from connectors.whatsapp.graph.pacing import RecipientPacer
 from connectors.whatsapp.recipient import Recipient
+from connectors.whatsapp.sent_copies.copies import SentCopyBook
 from connectors.whatsapp.updates.messages import InboundMessage
 from privacy.context import UserKeys
 from privacy.errors import DecryptionError
@@ -64,9 +69,10 @@ class _Undeliverable(Exception):
 class Delivery:
     """Sends one message's replies through ``graph``, one user at a time (``pacer``, by pseudonym)."""
 
-    def __init__(self, graph: GraphSender, pacer: RecipientPacer) -> None:
+    def __init__(self, graph: GraphSender, pacer: RecipientPacer, copies: SentCopyBook | None = None) -> None:
         self.graph = graph
         self.pacer = pacer
+        self.copies = copies
         self._background: set[asyncio.Task[None]] = set()
 
     async def send_new(
@@ -99,7 +105,10 @@ class Delivery:
         user_keys: UserKeys,
     ) -> Outcome:
         # Rebuilt from the (redelivered) webhook: the outbox never holds an address.
-        sending = _Sending(self.graph, Recipient.for_message(message.phone, message.user_id or message.parent_user_id))
+        sending = _Sending(
+            self.graph, Recipient.for_message(message.phone, message.user_id or message.parent_user_id),
+            self._keeper(user_keys),
+        )
         try:
             async with self.pacer.turn(user_keys.pseudonym):
                 await deliver(replies, start, sending.one, held.mark_sent)
@@ -117,11 +126,38 @@ class Delivery:
             return await held.release()
         return await held.finish()
 
-    def mark_read_soon(self, message_id: str, ref: str) -> None:
-        """Blue ticks and the typing indicator, without delaying the dialogue."""
-        task = asyncio.create_task(self._mark_read(message_id, ref))
+    def _keeper(self, user_keys: UserKeys, attempts: int = 0) -> _OnSent | None:
+        """After an accepted send: keep the sealed copy (:mod:`.sent_copies`), if a book is set."""
+        copies = self.copies
+        if copies is None:
+            return None
+
+        async def keep(reply: Mapping[str, Any], wamid: object) -> None:
+            if isinstance(wamid, str) and wamid:
+                await copies.keep(wamid, user_keys, reply, attempts)
+
+        return keep
+
+    async def resend(self, recipient: Recipient, reply: Mapping[str, Any], user_keys: UserKeys, attempts: int) -> None:
+        """Send one earlier reply again (a retryable failed status), paced like every send.
+
+        Raises the Graph API's error; on success the new wamid gets a copy with ``attempts``.
+        """
+        keep = self._keeper(user_keys, attempts)
+        async with self.pacer.turn(user_keys.pseudonym):
+            wamid = await self.graph.send(recipient, reply)
+        if keep is not None:
+            await keep(reply, wamid)
+
+    def run_soon(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the webhook is answered; :meth:`drain` waits for it."""
+        task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def mark_read_soon(self, message_id: str, ref: str) -> None:
+        """Blue ticks and the typing indicator, without delaying the dialogue."""
+        self.run_soon(self._mark_read(message_id, ref))
 
     async def _mark_read(self, message_id: str, ref: str) -> None:
         try:
@@ -130,21 +166,28 @@ class Delivery:
             logger.info("message %s: mark as read failed (%s code=%s)", ref, type(error).__name__, error.code)
 
     async def drain(self) -> None:
-        """Wait for pending read receipts (tests and shutdown)."""
+        """Wait for pending read receipts and retries (tests and shutdown)."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+#: Called after an accepted send with the reply and Meta's message id.
+_OnSent = Callable[[Mapping[str, Any], object], Awaitable[None]]
 
 
 class _Sending:
     """Sends one reply to one recipient and sorts the Graph API's errors (see the module docstring)."""
 
-    def __init__(self, graph: GraphSender, recipient: Recipient) -> None:
+    def __init__(self, graph: GraphSender, recipient: Recipient, on_sent: _OnSent | None = None) -> None:
         self.graph = graph
         self.recipient = recipient
+        self.on_sent = on_sent
 
     async def one(self, reply: Mapping[str, Any]) -> None:
         try:
-            await self.graph.send(self.recipient, reply)
+            wamid = await self.graph.send(self.recipient, reply)
+            if self.on_sent is not None:
+                await self.on_sent(reply, wamid)
         except UnexpectedResponseError as error:
             # Meta answered 2xx without an id: the message may well be out; count it as
             # sent rather than risk a duplicate.

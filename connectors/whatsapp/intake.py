@@ -1,8 +1,7 @@
 """Intake: what a webhook request must pass before any message of it is handled.
 
 The first room of the corridor (:mod:`.core`): the subscription handshake, the size limit,
-the signature (header before the body, then the body), parsing (:mod:`.updates`), logging of
-delivery statuses, registering what is sensitive before anything is logged, and the replay
+the signature (header before the body, then the body), parsing (:mod:`.updates`), registering what is sensitive before anything is logged, and the replay
 rule. It never touches the dedup store, Rasa or the Graph API.
 
 Meta pages followed:
@@ -75,7 +74,7 @@ class Intake:
     """Checks one request of one business number and turns its body into a :class:`WebhookUpdate`.
 
     ``settings``: the verify token, app secret and limits. ``references``: keyed log
-    references of message ids (a status line never shows a wamid).
+    references of message ids. Statuses are :mod:`.delivery_statuses`' job.
     """
 
     def __init__(self, settings: WhatsAppSettings, references: References, replay: ReplayWindow) -> None:
@@ -201,20 +200,7 @@ class Intake:
             return reply(400, "bad request")
         for message in update.messages:
             count_inbound(message.message_type)
-        self._log_statuses(update)
         return update
-
-    def _log_statuses(self, update: WebhookUpdate) -> None:
-        if update.skipped:
-            logger.warning("webhook payload: skipped %d message(s)/status(es) without id or sender", update.skipped)
-        for error in update.change_errors:
-            logger.warning("webhook payload carries an error: code=%s title=%s", error.code, error.title)
-        for status in update.statuses:
-            if status.status == "failed":
-                codes = ", ".join(f"code={e.code} title={e.title}" for e in status.errors) or "no error code"
-                logger.warning("outbound message %s failed: %s", self.references.log_ref(status.message_id), codes)
-            else:
-                logger.debug("outbound message %s: %s", self.references.log_ref(status.message_id), status.status)
 
     # ------------------------------------------------------------------ one message
 

@@ -1,8 +1,8 @@
 """The channel's long-lived resources, built once from the settings and closed at shutdown.
 
 Why here and not in the adapter: the Graph client (connection pool, retries, throughput),
-the pacer, the dedup store and the payload id map (in-process, or Redis when
-``WHATSAPP_DEDUP_URL`` is set) are built from :class:`.settings.WhatsAppSettings` alone;
+the pacer, the dedup store, the payload id map and the sealed copies of sent replies
+(:mod:`.sent_copies`; each in-process, or Redis when ``WHATSAPP_DEDUP_URL`` is set) are built from :class:`.settings.WhatsAppSettings` alone;
 none of them reads the environment. Tests and embedders may inject any of them; injected
 ones are not closed here.
 """
@@ -18,6 +18,8 @@ from connectors.whatsapp.graph.pacing import Pacer
 from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
 from connectors.whatsapp.payload_ids.maps import PayloadIdMap
 from connectors.whatsapp.payload_ids.redis_map import RedisPayloadIdMap
+from connectors.whatsapp.sent_copies.copies import SentCopies
+from connectors.whatsapp.sent_copies.factory import sent_copies_from_url
 from connectors.whatsapp.settings import WhatsAppSettings
 from privacy.keyring import Keyring
 
@@ -25,7 +27,7 @@ __all__ = ["ChannelResources"]
 
 
 class ChannelResources:
-    """Graph client, pacer, dedup store and payload id map of one channel."""
+    """Graph client, pacer, dedup store, payload id map and sent copies of one channel."""
 
     def __init__(
         self,
@@ -36,6 +38,7 @@ class ChannelResources:
         store: DedupStore | None = None,
         id_map: PayloadIdMap | None = None,
         pacer: Pacer | None = None,
+        sent_copies: SentCopies | None = None,
     ) -> None:
         self.pacer = pacer if pacer is not None else Pacer(
             max_mps=settings.max_mps, recipient_min_gap=settings.recipient_min_gap_seconds
@@ -47,6 +50,8 @@ class ChannelResources:
         self._owns_store = store is None
         self.id_map = id_map if id_map is not None else _id_map(settings.dedup_url, keyring)
         self._owns_id_map = id_map is None
+        self.sent_copies = sent_copies if sent_copies is not None else sent_copies_from_url(settings.dedup_url)
+        self._owns_sent_copies = sent_copies is None
 
     async def aclose(self) -> None:
         """Close the connections this object opened (never injected ones)."""
@@ -56,6 +61,8 @@ class ChannelResources:
             await self.store.close()
         if self._owns_id_map and isinstance(self.id_map, RedisPayloadIdMap):
             await self.id_map.close()
+        if self._owns_sent_copies:
+            await self.sent_copies.close()
 
 
 def _graph_client(settings: WhatsAppSettings, pacer: Pacer) -> GraphClient:

@@ -14,6 +14,12 @@ post-turn hook performs the privacy requests (erasure, export) the dialogue aske
 their replies where the markers were; without a hook the markers are dropped (they must never
 be rendered). The same hook moves a conversation to a person's new identity (issue 9).
 
+A failed delivery Meta reported since the person's last turn (:mod:`.delivery_statuses` sets
+the slot ``last_reply_failed`` in the encrypted conversation) gets a short notice before this
+turn's replies (labels.yml ``channel.last_reply_failed``, in the conversation's language), and
+the slot is reset (``SlotSet(last_reply_failed, None)``). Only when the slot is set does this
+cost a read and a write of the tracker; the check itself reads the tracker Rasa just saved.
+
 A :class:`Turn` is built once per Rasa agent (:mod:`.agent_turns`), not per request.
 """
 from __future__ import annotations
@@ -24,6 +30,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.shared.core.events import SlotSet
 
 import wording
 from connectors.whatsapp.inbound import CHANNEL_NAME, DirectReply, to_rasa_input
@@ -36,8 +43,12 @@ from connectors.whatsapp.updates.messages import InboundMessage
 from privacy.context import UserKeys
 from privacy.owner_tags import owner_tag
 from privacy.requests.hook import PrivacyRequests
+from privacy.store.saving import tracker_saved_in_this_request
 
-__all__ = ["Turn", "PostTurnHook", "OnNewMessage", "LanguageLookup"]
+__all__ = ["Turn", "PostTurnHook", "OnNewMessage", "LanguageLookup", "FAILED_DELIVERY_SLOT"]
+
+#: The slot (domain.yml) that records a failed delivery: a category, never Meta's error text.
+FAILED_DELIVERY_SLOT = "last_reply_failed"
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +83,8 @@ class Turn:
             messages in a ``messages`` list (:class:`.output.WhatsAppOutput`).
         language_lookup: the user's ``language`` slot, for built-in labels.
         privacy: the post-turn hook; without it privacy request markers are dropped.
+        tracker_store: Rasa's tracker store (the agent's), where failed deliveries are
+            recorded and the notice's slot is reset; None without an agent.
     """
 
     def __init__(
@@ -83,8 +96,10 @@ class Turn:
         output_factory: Callable[[], OutputChannel],
         language_lookup: LanguageLookup | None = None,
         privacy: PostTurnHook | None = None,
+        tracker_store: Any | None = None,
     ) -> None:
         self.on_new_message = on_new_message
+        self.tracker_store = tracker_store
         self.id_map = id_map
         self.references = references
         self.output_factory = output_factory
@@ -119,6 +134,7 @@ class Turn:
         # After the turn (Rasa has saved the tracker): erase/export, markers become replies.
         hook = self.privacy if self.privacy is not None else self._markers_dropped
         bot_messages = await hook.after_turn(bot_messages, user_keys, ref)
+        bot_messages = await self._failed_delivery_notice(bot_messages, user_keys, ref)
         language = await self._language(bot_messages, user_keys.pseudonym, ref)
         rendered: list[dict[str, Any]] = []
         for bot_message in bot_messages:
@@ -128,6 +144,31 @@ class Turn:
                 reply.pop(name, None)
         logger.info("message %s: dialogue produced %d reply message(s)", ref, len(rendered))
         return rendered
+
+    async def _failed_delivery_notice(
+        self, bot_messages: list[dict[str, Any]], user_keys: UserKeys, ref: str
+    ) -> list[dict[str, Any]]:
+        """The replies, led by the notice when a failed delivery was recorded; the slot reset."""
+        saved = tracker_saved_in_this_request(user_keys.pseudonym)
+        if saved is None or self.tracker_store is None or FAILED_DELIVERY_SLOT not in saved.slots:
+            return bot_messages  # (a model trained before the slot existed: no slot, no notice)
+        if not saved.get_slot(FAILED_DELIVERY_SLOT):
+            return bot_messages
+        labels = wording.current()
+        language = labels.normalize(saved.get_slot("language"))
+        notice = labels.text("channel.last_reply_failed", language)
+        try:
+            tracker = await self.tracker_store.retrieve(user_keys.pseudonym)
+            if tracker is not None:
+                tracker.update(SlotSet(FAILED_DELIVERY_SLOT, None))
+                await self.tracker_store.save(tracker)
+        except Exception as error:  # the notice may then come once more; never fail the turn for it
+            logger.warning("message %s: failed-delivery slot not reset (%s)", ref, type(error).__name__)
+        logger.info("message %s: the last reply had failed; the user is told", ref)
+        first = bot_messages[0] if bot_messages else {}
+        if isinstance(first.get("text"), str) and first["text"].strip() and not first.get("custom"):
+            return [{**first, "text": f"{notice}\n\n{first['text']}"}, *bot_messages[1:]]
+        return [{"text": notice, "language": language}, *bot_messages]
 
     @property
     def can_move(self) -> bool:

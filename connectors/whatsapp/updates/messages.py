@@ -163,13 +163,29 @@ class StatusError:
 class StatusUpdate:
     """A delivery status of a message we sent: sent, delivered, read or failed.
 
-    The recipient id is deliberately not parsed: statuses are only acknowledged and logged.
+    The recipient's identifiers (``recipient_id``: the phone number; ``recipient_user_id`` and
+    ``recipient_parent_user_id``: BSUIDs) are read only so that a failed delivery can be
+    recorded in the person's encrypted conversation and retried
+    (:mod:`connectors.whatsapp.delivery_statuses`). Like every identifier they exist in memory
+    only, are kept out of ``repr`` and are registered as sensitive before anything is logged.
     """
 
     message_id: str = field(repr=False)
     status: str
     timestamp: int | None
     errors: tuple[StatusError, ...] = ()
+    phone: str | None = field(default=None, repr=False, kw_only=True)
+    user_id: str | None = field(default=None, repr=False, kw_only=True)
+    parent_user_id: str | None = field(default=None, repr=False, kw_only=True)
+
+    def identifiers(self) -> tuple[str, ...]:
+        """Every identifier of the recipient this status carried (to mask in logs)."""
+        return tuple(v for v in (self.phone, self.user_id, self.parent_user_id) if v)
+
+    @property
+    def code(self) -> int | None:
+        """The first error's code (Meta sends one error per failed status), else None."""
+        return self.errors[0].code if self.errors else None
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ from connectors.whatsapp.updates.messages import (
     UnsupportedMessage,
     WebhookUpdate,
 )
-from connectors.whatsapp.updates.senders import Contacts, own_ids
+from connectors.whatsapp.updates.senders import Contacts, is_bsuid, own_ids
 
 __all__ = ["PayloadError", "parse_body", "parse_update", "without_lone_surrogates"]
 
@@ -247,11 +247,22 @@ def _status(raw: Any) -> StatusUpdate | None:
     status = as_str(raw.get("status"))
     if not message_id or not status:
         return None
+    # The recipient: ``recipient_id`` is the phone number (a value with letters is a BSUID),
+    # ``recipient_user_id`` the BSUID, ``recipient_parent_user_id`` the parent BSUID; any may be
+    # missing (facts: /work/shared/notes/whatsapp-usernames-bsuid.md).
+    phone = as_str(raw.get("recipient_id")).strip() or None
+    user_id = as_str(raw.get("recipient_user_id")).strip() or None
+    if phone is not None and is_bsuid(phone):
+        user_id = user_id or phone
+        phone = None
     return StatusUpdate(
         message_id=message_id,
         status=status,
         timestamp=_timestamp(raw.get("timestamp")),
         errors=tuple(_errors(raw.get("errors"))),
+        phone=phone,
+        user_id=user_id,
+        parent_user_id=as_str(raw.get("recipient_parent_user_id")).strip() or None,
     )
 
 

@@ -1,4 +1,5 @@
-"""connectors/whatsapp/intake.py: handshake, limits, signature, parsing, status logs, replay window."""
+"""connectors/whatsapp/intake.py: handshake, limits, signature, parsing, replay window
+(status logs: test_delivery_statuses.py)."""
 from __future__ import annotations
 
 import json
@@ -132,20 +133,6 @@ def test_read_returns_the_update_of_a_signed_body() -> None:
 def test_read_refuses(raw: bytes, headers: dict[str, str] | None, status: int) -> None:
     answer = intake().read(raw, signed(raw) if headers is None else headers)
     assert isinstance(answer, WebhookResponse) and answer.status == status
-
-
-def test_status_lines_name_keyed_references_never_the_wamid(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="connectors.whatsapp")
-    statuses = [
-        {"id": "wamid.out1", "recipient_id": PHONE, "status": "failed", "timestamp": "1",
-         "errors": [{"code": 131026, "title": "Message undeliverable"}]},
-        {"id": "wamid.out2", "recipient_id": PHONE, "status": "delivered", "timestamp": "1"},
-    ]
-    raw = body(statuses=statuses)
-    update = intake().read(raw, signed(raw))
-    assert isinstance(update, WebhookUpdate) and not update.messages
-    assert "code=131026" in caplog.text and "delivered" in caplog.text
-    assert "wamid." not in caplog.text and PHONE not in caplog.text
 
 
 def test_admit_registers_what_is_sensitive_for_the_lane() -> None:
