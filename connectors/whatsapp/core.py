@@ -47,6 +47,7 @@ from connectors.whatsapp.references import References
 from connectors.whatsapp.settings import DEFAULT_CLAIM_LEASE_SECONDS, WhatsAppSettings
 from connectors.whatsapp.turn import LanguageLookup, OnNewMessage, PostTurnHook, Turn
 from connectors.whatsapp.updates.messages import WebhookUpdate
+from observability.correlation import correlation_id_for, correlation_scope
 from privacy.keyring import Keyring
 
 __all__ = ["DeliveryOptions", "WebhookCore"]
@@ -174,10 +175,17 @@ class WebhookCore:
             update = self.intake.read(body, headers)
             if not isinstance(update, WebhookUpdate):
                 return update  # refused: 400/401/403/413
-            return answer_for(await self.lanes.run(update.messages, self.flow.handle, turn))
+            with correlation_scope(self._statuses_correlation_id(update)):  # each message sets its own
+                return answer_for(await self.lanes.run(update.messages, self.flow.handle, turn))
         except Exception as error:  # the edge: a real internal error, not bad input
             logger.error("webhook POST failed with an internal error: %s", type(error).__name__)
             return reply(500, "internal error")
+
+    def _statuses_correlation_id(self, update: WebhookUpdate) -> str | None:
+        """A POST with only statuses: the correlation id of its first status's wamid (else None)."""
+        if update.messages or not update.statuses:
+            return None
+        return correlation_id_for(self.references.rasa_message_id(update.statuses[0].message_id))
 
     async def receive(
         self,

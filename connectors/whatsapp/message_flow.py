@@ -29,6 +29,7 @@ from connectors.whatsapp.intake import Intake
 from connectors.whatsapp.outcome import Outcome
 from connectors.whatsapp.turn import Turn
 from connectors.whatsapp.updates.messages import IdentityChange, InboundMessage
+from observability.correlation import correlation_id_for, correlation_scope
 from privacy.backends import TrackerStorageUnavailable
 from privacy.context import UserKeys, user_context
 from privacy.errors import InvalidIdentifierError
@@ -48,6 +49,11 @@ class MessageFlow:
         self.delivery = delivery
 
     async def handle(self, message: InboundMessage, turn: Turn) -> Outcome:
+        """:meth:`_handle` with the message's correlation id on every log line (observability.correlation)."""
+        with correlation_scope(correlation_id_for(self.claims.references.rasa_message_id(message.message_id))):
+            return await self._handle(message, turn)
+
+    async def _handle(self, message: InboundMessage, turn: Turn) -> Outcome:
         stale = self.intake.admit(message)
         ref = self.claims.references.log_ref(message.message_id)
         if stale is not None:
