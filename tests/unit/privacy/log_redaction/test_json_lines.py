@@ -146,6 +146,12 @@ def test_text_format_shows_the_correlation_id(root_stream: io.StringIO) -> None:
     assert type(handler.formatter) is logging.Formatter  # the handler's own formatter is back
 
 
+def test_the_action_server_environment_keeps_the_format() -> None:
+    from privacy.action_server import action_server_environment
+
+    assert action_server_environment({"BLAUPAUSE_LOG_FORMAT": "json"})["BLAUPAUSE_LOG_FORMAT"] == "json"
+
+
 def test_unknown_format_is_refused() -> None:
     assert log_format({}) == "text" and log_format({"BLAUPAUSE_LOG_FORMAT": " JSON "}) == "json"
     with pytest.raises(LogFormatError):
