@@ -45,6 +45,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from observability.correlation import bind_correlation_id, clear_correlation_id, correlation_id_of_action_call
 from privacy.log_redaction.install import install_redaction
 from privacy.log_redaction.sensitive import clear_sensitive, register_sensitive_values
 from privacy.log_redaction.vocabulary import is_known_name, is_safe_value
@@ -168,6 +169,12 @@ def tracker_values(action_call: Any) -> list[str]:
 
 def _register_call_values(action_call: Any) -> None:
     register_sensitive_values([*tracker_values(action_call), *personal_values()], limit=_MAX_TRACKER_VALUES)
+    bind_correlation_id(correlation_id_of_action_call(action_call))  # the turn's id (observability.correlation)
+
+
+def _forget_call_values() -> None:
+    clear_sensitive()
+    clear_correlation_id()
 
 
 def _wrap_executor_run() -> None:
@@ -177,7 +184,7 @@ def _wrap_executor_run() -> None:
     for the error handler's log line (same task) and the response middleware of
     :func:`strip_sdk_error_bodies` drops them when the answer leaves.
     """
-    patch_sdk_executor_run(_register_call_values, clear_sensitive)
+    patch_sdk_executor_run(_register_call_values, _forget_call_values)
 
 
 def strip_sdk_error_bodies(app: Any) -> None:
@@ -187,7 +194,7 @@ def strip_sdk_error_bodies(app: Any) -> None:
     from sanic import response as sanic_response
 
     async def _strip(request: Any, response: Any) -> Any:
-        clear_sensitive()  # the call is answered: its tracker values are forgotten
+        _forget_call_values()  # the call is answered: its tracker values and correlation id are forgotten
         forget_personal_values()
         if response is None or response.status < 500 or request.path.rstrip("/") != "/webhook":
             return None
@@ -311,5 +318,5 @@ def install_action_server_hardening() -> None:
     _wrap_create_app()
     _wrap_executor_run()
     if _attach_to_running_sdk_app() or os.environ.get(ACTION_SERVER_ENV, "") == "1":
-        install_redaction()
+        install_redaction(role="actions")
         serve_action_server_metrics()

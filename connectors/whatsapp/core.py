@@ -54,6 +54,7 @@ from connectors.whatsapp.settings import DEFAULT_CLAIM_LEASE_SECONDS, WhatsAppSe
 from connectors.whatsapp.turn import LanguageLookup, OnNewMessage, PostTurnHook, Turn
 from connectors.whatsapp.updates.messages import WebhookUpdate
 from connectors.whatsapp.webhook_metrics import count_answer, count_get, count_refusal, now
+from observability.correlation import correlation_id_for, correlation_scope
 from privacy.keyring import Keyring
 
 __all__ = ["DeliveryOptions", "WebhookCore"]
@@ -206,13 +207,20 @@ class WebhookCore:
             update = self.intake.read(body, headers)
             if not isinstance(update, WebhookUpdate):
                 return count_refusal(update, arrived)  # refused: 400/401/403/413
-            await self.statuses.handle(update, turn)  # never raises; retries run after the answer
-            messages = bool(update.messages)
-            outcomes = await self.lanes.run(update.messages, partial(self.flow.handle, arrived=arrived), turn)
-            return count_answer(answer_for(outcomes), outcomes, messages=messages, arrived=arrived)
+            with correlation_scope(self._statuses_correlation_id(update)):  # each message sets its own
+                await self.statuses.handle(update, turn)  # never raises; retries run after the answer
+                messages = bool(update.messages)
+                outcomes = await self.lanes.run(update.messages, partial(self.flow.handle, arrived=arrived), turn)
+                return count_answer(answer_for(outcomes), outcomes, messages=messages, arrived=arrived)
         except Exception as error:  # the edge: a real internal error, not bad input
             logger.error("webhook POST failed with an internal error: %s", type(error).__name__)
             return count_answer(reply(500, "internal error"), (), messages=messages, arrived=arrived)
+
+    def _statuses_correlation_id(self, update: WebhookUpdate) -> str | None:
+        """A POST with only statuses: the correlation id of its first status's wamid (else None)."""
+        if update.messages or not update.statuses:
+            return None
+        return correlation_id_for(self.references.rasa_message_id(update.statuses[0].message_id))
 
     async def receive(
         self,

@@ -33,6 +33,7 @@ from connectors.whatsapp.outcome import Outcome
 from connectors.whatsapp.turn import Turn
 from connectors.whatsapp.updates.messages import IdentityChange, InboundMessage
 from connectors.whatsapp.webhook_metrics import now, observe_turn
+from observability.correlation import correlation_id_for, correlation_scope
 from observability.metrics import outbox_resumes
 from privacy.backends import TrackerStorageUnavailable
 from privacy.context import UserKeys, user_context
@@ -53,6 +54,11 @@ class MessageFlow:
         self.delivery = delivery
 
     async def handle(self, message: InboundMessage, turn: Turn, arrived: float | None = None) -> Outcome:
+        """:meth:`_handle` with the message's correlation id on every log line (observability.correlation)."""
+        with correlation_scope(correlation_id_for(self.claims.references.rasa_message_id(message.message_id))):
+            return await self._handle(message, turn, arrived)
+
+    async def _handle(self, message: InboundMessage, turn: Turn, arrived: float | None = None) -> Outcome:
         """Handle ``message``; ``arrived`` (``time.monotonic()`` of the webhook's arrival, default
         now) starts its turn duration, which ends when its last reply was accepted by the Graph
         API (:attr:`.claims.HeldClaim.sent_at`) or when its outcome is known."""

@@ -13,6 +13,13 @@ import os
 import traceback
 from collections.abc import Iterable, Mapping
 
+from observability.correlation import current_correlation_id
+from privacy.log_redaction.json_lines import (
+    CORRELATION_ATTR,
+    EXCEPTION_TYPE_ATTR,
+    install_log_format,
+    uninstall_log_format,
+)
 from privacy.log_redaction.masking import redact, redact_structure
 
 __all__ = [
@@ -53,7 +60,9 @@ class RedactingFilter(logging.Filter):
 
     Always returns True (it masks, it never drops). The message is formatted once
     with its arguments and the arguments are cleared, because masking a number split
-    across format string and arguments is otherwise impossible.
+    across format string and arguments is otherwise impossible. It also notes on the
+    record the correlation id current where the record was created and the type of its
+    exception (the formatters of :mod:`privacy.log_redaction.json_lines` read both).
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -63,8 +72,11 @@ class RedactingFilter(logging.Filter):
             message = _safe_str(record.msg) + " [log arguments could not be formatted]"
         record.msg = redact(message)
         record.args = None
-        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
-            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        if record.exc_info and record.exc_info[0] is not None:
+            if not hasattr(record, EXCEPTION_TYPE_ATTR):
+                setattr(record, EXCEPTION_TYPE_ATTR, record.exc_info[0].__qualname__)
+            if not record.exc_text:
+                record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
             record.exc_info = None  # the formatted (masked) text stands in; the raw exception would re-render
@@ -77,6 +89,8 @@ class RedactingFilter(logging.Filter):
                 setattr(record, name, redact(value))
             elif isinstance(value, (Mapping, list, tuple, set, frozenset)):
                 setattr(record, name, redact_structure(value))
+        if getattr(record, CORRELATION_ATTR, None) is None:
+            setattr(record, CORRELATION_ATTR, current_correlation_id())
         return True
 
 
@@ -170,6 +184,7 @@ def install_redaction(
     *,
     enforce_level: bool = True,
     environ: Mapping[str, str] | None = None,
+    role: str = "rasa",
 ) -> RedactingFilter:
     """Attach one :class:`RedactingFilter` to the given loggers, their existing
     descendants, and all their handlers (including the root logger's handlers).
@@ -186,6 +201,10 @@ def install_redaction(
     Rasa's ``ClientResponseError`` (:mod:`privacy.action_errors`). It also turns off the
     third-party INFO line per HTTP request (:func:`quiet_per_request_loggers`: httpx and
     httpcore at WARNING unless a level was configured for them explicitly).
+
+    Last, it gives every handler the line format of ``BLAUPAUSE_LOG_FORMAT`` (text or JSON
+    lines, both with the correlation id; ``role`` is ``rasa`` or ``actions``, see
+    :func:`privacy.log_redaction.json_lines.install_log_format`): logging is set up here only.
     """
     names = tuple(logger_names)
     if enforce_level:
@@ -206,6 +225,7 @@ def install_redaction(
             _attach(logger, redacting)
         for handler in logger.handlers:
             _attach(handler, redacting)
+    install_log_format(role, environ)
     return redacting
 
 
@@ -213,8 +233,9 @@ def uninstall_redaction() -> None:
     """Remove every ``RedactingFilter`` from all loggers and their handlers (tests, reloads).
 
     Also gives the loggers :func:`quiet_per_request_loggers` changed their unset level back
-    (unless their level was changed since).
+    (unless their level was changed since), and the handlers their formatters of before.
     """
+    uninstall_log_format()
     for name in sorted(_QUIETED):
         logger = logging.getLogger(name)
         if logger.level == logging.WARNING:
