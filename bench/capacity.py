@@ -22,8 +22,8 @@ lock store, Redis dedup store, a benchmark-only table and key prefix dropped aft
 operator port, observability/exposition.py), each instance is scraped before and after every
 level and the table shows what saturation looks like there.
 
-Run: ``python -m bench.capacity [--instances 1,2,3] [--rates 1,2,4,6,8] [--seconds 20] [--poisson]
-[--save]`` (the full run takes well over half an hour on 2 shared cores; smoke form:
+Run: ``python -m bench.capacity [--instances 1,2,3] [--rates 1,2,4,8,12,16] [--seconds 20] [--poisson]
+[--save]`` (the full run takes 20-30 minutes on a quiet 2-core machine, longer on a busy one; smoke form:
 ``--instances 1 --rates 1 --seconds 8``). Needs PostgreSQL and Redis on loopback.
 """
 from __future__ import annotations
@@ -65,7 +65,7 @@ __all__ = ["CapacityStack", "BalancedDriver", "measure_level", "measure", "run",
 
 FAKE_NUMBER_BASE = 4915550003001
 DEFAULT_INSTANCES = (1, 2, 3)
-DEFAULT_RATES = (1, 2, 4, 6, 8)
+DEFAULT_RATES = (1, 2, 4, 8, 12, 16)  # a quiet 2-core machine ran ~26 turns/s closed loop (docs/performance.md)
 DEFAULT_SECONDS = 20.0
 DOC = ROOT / "docs" / "operations.md"
 HEADING = "## Capacity"
@@ -247,7 +247,7 @@ async def measure(stack: CapacityStack, rates: Sequence[float], seconds: float, 
                   p99_limit_s: float) -> dict[str, Any]:
     """Warm up, then every rate from low to high against one stack; print the table and verdict."""
     driver = BalancedDriver(stack.stack)
-    pool = UserPool(FAKE_NUMBER_BASE + 100_000 * stack.instances)  # fresh users per instance count
+    pool = UserPool(FAKE_NUMBER_BASE + 1000 * (stack.instances - 1))  # fresh users per instance count
     await _warm_up(driver)
     urls = _metrics_urls(stack.stack)
     rows = []

@@ -9,7 +9,9 @@ runs last, on its own 1- and 2-instance stacks (PostgreSQL + Redis), started aft
 stopped so that no idle Rasa process holds memory or a loading one steals CPU from a measurement.
 
 Run: ``python -m bench.run_all [--full] [--only crypto,tracker_store,webhook_ack,turns,scale_out]``.
-The default run takes about 10-12 minutes, most of it loading Rasa (twice).
+The default run takes about 10-12 minutes, most of it loading Rasa (twice). ``--with-capacity`` adds
+the capacity benchmark (bench/capacity.py: 1, 2 and 3 instances at offered rates, 20-30 minutes)
+at the very end; it is never part of the default run.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import crypto, scale_out, services, tracker_store, turn_stacks, turns, webhook_ack
+from bench import capacity, crypto, scale_out, services, tracker_store, turn_stacks, turns, webhook_ack
 from bench.common import PLOT_FILE, RESULTS_FILE, load_results, parse_list, plot_latency, save_section
 
 __all__ = ["BENCHMARKS", "main"]
@@ -37,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--full", action="store_true",
                         help="longer runs: more rounds, 5,000-event trackers, 20 s per rate, 4 rounds of turns"
                              " and of scale-out")
+    parser.add_argument("--with-capacity", action="store_true",
+                        help="also run bench/capacity.py (1, 2, 3 instances at offered rates; long) at the end")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--with-postgres-redis", dest="pg", action="store_true", default=None)
     group.add_argument("--no-postgres-redis", dest="pg", action="store_false")
@@ -89,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 stacks.stop()
     if "scale_out" in chosen:
         _run_scale_out(args.full, args.pg, timings)
+    if args.with_capacity:
+        _run_capacity(args.pg, timings)
 
     results = load_results()
     plot = plot_latency(scale_out.with_plot_rows(results))
@@ -108,6 +114,16 @@ def _run_scale_out(full: bool, with_pg: bool | None, timings: dict[str, float]) 
     min_turns, rounds = (60, 4) if full else (40, 2)
     save_section("scale_out", scale_out.run(scale_out.DEFAULT_CONCURRENCY, min_turns, rounds))
     timings["scale_out"] = time.monotonic() - started
+
+
+def _run_capacity(with_pg: bool | None, timings: dict[str, float]) -> None:
+    """The capacity benchmark (only with --with-capacity) needs PostgreSQL and Redis too."""
+    if with_pg is False or not services.pg_redis_reachable():
+        print("\ncapacity skipped: needs PostgreSQL and Redis on loopback", flush=True)
+        return
+    started = time.monotonic()
+    save_section("capacity", capacity.run())
+    timings["capacity"] = time.monotonic() - started
 
 
 if __name__ == "__main__":
