@@ -114,9 +114,10 @@ def _metrics_urls(stack: LocalStack) -> list[str]:
     if metrics_url is None:
         return []
     try:
-        return [metrics_url(i) for i in range(stack.rasa_instances)]
+        urls = [metrics_url(i) for i in range(stack.rasa_instances)]
     except Exception:  # noqa: BLE001 - no port configured: the column is skipped
         return []
+    return urls if all(urls) else []
 
 
 async def _scrape(client: httpx.AsyncClient, urls: Sequence[str]) -> list[str]:

@@ -170,3 +170,34 @@ def test_doc_block_adds_the_heading_when_missing() -> None:
     assert text == f"# Operations\n\n## Capacity\n\n{BEGIN}\nfigures\n{END}\n"
     last = replace_doc_section("# Ops\n\n## Capacity\n\nintro\n", "## Capacity", "figures")
     assert last == f"# Ops\n\n## Capacity\n\nintro\n\n{BEGIN}\nfigures\n{END}\n"
+
+
+# -- load balancer and metrics ports (no processes: a stand-in for LocalStack) -------------------------
+class _Stack:
+    rasa_instances = 3
+    procs: dict[str, Any] = {}
+
+    def webhook_url(self, instance: int = 0) -> str:
+        return f"rasa{instance}"
+
+
+def test_the_load_balancer_goes_round_robin_per_post_and_can_pin_for_the_warm_up() -> None:
+    from bench.capacity import BalancedDriver
+
+    driver = BalancedDriver(_Stack())  # type: ignore[arg-type]
+    assert [driver.webhook_url("1", 0) for _ in range(4)] == ["rasa0", "rasa1", "rasa2", "rasa0"]
+    driver.pin(2)
+    assert {driver.webhook_url("1", step) for step in range(3)} == {"rasa2"}
+    driver.pin(None)
+    assert [driver.webhook_url("1", 0) for _ in range(3)] == ["rasa0", "rasa1", "rasa2"]
+
+
+def test_instance_metrics_are_scraped_only_when_the_stack_has_ports() -> None:
+    from bench.capacity import _metrics_urls
+
+    class WithPorts(_Stack):
+        def metrics_url(self, instance: int) -> str:
+            return f"http://127.0.0.1:900{instance}/metrics"
+
+    assert _metrics_urls(_Stack()) == []  # type: ignore[arg-type]
+    assert _metrics_urls(WithPorts()) == [f"http://127.0.0.1:900{i}/metrics" for i in range(3)]  # type: ignore[arg-type]
