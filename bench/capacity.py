@@ -7,8 +7,8 @@ this one offers a fixed rate, like real traffic that does not wait for the serve
 
 Load (open loop): webhooks arrive at ``rate`` per second, evenly spaced or Poisson, for
 ``--seconds`` per level, each a message of a fake user (4915550003001...) walking through
-bench/turn_drivers.py's script. A user never has two messages in flight (like a phone): an
-arrival goes to an idle user, and to a new one when all are waiting (bench/capacity_figures.py).
+bench/turn_drivers.py's script twice, then leaving. A user never has two messages in flight (like a
+phone): an arrival goes to an idle user, and to a new one when all are waiting (bench/capacity_figures.py).
 The load generator is the load balancer: round robin per POST over the instances.
 
 Webhook time: from the *scheduled* send to the HTTP answer. It includes the turn, because the
@@ -248,7 +248,7 @@ async def measure(stack: CapacityStack, rates: Sequence[float], seconds: float, 
                   p99_limit_s: float) -> dict[str, Any]:
     """Warm up, then every rate from low to high against one stack; print the table and verdict."""
     driver = BalancedDriver(stack.stack)
-    pool = UserPool(FAKE_NUMBER_BASE + 1000 * (stack.instances - 1))  # fresh users per instance count
+    pool = UserPool(FAKE_NUMBER_BASE + 10_000 * (stack.instances - 1), max_steps=2 * len(SCRIPT))  # fresh per count
     await _warm_up(driver)
     urls = _metrics_urls(stack.stack)
     rows = []

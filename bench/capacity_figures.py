@@ -70,11 +70,14 @@ class UserPool:
 
     An arrival takes the user idle longest (so users walk through the script in turn); when every
     user is waiting for an answer, a new user joins (numbers count up from ``first_number``), so
-    arrivals are never delayed: the load stays open loop however slow the answers get.
+    arrivals are never delayed: the load stays open loop however slow the answers get. A user
+    leaves after ``max_steps`` messages (None: never), so conversations stay as short as real ones
+    and a slow rate is not one ever-growing tracker.
     """
 
-    def __init__(self, first_number: int) -> None:
+    def __init__(self, first_number: int, max_steps: int | None = None) -> None:
         self._next_number = first_number
+        self._max_steps = max_steps
         self._idle: deque[str] = deque()
         self._busy: set[str] = set()
         self.steps: dict[str, int] = {}
@@ -95,7 +98,8 @@ class UserPool:
     def release(self, user: str) -> None:
         """``user``'s message was answered (or given up on): it may send again."""
         self._busy.discard(user)
-        self._idle.append(user)
+        if self._max_steps is None or self.steps[user] < self._max_steps:
+            self._idle.append(user)
 
     @property
     def size(self) -> int:
@@ -233,7 +237,7 @@ def replace_doc_section(doc: str, heading: str, generated: str) -> str:
     lines = doc.splitlines(keepends=True)
     start = next((i for i, line in enumerate(lines) if line.rstrip() == heading), None)
     if start is None:
-        return doc.rstrip("\n") + f"\n\n{heading}\n\n{block}\n"
+        return (doc.rstrip("\n") + "\n\n" if doc.strip() else "") + f"{heading}\n\n{block}\n"
     end = next((i for i in range(start + 1, len(lines))
                 if lines[i].startswith("#") and lines[i].split(" ", 1)[0] == level), len(lines))
     body = "".join(lines[start:end]).rstrip("\n")

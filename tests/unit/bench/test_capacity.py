@@ -74,6 +74,16 @@ def test_the_user_idle_longest_sends_next() -> None:
     assert pool.size == 3
 
 
+def test_a_user_leaves_after_its_conversation() -> None:
+    pool = UserPool(10, max_steps=2)
+    sent = []
+    for _ in range(5):  # one message at a time: without a limit one user would send all five
+        user, step = pool.acquire()
+        sent.append((user, step))
+        pool.release(user)
+    assert sent == [("10", 0), ("10", 1), ("11", 0), ("11", 1), ("12", 0)]
+
+
 # -- figures ----------------------------------------------------------------------------------
 def test_failed_and_lost_webhooks_count_as_the_timeout() -> None:
     assert latencies_with_lost([0.1, None, 12.0, 9.0]) == [0.1, LOST_AFTER_S, LOST_AFTER_S, 9.0]
@@ -166,6 +176,7 @@ def test_doc_block_goes_at_the_end_of_its_section_and_is_replaced_next_time() ->
 
 
 def test_doc_block_adds_the_heading_when_missing() -> None:
+    assert replace_doc_section("", "## Capacity", "figures") == f"## Capacity\n\n{BEGIN}\nfigures\n{END}\n"
     text = replace_doc_section("# Operations\n", "## Capacity", "figures")
     assert text == f"# Operations\n\n## Capacity\n\n{BEGIN}\nfigures\n{END}\n"
     last = replace_doc_section("# Ops\n\n## Capacity\n\nintro\n", "## Capacity", "figures")
