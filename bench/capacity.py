@@ -201,7 +201,7 @@ async def measure_level(driver: BalancedDriver, pool: UserPool, rate: float, sec
     serving_cpu = sum(v for name, v in cpu.items() if name != LOADGEN)
     row.update(
         instances=driver.stack.rasa_instances,
-        users=pool.size,
+        users_so_far=pool.size,  # fake users who sent so far (the pool lives across levels)
         errors={kind: sum(1 for t, _ in results if t.error == kind) for kind in {t.error for t, _ in results if t.error}},
         rasa_cores=cores_used(rasa_cpu, wall),
         serving_cpu_ms_per_msg=serving_cpu * 1000 / len(results) if results else _NAN,
