@@ -11,7 +11,9 @@ Start-up time and resident memory (bench/startup.py) come last: cold starts of t
 The CPU profile (bench/profile.py, py-spy) is a separate command; it needs ptrace rights.
 
 Run: ``python -m bench.run_all [--full] [--only crypto,tracker_store,webhook_ack,turns,scale_out,startup]``.
-The default run takes about 13-15 minutes, most of it loading Rasa (four times).
+The default run takes about 13-15 minutes, most of it loading Rasa (four times). ``--with-capacity`` adds
+the capacity benchmark (bench/capacity.py: 1, 2 and 3 instances at offered rates, 20-30 minutes)
+at the very end; it is never part of the default run.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import crypto, scale_out, services, startup, tracker_store, turn_stacks, turns, webhook_ack
+from bench import capacity, crypto, scale_out, services, startup, tracker_store, turn_stacks, turns, webhook_ack
 from bench.common import PLOT_FILE, RESULTS_FILE, load_results, parse_list, plot_latency, save_section
 
 __all__ = ["BENCHMARKS", "main"]
@@ -39,6 +41,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--full", action="store_true",
                         help="longer runs: more rounds, 5,000-event trackers, 20 s per rate, 4 rounds of turns"
                              " and of scale-out")
+    parser.add_argument("--with-capacity", action="store_true",
+                        help="also run bench/capacity.py (1, 2, 3 instances at offered rates; long) at the end")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--with-postgres-redis", dest="pg", action="store_true", default=None)
     group.add_argument("--no-postgres-redis", dest="pg", action="store_false")
@@ -95,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         started = time.monotonic()
         save_section("startup", startup.run(rounds=2 if args.full else 1, with_scale=args.pg))
         timings["startup"] = time.monotonic() - started
+    if args.with_capacity:
+        _run_capacity(args.pg, timings)
 
     results = load_results()
     plot = plot_latency(scale_out.with_plot_rows(results))
@@ -114,6 +120,16 @@ def _run_scale_out(full: bool, with_pg: bool | None, timings: dict[str, float]) 
     min_turns, rounds = (60, 4) if full else (40, 2)
     save_section("scale_out", scale_out.run(scale_out.DEFAULT_CONCURRENCY, min_turns, rounds))
     timings["scale_out"] = time.monotonic() - started
+
+
+def _run_capacity(with_pg: bool | None, timings: dict[str, float]) -> None:
+    """The capacity benchmark (only with --with-capacity) needs PostgreSQL and Redis too."""
+    if with_pg is False or not services.pg_redis_reachable():
+        print("\ncapacity skipped: needs PostgreSQL and Redis on loopback", flush=True)
+        return
+    started = time.monotonic()
+    save_section("capacity", capacity.run())
+    timings["capacity"] = time.monotonic() - started
 
 
 if __name__ == "__main__":
