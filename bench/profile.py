@@ -40,6 +40,8 @@ from bench.turn_stacks import BenchStacks
 from harness.local_stack import LocalStack
 
 PROFILE_DIR = ROOT / "docs" / "profiles"
+RAW_DIR = ROOT / "bench" / "results" / "profiles"  # the collapsed stacks, kept for other tools (not committed)
+SPINE = 0.6  # frames on more than this share of the stacks are the call spine, not an item
 
 #: Named items: a regular expression over frames "func (path)"; a sample counts if any frame matches.
 ITEMS: dict[str, str] = {
@@ -89,6 +91,8 @@ async def profile_variant(name: str, driver: Driver, pid: int, *, users: int, se
     _, errors = recorder.communicate()
     if recorder.returncode != 0 or not raw.exists():
         raise SystemExit(f"py-spy failed for {name}: {errors.decode(errors='replace')[-400:]}")
+    RAW_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(raw, RAW_DIR / f"rasa-{name}.txt")
     stacks = parse_collapsed(raw.read_text(encoding="utf-8"))
     return {"name": name, "stacks": stacks, "turns": turns, "wall_s": wall, "samples": sum(stacks.values())}
 
@@ -97,20 +101,26 @@ def _report(results: Sequence[dict[str, Any]], save_svg: bool) -> dict[str, Any]
     summary: dict[str, Any] = {}
     for result in results:
         stacks: Stacks = result["stacks"]
-        rows = top_frames(stacks, 15, by="total")
+        # The call spine (Sanic, the route, Rasa's handle_message) is on every stack: the table
+        # shows the frames below it, by inclusive share, and separately the leaves by self share.
+        rows = [row for row in top_frames(stacks, 60, by="total") if row.total_share < SPINE][:15]
         print_table(
-            f"{result['name']}: top frames by inclusive share ({result['samples']} samples, {result['turns']} turns "
-            f"in {result['wall_s']:.0f} s, {result['samples'] / max(result['turns'], 1):.1f} samples/turn)",
+            f"{result['name']}: top frames below the call spine, by inclusive share ({result['samples']} samples, "
+            f"{result['turns']} turns in {result['wall_s']:.0f} s, "
+            f"{result['samples'] / max(result['turns'], 1):.1f} samples/turn)",
             ["frame", "total %", "self %"],
             [(row.frame[:110], f"{row.total_share:.1%}", f"{row.self_share:.1%}") for row in rows],
         )
+        leaves = top_frames(stacks, 15, by="self")
+        print_table(f"{result['name']}: top frames by self share (where the CPU is spent)", ["frame", "self %", "total %"],
+                    [(row.frame[:110], f"{row.self_share:.1%}", f"{row.total_share:.1%}") for row in leaves])
         items = {item: share_matching(stacks, pattern) for item, pattern in ITEMS.items()}
         summary[result["name"]] = {
             "samples": result["samples"], "turns": result["turns"],
             "samples_per_turn": result["samples"] / max(result["turns"], 1),
             "items": items,
             "top_total": [(r.frame, r.total_share, r.self_share) for r in rows],
-            "top_self": [(r.frame, r.total_share, r.self_share) for r in top_frames(stacks, 15, by="self")],
+            "top_self": [(r.frame, r.total_share, r.self_share) for r in leaves],
         }
         if save_svg:
             PROFILE_DIR.mkdir(parents=True, exist_ok=True)
@@ -160,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         before.workdir.mkdir(parents=True, exist_ok=True)
         try:
             with ThreadPoolExecutor(2) as pool:
-                for future in [pool.submit(stacks.start), pool.submit(before.start)]:
+                for future in [pool.submit(stacks.start, 1200.0), pool.submit(before.start, 1200.0)]:
                     future.result()
             results = asyncio.run(_run(stacks, before, args, workdir))
         finally:
