@@ -64,7 +64,10 @@ class AgentTurns:
             make_fail_closed(tracker_store, EncryptedTrackerStore)
         privacy = PrivacyRequests.for_agent(agent, outboxes=self._core.store, payload_ids=self._core.id_map)
         language = TrackerLanguage(tracker_store) if tracker_store is not None else None
-        return self._core.turn(self._on_new_message, language_lookup=language, privacy=privacy, tracker_store=tracker_store)
+        return self._core.turn(
+            self._on_new_message, language_lookup=language, privacy=privacy, tracker_store=tracker_store,
+            lock_store=getattr(agent, "lock_store", None),
+        )
 
 
 def _same(built_for: tuple[Any, Any], now: tuple[Any, Any]) -> bool:

@@ -185,11 +185,12 @@ class WebhookCore:
         language_lookup: LanguageLookup | None = None,
         privacy: PostTurnHook | None = None,
         tracker_store: Any | None = None,
+        lock_store: Any | None = None,
     ) -> Turn:
         """A turn with this core's payload ids, references and output channel."""
         return Turn(
             on_new_message, id_map=self.id_map, references=self.references, output_factory=self.output_factory,
-            language_lookup=language_lookup, privacy=privacy, tracker_store=tracker_store,
+            language_lookup=language_lookup, privacy=privacy, tracker_store=tracker_store, lock_store=lock_store,
         )
 
     async def handle(

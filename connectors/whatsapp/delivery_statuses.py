@@ -35,6 +35,7 @@ from typing import Any
 
 from rasa.shared.core.events import SlotSet
 
+from connectors.whatsapp.conversation_writes import append_events
 from connectors.whatsapp.delivery import Delivery
 from connectors.whatsapp.graph.errors import GraphAPIError
 from connectors.whatsapp.identities import Identities
@@ -171,13 +172,13 @@ class DeliveryStatuses:
             return
         try:
             with user_context(keys):
-                tracker = await store.retrieve(keys.pseudonym)
-                if tracker is None or not tracker.events:
-                    logger.info("outbound message %s: failure not recorded: no conversation", ref)
-                    self._count("unknown_message", code)
-                    return
-                tracker.update(SlotSet(FAILED_DELIVERY_SLOT, category_of(code)))
-                await store.save(tracker)
+                recorded = await append_events(
+                    store, turn.lock_store, keys.pseudonym, [SlotSet(FAILED_DELIVERY_SLOT, category_of(code))]
+                )
+            if not recorded:
+                logger.info("outbound message %s: failure not recorded: no conversation", ref)
+                self._count("unknown_message", code)
+                return
         except Exception as error:  # TrackerStorageUnavailable, a crypto error: 200 all the same
             logger.warning("outbound message %s: failure not recorded: tracker store %s", ref, type(error).__name__)
             self._count("store_error", code)

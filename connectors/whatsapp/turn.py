@@ -33,6 +33,7 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.core.events import SlotSet
 
 import wording
+from connectors.whatsapp.conversation_writes import append_events
 from connectors.whatsapp.inbound import CHANNEL_NAME, DirectReply, to_rasa_input
 from connectors.whatsapp.outbox import ADDRESS_FIELDS
 from connectors.whatsapp.paging import resolve_reply_id
@@ -85,6 +86,7 @@ class Turn:
         privacy: the post-turn hook; without it privacy request markers are dropped.
         tracker_store: Rasa's tracker store (the agent's), where failed deliveries are
             recorded and the notice's slot is reset; None without an agent.
+        lock_store: the agent's lock store, held around those writes (:mod:`.conversation_writes`).
     """
 
     def __init__(
@@ -97,9 +99,11 @@ class Turn:
         language_lookup: LanguageLookup | None = None,
         privacy: PostTurnHook | None = None,
         tracker_store: Any | None = None,
+        lock_store: Any | None = None,
     ) -> None:
         self.on_new_message = on_new_message
         self.tracker_store = tracker_store
+        self.lock_store = lock_store
         self.id_map = id_map
         self.references = references
         self.output_factory = output_factory
@@ -158,10 +162,7 @@ class Turn:
         language = labels.normalize(saved.get_slot("language"))
         notice = labels.text("channel.last_reply_failed", language)
         try:
-            tracker = await self.tracker_store.retrieve(user_keys.pseudonym)
-            if tracker is not None:
-                tracker.update(SlotSet(FAILED_DELIVERY_SLOT, None))
-                await self.tracker_store.save(tracker)
+            await append_events(self.tracker_store, self.lock_store, user_keys.pseudonym, [SlotSet(FAILED_DELIVERY_SLOT, None)])
         except Exception as error:  # the notice may then come once more; never fail the turn for it
             logger.warning("message %s: failed-delivery slot not reset (%s)", ref, type(error).__name__)
         logger.info("message %s: the last reply had failed; the user is told", ref)
