@@ -130,6 +130,13 @@ def test_promtool_accepts_the_alert_rules() -> None:
     assert "SUCCESS" in result.stdout
 
 
+def test_the_alerts_fire_on_synthetic_series() -> None:
+    """ops/prometheus/alerts.test.yml: promtool's rule unit tests (labels, annotations, ``for:``)."""
+    result = subprocess.run([_promtool(), "test", "rules", str(ALERTS.with_name("alerts.test.yml"))],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_promtool_accepts_the_example_scrape_config() -> None:
     result = subprocess.run([_promtool(), "check", "config", "--syntax-only", str(SCRAPE_EXAMPLE)],
                             capture_output=True, text=True, timeout=60)
@@ -188,3 +195,17 @@ def test_the_dashboard_takes_its_prometheus_from_a_variable_and_covers_every_fam
     for panel in dashboard["panels"]:
         if panel.get("targets"):
             assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+
+
+# ------------------------------------------------------------------------- the harness's operator ports
+
+def test_local_stack_gives_every_process_its_own_operator_port(tmp_path: Path) -> None:
+    from harness.local_stack import LocalStack
+
+    stack = LocalStack(tmp_path, rasa_instances=3)
+    ports = [stack.rasa_env(i)["BLAUPAUSE_METRICS_PORT"] for i in range(3)]
+    actions = stack.actions_env()
+    assert len(set(ports)) == 3 and actions["BLAUPAUSE_ACTIONS_METRICS_PORT"] not in ports
+    assert "BLAUPAUSE_METRICS_PORT" not in stack.env() and "BLAUPAUSE_METRICS_PORT" not in actions
+    assert stack.metrics_url(2) == f"http://127.0.0.1:{ports[2]}/metrics"
+    assert stack.actions_metrics_url == f"http://127.0.0.1:{actions['BLAUPAUSE_ACTIONS_METRICS_PORT']}/metrics"
