@@ -18,6 +18,7 @@ fails (``scripts/ensure_services.sh`` installs the package there).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -42,6 +43,7 @@ from tests.support.servers import in_ci
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 RULES = REPO_ROOT / "ops" / "prometheus" / "alerts.yml"
+DASHBOARD = REPO_ROOT / "ops" / "grafana" / "blaupause-dashboard.json"
 PHONE = "4915550000201"
 BSUID = "DE.20120120120120ab"
 PROFILE_NAME = "Erika Testfrau"
@@ -80,6 +82,7 @@ class Prometheus:
         config_file = workdir / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
         self.log = workdir / "prometheus.log"
+        self.replies = self.faults_served = 0  # what the stand-in saw, set by the fixture
         self.proc = subprocess.Popen(
             [binary, f"--config.file={config_file}", f"--storage.tsdb.path={workdir / 'tsdb'}",
              f"--web.listen-address=127.0.0.1:{self.port}"],
@@ -168,6 +171,8 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
         stack.inject_faults(status=400, code=130429, count=1)
         asyncio.run(_deliver(stack, mp.payload(mp.text(PHONE, "Hilfe"), profile_name=PROFILE_NAME), PHONE, settle=2.0))
         prometheus.wait_for_scrape_after(time.time())
+        prometheus.replies = len(stack.sent_to(PHONE))
+        prometheus.faults_served = len(httpx.get(f"{stack.graph_url}/_standin/faults", timeout=5).json()["served"])
         yield prometheus
     finally:
         if prometheus is not None:
@@ -176,6 +181,11 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
 
 
 # ------------------------------------------------------------------------- works without the instrumentation
+
+def test_the_conversation_and_the_fault_run_reached_meta(scraped: Prometheus) -> None:
+    assert scraped.replies >= 3, "greeting, job search and help were answered"
+    assert scraped.faults_served == 3, "the two 500s and the 130429 were served"
+
 
 def test_every_target_is_up_with_its_process_metrics(scraped: Prometheus) -> None:
     up = {(r["metric"]["job"], r["metric"]["instance"]): r["value"][1] for r in scraped.query('up{job=~"blaupause.*"}')}
@@ -198,6 +208,21 @@ def test_the_alert_rules_are_loaded_and_healthy(scraped: Prometheus) -> None:
     assert {name: h for name, h in health.items() if h[0] != "ok"} == {}
     firing = scraped.query('ALERTS{alertstate="firing", alertname=~"BlaupauseTargetDown|BlaupauseNotReady"}')
     assert firing == [], firing
+
+
+def test_prometheus_parses_every_dashboard_query_and_rule(scraped: Prometheus) -> None:
+    """promtool checks the rules; the dashboard's PromQL only a real Prometheus can parse."""
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
+    exprs += [rule["expr"] for group in yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
+              for rule in group["rules"]]
+    refused = {}
+    for expr in exprs:
+        promql = expr.replace("$__rate_interval", "1m").replace("$instance", ".*")
+        answer = httpx.get(f"{scraped.url}/api/v1/query", params={"query": promql}, timeout=10).json()
+        if answer["status"] != "success":
+            refused[expr] = answer.get("error")
+    assert not refused, refused
 
 
 def test_no_label_value_contains_personal_data(scraped: Prometheus) -> None:
