@@ -25,6 +25,7 @@ test-unit: setup             ## pytest suites (PostgreSQL and Redis tests need t
 	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e"
 
 test-e2e: train              ## the trained assistant driven through the WhatsApp webhook
+	@bash scripts/ensure_services.sh
 	$(PY) -m pytest -q -p no:cacheprovider -m "e2e and not reliability"
 
 test-reliability: train      ## storm, Graph faults, database outages, kill -9, fuzzing (bounded form)

@@ -81,6 +81,9 @@ class LocalStack:
         self.graph_port = free_port()
         self.actions_port = free_port()
         self.rasa_ports = [free_port() for _ in range(self.rasa_instances)]
+        # Operator ports (observability/exposition.py): one per process, scraped each on its own.
+        self.metrics_ports = [free_port() for _ in range(self.rasa_instances)]
+        self.actions_metrics_port = free_port()
         self.graph_url = f"http://127.0.0.1:{self.graph_port}"
         self.db_path = self.workdir / "trackers.db"
         if self.tracker_store_url is None:
@@ -96,10 +99,20 @@ class LocalStack:
     def webhook_urls(self) -> List[str]:
         return [self.webhook_url(i) for i in range(self.rasa_instances)]
 
+    def metrics_url(self, instance: int = 0) -> str:
+        """``GET /metrics`` of one Rasa instance's operator port (``BLAUPAUSE_METRICS_PORT``)."""
+        return f"http://127.0.0.1:{self.metrics_ports[instance]}/metrics"
+
+    @property
+    def actions_metrics_url(self) -> str:
+        """``GET /metrics`` of the action server's operator port (``BLAUPAUSE_ACTIONS_METRICS_PORT``)."""
+        return f"http://127.0.0.1:{self.actions_metrics_port}/metrics"
+
     # -- lifecycle -------------------------------------------------------------------------
     def env(self) -> Dict[str, str]:
         env = dict(os.environ)
-        for name in ("LLM_BASE_URL", "LLM_MODEL", "BLAUPAUSE_ENV", "WHATSAPP_DEDUP_URL", "PRIVACY_OLD_KEYS"):
+        for name in ("LLM_BASE_URL", "LLM_MODEL", "BLAUPAUSE_ENV", "WHATSAPP_DEDUP_URL", "PRIVACY_OLD_KEYS",
+                     "BLAUPAUSE_METRICS_PORT", "BLAUPAUSE_ACTIONS_METRICS_PORT"):
             env.pop(name, None)
         env.update(
             RASA_TELEMETRY_ENABLED="false",
@@ -123,7 +136,15 @@ class LocalStack:
 
     def actions_env(self) -> Dict[str, str]:
         """The action server's environment: :meth:`env` through the allowlist (no key, no Meta secret)."""
-        return action_server_environment(self.env())
+        env = self.env()
+        env["BLAUPAUSE_ACTIONS_METRICS_PORT"] = str(self.actions_metrics_port)
+        return action_server_environment(env)
+
+    def rasa_env(self, instance: int = 0) -> Dict[str, str]:
+        """One Rasa instance's environment: :meth:`env` plus its own operator port."""
+        env = self.env()
+        env["BLAUPAUSE_METRICS_PORT"] = str(self.metrics_ports[instance])
+        return env
 
     def _endpoints_file(self) -> Path:
         text = (ROOT / "endpoints.yml").read_text(encoding="utf-8").replace(
@@ -165,7 +186,7 @@ class LocalStack:
             self._spawn(f"rasa{index}", [
                 str(bin_dir / "rasa"), "run", "--model", str(self.model), "--credentials", "credentials.yml",
                 "--endpoints", str(endpoints), "--interface", "127.0.0.1", "--port", str(port), *debug,
-            ], env)
+            ], self.rasa_env(index))
         self._wait(f"{self.graph_url}/_standin/messages", timeout)
         self._wait(f"http://127.0.0.1:{self.actions_port}/health", timeout)
         for port in self.rasa_ports:

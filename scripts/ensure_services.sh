@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts the loopback PostgreSQL and Redis used by the scale-out tests, if they are installed
-# here and not running. On a machine without them nothing happens: those tests then skip with
+# here and not running; under CI=true installs Prometheus (and promtool) if missing. On a machine without them nothing happens: those tests then skip with
 # a message (or fail under CI=true, where they must run).
 set -uo pipefail
 if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
@@ -13,6 +13,19 @@ if command -v redis-cli >/dev/null && ! redis-cli -h 127.0.0.1 -p 6379 ping >/de
   if command -v redis-server >/dev/null; then
     echo "services: starting Redis"
     redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
+  fi
+fi
+# Prometheus (tests/e2e/test_prometheus_scrape.py) and promtool (tests/unit/observability/test_ops_files.py)
+# come from Debian's prometheus package. Installed only under CI=true, where those tests must run.
+if [ "${CI:-}" = "true" ] && [ ! -x /usr/bin/prometheus ]; then
+  echo "services: installing Debian's prometheus package (for the Prometheus e2e test and promtool)"
+  SUDO=""
+  if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
+  if ! { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus \
+         || { $SUDO apt-get update -q && $SUDO env DEBIAN_FRONTEND=noninteractive \
+              apt-get install -y --no-install-recommends prometheus; }; }; then
+    echo "services: ERROR: apt-get could not install prometheus; the Prometheus e2e test and the promtool" >&2
+    echo "services: checks will fail under CI=true. Install it by hand: apt-get install prometheus" >&2
   fi
 fi
 exit 0
