@@ -70,7 +70,7 @@ STORE_OPERATIONS = frozenset({"retrieve", "save", "keys", "delete"})
 CRYPTO_KINDS = frozenset({"key_derivation", "decrypt", "encrypt", "tampered"})
 #: Statuses Meta reports for messages we sent (https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#statuses-object).
 DELIVERY_STATUSES = frozenset({"sent", "delivered", "read", "failed", "deleted", "warning"})
-#: What the channel did about a failed delivery status (docs/operations.md, "Failed deliveries").
+#: What the channel did about a failed delivery status (docs/whatsapp-delivery.md, "Delivery statuses").
 FAILED_DELIVERY_ACTIONS = frozenset({"recorded", "retried", "not_retryable", "unknown_message", "store_error"})
 PROVIDER_OUTCOMES = frozenset({"ok", "empty", "error", "timeout", "rate_limited", "bad_response"})
 LLM_OUTCOMES = frozenset({"ok", "error", "timeout", "rate_limited", "bad_response", "refused", "disabled"})
