@@ -151,6 +151,15 @@ async def _deliver(stack: LocalStack, body: Dict[str, Any], address: str, settle
         await asyncio.sleep(0.1)
 
 
+UNDELIVERABLE = {"code": 131026, "title": "Message undeliverable"}
+
+
+async def _post_statuses(stack: LocalStack, statuses: List[Dict[str, Any]]) -> None:
+    async with WebhookSender(stack.webhook_url(), stack.app_secret) as sender:
+        delivery = await sender.send(mp.payload(statuses=statuses))
+    assert delivery.delivered, delivery
+
+
 @pytest.fixture(scope="module")
 def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
     """The stack after the conversation and the fault run, and a Prometheus that scraped it since."""
@@ -170,7 +179,13 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
         stack.inject_faults(status=500, code=131000, count=2)
         stack.inject_faults(status=400, code=130429, count=1)
         asyncio.run(_deliver(stack, mp.payload(mp.text(PHONE, "Hilfe"), profile_name=PROFILE_NAME), PHONE, settle=2.0))
+        # Meta's status webhooks for what we sent: every reply "sent", the last one then failed
+        # (131026, undeliverable: not retried, recorded in the conversation).
+        wamids = [m["wamid"] for m in stack.sent_to(PHONE)]
+        asyncio.run(_post_statuses(stack, [mp.status(w, PHONE, "sent") for w in wamids]))
+        asyncio.run(_post_statuses(stack, [mp.status(wamids[-1], PHONE, "failed", errors=[UNDELIVERABLE])]))
         prometheus.wait_for_scrape_after(time.time())
+        time.sleep(3)  # a few rule evaluations (every second) on the scraped figures
         prometheus.replies = len(stack.sent_to(PHONE))
         prometheus.faults_served = len(httpx.get(f"{stack.graph_url}/_standin/faults", timeout=5).json()["served"])
         yield prometheus
@@ -254,3 +269,26 @@ def test_the_graph_fault_run_shows_errors_and_retries(scraped: Prometheus) -> No
 
 def test_the_job_search_is_counted_by_the_action_server(scraped: Prometheus) -> None:
     assert scraped.value('sum(blaupause_job_provider_requests_total{job="blaupause-actions"})') > 0
+
+
+def test_delivery_statuses_are_counted_by_code(scraped: Prometheus) -> None:
+    assert scraped.value('sum(blaupause_delivery_statuses_total{status="sent"})') >= 3
+    assert scraped.value('sum(blaupause_delivery_statuses_total{status="failed", code="131026"})') == 1
+    assert scraped.value('sum(blaupause_failed_deliveries_handled_total{code="131026"})') == 1
+
+
+def test_the_fault_run_trips_the_graph_and_delivery_alerts(scraped: Prometheus) -> None:
+    """The fault run puts the Graph API and delivery alerts into ``pending`` (their ``for:`` is
+    10-15 minutes, longer than this test), and no other alert; the states are printed for the record."""
+    deadline = time.monotonic() + 20
+    while True:
+        alerts = {(a["labels"]["alertname"], a["state"]) for a in scraped.api("alerts")["alerts"]}
+        names = {name for name, _ in alerts}
+        if {"BlaupauseGraphApiErrors", "BlaupauseDeliveryFailures"} <= names or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    print("alerts after the fault run:", sorted(alerts))
+    assert {"BlaupauseGraphApiErrors", "BlaupauseDeliveryFailures"} <= names, alerts
+    assert names <= {"BlaupauseGraphApiErrors", "BlaupauseDeliveryFailures", "BlaupauseWebhookSlow",
+                     "BlaupauseTurnLatencyHigh"}, alerts  # slow turns: a loaded CI machine may trip these
+    assert not {"BlaupauseTargetDown", "BlaupauseNotReady", "BlaupauseCryptoErrors"} & names, alerts

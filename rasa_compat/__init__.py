@@ -29,7 +29,12 @@ Adjustments:
   custom action result (re-checking the schema against the meta-schema and building a new
   validator each time: 27-37 % of the Rasa process's CPU under load, issue 12), by a
   validator built once for the same schema; same result, same ``ValidationError`` and
-  message. :func:`install_hot_path` installs it (the channel calls it once at start-up).
+  message.
+- :func:`cache_event_type_lookup`: replaces ``Event.resolve_by_type``, which walks every
+  ``Event`` subclass (with ``inspect.isabstract``) for each event read from a store, by a
+  table built once in the same order (rebuilt when a new subclass appears); same result.
+  These two live in :mod:`rasa_compat.hot_path`; :func:`install_hot_path` installs them (the
+  channel calls it once at start-up).
 - rasa-sdk (the action server, guarded by :func:`require_rasa_sdk`):
   :func:`patch_sdk_executor_run` (``ActionExecutor.run``), :func:`patch_sdk_create_app`
   (``rasa_sdk.endpoint.create_app``) and :func:`running_sdk_app` (Sanic's private app
@@ -60,6 +65,7 @@ __all__ = [
     "running_sdk_app",
     "log_lock_deletion",
     "compile_action_result_validation",
+    "cache_event_type_lookup",
     "install_hot_path",
 ]
 
@@ -79,7 +85,7 @@ def _require(package: str, written_for: str, adjustment: str) -> None:
     if installed != written_for and not installed.startswith(written_for + "."):
         raise RasaVersionError(
             f"rasa_compat.{adjustment} was written for {package} {written_for}.x, but {package} {installed} is "
-            f"installed: re-check it against the new version (see rasa_compat.py) before upgrading"
+            f"installed: re-check it against the new version (see rasa_compat/__init__.py) before upgrading"
         )
 
 
@@ -249,79 +255,6 @@ def log_lock_deletion(lock_store: Any, conversation_id: str, deleted: bool) -> N
     lock_store._log_deletion(conversation_id, deleted)
 
 
-_VALIDATION_MARK = "_blaupause_compiled_validator"
-
-
-def compile_action_result_validation() -> bool:
-    """Validate custom action results with a validator built once, not per call.
-
-    Why: Rasa 3.6's ``RemoteAction._validate_action_result`` calls
-    ``jsonschema.validate(result, self.action_response_format_spec())`` for every custom
-    action result; ``jsonschema.validate`` checks the schema against its meta-schema and
-    builds a new validator on every call, the biggest single item in the Rasa process's
-    profile. The replacement does what ``jsonschema.validate`` (4.17) does, minus the repeated
-    parts: ``validator_for(schema)`` and ``check_schema`` once, then per call
-    ``best_match(validator.iter_errors(result))`` raised as is. Rasa's wrapping is kept
-    as in 3.6: on a ``ValidationError`` its message gets Rasa's hint appended and the error is
-    re-raised; True otherwise. A subclass that overrides ``action_response_format_spec``
-    keeps Rasa's original method (its schema may differ).
-
-    Idempotent. Returns False when Rasa is not importable (the action server).
-    """
-    try:
-        from rasa.core.actions import action as rasa_action
-    except ImportError:
-        return False
-    require_rasa(WRITTEN_FOR, "compile_action_result_validation")
-    from jsonschema import ValidationError
-    from jsonschema.exceptions import best_match
-    from jsonschema.validators import validator_for
-
-    remote = rasa_action.RemoteAction
-    schema = remote.action_response_format_spec()
-    validator_class = validator_for(schema)
-    validator_class.check_schema(schema)
-    validator = validator_class(schema)
-    base_spec = remote.action_response_format_spec  # a staticmethod: the same function object each time
-
-    def wrap(original: Any) -> Any:
-        def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
-            if type(self).action_response_format_spec is not base_spec:
-                return original(self, result)  # pragma: no cover - no such subclass in Rasa 3.6
-            error: Optional[ValidationError] = best_match(validator.iter_errors(result))
-            if error is None:
-                return True
-            error.message += (
-                f". Failed to validate Action server response from API, "
-                f"make sure your response from the Action endpoint is valid. "
-                f"For more information about the format visit "
-                f"{rasa_action.DOCS_BASE_URL}/custom-actions"
-            )
-            raise error
-
-        return _validate_action_result
-
-    _wrap_once(remote, "_validate_action_result", _VALIDATION_MARK, wrap)
-    return True
-
-
-def install_hot_path(env: Mapping[str, str] | None = None) -> bool:
-    """Install every adjustment that takes waste out of Rasa 3.6's turn (once per process; idempotent).
-
-    Called by the WhatsApp channel at start-up (``WhatsAppInput.from_credentials``). Today:
-    :func:`compile_action_result_validation`. Raises :class:`RasaVersionError` on another
-    Rasa version; returns False when Rasa is not importable, or when ``BLAUPAUSE_RASA_HOT_PATH=off``
-    (in ``env``, default the process environment): Rasa's own code then runs unchanged, which
-    bench/profile.py uses to profile the turn before and after.
-    """
-    import os
-
-    switch = (env if env is not None else os.environ).get("BLAUPAUSE_RASA_HOT_PATH", "on").strip().lower()
-    if switch in ("off", "0", "false", "no"):
-        return False
-    return compile_action_result_validation()
-
-
 # ----------------------------------------------------------------------------- the action server
 
 
@@ -388,3 +321,8 @@ def running_sdk_app() -> Any:
     if "rasa_sdk" in sys.modules:
         require_rasa_sdk(WRITTEN_FOR, "running_sdk_app")
     return Sanic._app_registry.get(_SDK_APP_NAME)
+
+
+# The hot-path adjustments live in their own module; imported last because they use the
+# helpers above (require_rasa, _wrap_once).
+from rasa_compat.hot_path import cache_event_type_lookup, compile_action_result_validation, install_hot_path  # noqa: E402
