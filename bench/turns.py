@@ -3,8 +3,9 @@
 Why: the WhatsApp channel adds signature checks, key derivation, an encrypted tracker store, a
 sealed outbox and Graph API calls to every turn. This measures what that costs against the
 cheapest way to talk to the same model: Rasa's REST channel with the in-memory tracker store.
-Targets: WhatsApp + encrypted SQLite reaches >= 90 % of REST's throughput, with p99 turn latency
-within 1.2x of REST's, at every concurrency.
+Targets (issue 12; issue 5 asked for >= 0.9x and <= 1.2x): WhatsApp + encrypted SQLite reaches
+>= 1.2x REST's throughput, with p99 turn latency at most REST's (<= 1.0x), at every concurrency;
+the Rasa process's CPU milliseconds per turn are printed for both.
 
 Variants (same model, same action server code, same machine):
 
@@ -65,8 +66,8 @@ __all__ = ["FAKE_NUMBER_BASE", "measure", "run", "main"]
 logger = logging.getLogger(__name__)
 
 FAKE_NUMBER_BASE = 4915550000401
-TARGET_THROUGHPUT_RATIO = 0.9
-TARGET_P99_RATIO = 1.2
+TARGET_THROUGHPUT_RATIO = 1.2
+TARGET_P99_RATIO = 1.0
 
 
 async def measure(stacks: BenchStacks, concurrency: Sequence[int], min_turns: int, rounds: int = 2) -> dict[str, Any]:
@@ -93,7 +94,8 @@ async def measure(stacks: BenchStacks, concurrency: Sequence[int], min_turns: in
           r["p99_ms"], r["max_ms"], r["replies_per_turn"], cpu_text(r["cpu_ms_per_turn"])] for r in rows],
     )
     print_table(
-        "WhatsApp variants against REST (targets for whatsapp-sqlite: throughput >= 0.9x, p99 <= 1.2x)",
+        f"WhatsApp variants against REST (targets for whatsapp-sqlite: throughput >= {TARGET_THROUGHPUT_RATIO}x, "
+        f"p99 <= {TARGET_P99_RATIO}x)",
         ["variant", "users", "throughput ratio", "verdict", "p99 ratio", "verdict"],
         [[c["variant"], c["concurrency"], c["throughput_ratio"], verdict(c["throughput_met"]), c["p99_ratio"],
           verdict(c["p99_met"])] for c in comparisons],

@@ -30,6 +30,7 @@ __all__ = [
     "delivery_statuses", "failed_deliveries_handled",
     "job_provider_requests", "job_provider_duration", "llm_requests", "llm_duration",
     "ready", "readiness_check",
+    "KNOWN_GRAPH_SERIES", "KNOWN_STATUS_SERIES", "initialise_channel_series", "initialise_action_series",
 ]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -186,3 +187,55 @@ readiness_check = Gauge(
     "blaupause_readiness_check", "1 when a readiness component answered at the last check, else 0.",
     ["component"], registry=REGISTRY,
 )
+
+
+# ---------------------------------------------------------------- series that exist from the start
+
+#: Graph API (endpoint, outcome, code) series created at 0 when the channel starts: a counter series
+#: that appears with its first increment never shows that increment in ``rate()``/``increase()``
+#: (https://prometheus.io/docs/practices/instrumentation/#avoid-missing-metrics), so the first
+#: errors of a kind would not alert. The codes are the ones docs/graph-client.md sorts into families.
+KNOWN_GRAPH_SERIES = tuple(
+    (endpoint, outcome, code)
+    for endpoint in ("messages", "read_receipt", "typing")
+    for outcome, code in (
+        ("ok", "none"), ("throttled", "130429"), ("throttled", "80007"), ("pair_rate", "131056"),
+        ("server_error", "131000"), ("server_error", "131016"), ("server_error", "none"), ("recipient", "131026"),
+        ("reengagement", "131047"), ("authentication", "190"), ("invalid_parameter", "100"), ("transport", "none"),
+    )
+)
+#: Delivery status series created at 0 (the codes Meta reports most for failed messages).
+KNOWN_STATUS_SERIES = (
+    ("sent", "none"), ("delivered", "none"), ("read", "none"),
+    *(("failed", code) for code in ("131026", "131047", "131049", "131050", "131051", "131056", "130429",
+                                    "131000", "131016", "none")),
+)
+_KNOWN_WEBHOOK_SERIES = (
+    ("POST", "handled", "200"), ("POST", "duplicate", "200"), ("POST", "retry", "503"), ("POST", "busy", "503"),
+    ("POST", "error", "500"), ("POST", "too_large", "413"), ("POST", "unsigned", "401"),
+    ("POST", "bad_signature", "403"), ("POST", "bad_request", "400"),
+)
+
+
+def initialise_channel_series() -> None:
+    """Create the Rasa process's labelled series at 0 (the channel calls it once at start-up)."""
+    for labels in _KNOWN_WEBHOOK_SERIES:
+        webhook_requests.labels(*labels)
+    for labels in KNOWN_GRAPH_SERIES:
+        graph_requests.labels(*labels)
+    for labels in KNOWN_STATUS_SERIES:
+        delivery_statuses.labels(*labels)
+    for kind in CRYPTO_KINDS:
+        crypto_errors.labels(kind)
+    for component in READINESS_COMPONENTS:
+        readiness_check.labels(component)
+
+
+def initialise_action_series(provider: str | None = None) -> None:
+    """Create the action server's labelled series at 0: the LLM outcomes, and the outcomes of the
+    job ``provider`` when given (its wrapper calls this when it is built)."""
+    if provider is not None:
+        for outcome in PROVIDER_OUTCOMES:
+            job_provider_requests.labels(provider, outcome)
+    for outcome in LLM_OUTCOMES:
+        llm_requests.labels(outcome)

@@ -298,6 +298,13 @@ def serve_action_server_metrics(environ: Mapping[str, str] | None = None) -> Any
     except MetricsConfigError as error:
         logger.error("action server not started: %s", error)
         raise SystemExit(f"action server not started: {error}") from error
+    if server is not None:
+        # The action server has no stores of its own to check: it is ready once it serves, and its
+        # series of blaupause_ready must not read 0 (the BlaupauseNotReady alert reads every job).
+        from observability.metrics import initialise_action_series, ready
+
+        ready.set(1)
+        initialise_action_series()  # the LLM outcomes; the provider's come with its wrapper (actions/jobs/metered.py)
     if server is not None and (env.get("ACTION_SERVER_SANIC_WORKERS") or "1").strip() not in ("", "1"):
         logger.warning("%s_PORT serves the main process only; with ACTION_SERVER_SANIC_WORKERS > 1 the "
                        "workers' job provider and LLM calls are not counted", METRICS_PREFIX)

@@ -24,7 +24,7 @@ from typing import Any
 import requests
 
 from observability.labels import one_of
-from observability.metrics import PROVIDER_OUTCOMES, job_provider_duration, job_provider_requests
+from observability.metrics import PROVIDER_OUTCOMES, initialise_action_series, job_provider_duration, job_provider_requests
 
 from .errors import MalformedResponse, ProviderUnavailable, UnknownLocation
 from .models import JobPosting, JobProvider, JobQuery, SearchResult
@@ -75,6 +75,7 @@ class MeteredProvider:
     def __init__(self, inner: JobProvider, name: str | None = None) -> None:
         self.inner = inner
         self.label = one_of(name, _PROVIDER_LABELS) if name is not None else provider_label(inner)
+        initialise_action_series(self.label)  # every outcome's series at 0, so the first error alerts
 
     def search(self, query: JobQuery) -> SearchResult:
         started = time.perf_counter()

@@ -51,6 +51,7 @@ from connectors.whatsapp.settings import SettingsError, WhatsAppSettings
 from connectors.whatsapp.turn import OnNewMessage
 from connectors.whatsapp.webhook_metrics import now
 from observability.exposition import MetricsConfigError, serve_metrics_from_env
+from observability.metrics import initialise_channel_series
 from privacy.dev_key import keyring_for_runtime
 from privacy.errors import PrivacyConfigError
 from privacy.keyring import Keyring
@@ -105,10 +106,13 @@ class WhatsAppInput(InputChannel):
         # Rasa has configured logging by now; mask phone numbers and message text in every
         # logger (ours, Rasa's, Sanic's, httpx's) from here on.
         install_redaction()
-        # Rasa 3.6's own turn without its waste (action results validated by a validator built
-        # once); refuses another Rasa version (rasa_compat.RasaVersionError). Once per process.
+        # Rasa 3.6's own turn without its waste (rasa_compat.hot_path: action results validated by
+        # a validator built once, event classes from a table); refuses another Rasa version
+        # (rasa_compat.RasaVersionError). Once per process.
         install_hot_path()
         # The operator port (GET /metrics), once per process; off unless BLAUPAUSE_METRICS_PORT is set.
+        # The series alerts read exist from the start, at 0 (observability.metrics).
+        initialise_channel_series()
         try:
             serve_metrics_from_env(os.environ)
         except MetricsConfigError as error:
@@ -127,7 +131,7 @@ class WhatsAppInput(InputChannel):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """GET/POST ``/webhook`` (verification, notifications), GET ``/`` (health), ``/live`` and ``/ready``."""
-        from connectors.whatsapp.readiness import Readiness
+        from connectors.whatsapp.readiness import Readiness, keep_checking
 
         core, turns = self.core, AgentTurns(self.core, on_new_message)
         webhook = Blueprint("whatsapp_webhook", url_prefix=None)
@@ -176,8 +180,16 @@ class WhatsAppInput(InputChannel):
         async def guard_framing(app: Any, loop: Any) -> None:
             install_framing_guard(app)
 
+        @webhook.listener("after_server_start")
+        async def refresh_readiness(app: Any, loop: Any) -> None:
+            # The readiness gauges stay current without a probe (readiness.keep_checking).
+            self._readiness_task = loop.create_task(keep_checking(readiness, lambda: getattr(app.ctx, "agent", None)))
+
         @webhook.listener("after_server_stop")
         async def close(app: Any, loop: Any) -> None:
+            task = getattr(self, "_readiness_task", None)
+            if task is not None:
+                task.cancel()
             await self.aclose()
 
         return webhook

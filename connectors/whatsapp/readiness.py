@@ -139,6 +139,10 @@ def _consume(task: asyncio.Future[None]) -> None:
         task.exception()
 
 
+#: How often the Rasa process refreshes the readiness gauges by itself (:func:`keep_checking`).
+READINESS_INTERVAL_S = 5.0
+
+
 class Readiness:
     """Answers "may this instance take traffic?", at most once per ``cache_seconds``.
 
@@ -151,7 +155,7 @@ class Readiness:
         keyring: Any,
         dedup_store: Any,
         *,
-        timeout: float = 1.0,
+        timeout: float = 2.0,
         cache_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -235,3 +239,21 @@ class Readiness:
     async def _privacy_key(self) -> None:
         if getattr(self.keyring, "current", None) is None:
             raise NotReadyError("no privacy key")
+
+
+async def keep_checking(readiness: Readiness, agent_of: Callable[[], Any], interval: float = READINESS_INTERVAL_S) -> None:
+    """Refresh the readiness gauges every ``interval`` seconds until cancelled.
+
+    Why: ``blaupause_ready`` and ``blaupause_readiness_check`` must describe the instance even
+    when nothing probes ``/ready`` (a deployment without a load balancer, or one that probes
+    another port); the alert ``BlaupauseNotReady`` reads the gauge. A probe between two rounds
+    gets the cached report, so this adds one round of checks per interval at most.
+    """
+    while True:
+        try:
+            await readiness.check(agent_of())
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a check that raises is already "failed"; never end the loop
+            logger.warning("readiness refresh failed: %s", type(error).__name__)
+        await asyncio.sleep(interval)

@@ -32,7 +32,7 @@ def test_importing_the_actions_outside_the_action_server_opens_no_port(monkeypat
 
 
 def test_inside_the_action_server_the_hook_reads_the_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(action_errors, "install_redaction", lambda: None)  # no process-wide filter here
+    monkeypatch.setattr(action_errors, "install_redaction", lambda **_: None)  # no process-wide filter here
     monkeypatch.setattr(action_errors, "_attach_to_running_sdk_app", lambda: False)
     monkeypatch.setenv("BLAUPAUSE_ACTION_SERVER", "1")
     monkeypatch.setenv("BLAUPAUSE_ACTIONS_METRICS_PORT", "nine")

@@ -241,3 +241,25 @@ async def test_a_probe_still_hanging_is_not_started_again() -> None:
     assert tracker.calls == 1  # the first ping still hangs: no second one piles up
     for hanging in check._hanging.values():
         hanging.cancel()
+
+
+def test_keep_checking_refreshes_until_cancelled_and_survives_errors() -> None:
+    from connectors.whatsapp.readiness import keep_checking
+
+    calls: list[object] = []
+
+    class Flaky:
+        async def check(self, agent: object) -> None:
+            calls.append(agent)
+            if len(calls) == 2:
+                raise RuntimeError("a check blew up")
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(keep_checking(Flaky(), lambda: "agent", interval=0.01))  # type: ignore[arg-type]
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert len(calls) >= 4 and set(calls) == {"agent"}  # the error did not end the loop
