@@ -225,10 +225,8 @@ def initialise_channel_series() -> None:
         graph_requests.labels(*labels)
     for labels in KNOWN_STATUS_SERIES:
         delivery_statuses.labels(*labels)
-    for kind in CRYPTO_KINDS:
-        crypto_errors.labels(kind)
-    for component in READINESS_COMPONENTS:
-        readiness_check.labels(component)
+    # crypto_errors and readiness_check: their modules create every child at import
+    # (privacy/store/metrics.py, connectors/whatsapp/readiness.py).
 
 
 def initialise_action_series(provider: str | None = None) -> None:

@@ -56,6 +56,7 @@ __all__ = [
     "RasaVersionError",
     "require_rasa",
     "unwrap_tracker_store",
+    "innermost_tracker_store",
     "make_fail_closed",
     "require_rasa_sdk",
     "patch_client_response_error",
@@ -127,6 +128,20 @@ def unwrap_tracker_store(store: Any, wanted: type) -> Any:
         if inner is None or seen > _WRAPPER_DEPTH:
             raise TypeError(f"the agent's tracker store is not an {wanted.__name__}")
         store, seen = inner, seen + 1
+    return store
+
+
+def innermost_tracker_store(store: Any) -> Any:
+    """The configured store inside Rasa's tracker store wrappers (``store`` itself if unwrapped).
+
+    Like :func:`unwrap_tracker_store`, for a caller that does not know the store's type (the
+    readiness check asks whatever Rasa was configured with).
+    """
+    for _ in range(_WRAPPER_DEPTH + 1):
+        inner = getattr(store, "_tracker_store", None)
+        if inner is None:
+            return store
+        store = inner
     return store
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from observability.metrics import readiness_check, ready
+from rasa_compat import innermost_tracker_store
 
 __all__ = ["COMPONENTS", "Readiness", "ReadinessReport", "ping_dedup_store", "ping_lock_store", "ping_tracker_store"]
 
@@ -34,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 #: The checks, in report order (the ``component`` label of ``blaupause_readiness_check``).
 COMPONENTS = ("model", "privacy_key", "tracker_store", "dedup_store", "lock_store")
-_WRAPPER_DEPTH = 5
 _GAUGES = {component: readiness_check.labels(component=component) for component in COMPONENTS}
 
 
@@ -71,16 +71,6 @@ async def _answer(result: Any) -> None:
         await result
 
 
-def _innermost(store: Any) -> Any:
-    """The configured store inside Rasa's ``FailSafeTrackerStore``/``AwaitableTrackerStore``."""
-    for _ in range(_WRAPPER_DEPTH):
-        inner = getattr(store, "_tracker_store", None)
-        if inner is None:
-            return store
-        store = inner
-    return store
-
-
 def _select_one(engine: Any) -> None:
     import sqlalchemy as sa
 
@@ -98,7 +88,7 @@ async def ping_tracker_store(store: Any) -> None:
     """
     if store is None:
         raise NotReadyError("no tracker store")
-    store = _innermost(store)
+    store = innermost_tracker_store(store)
     if callable(getattr(store, "ping", None)):
         await _answer(store.ping())
     elif getattr(store, "engine", None) is not None:
@@ -108,17 +98,9 @@ async def ping_tracker_store(store: Any) -> None:
 
 
 async def ping_dedup_store(store: Any) -> None:
-    """Raise unless the dedup store answers: Redis ``PING`` through its client; in-process: nothing to do.
-
-    Uses the Redis store's existing client attribute (``_redis``), so the dedup classes
-    (connectors/whatsapp/dedup/) need no change; a store with its own ``ping`` is asked that.
-    """
+    """Raise unless the dedup store answers: its ``ping`` (Redis ``PING``); in-process: nothing to do."""
     if callable(getattr(store, "ping", None)):
         await _answer(store.ping())
-        return
-    client = getattr(store, "_redis", None)
-    if client is not None:
-        await _answer(client.ping())
 
 
 async def ping_lock_store(lock_store: Any) -> None:

@@ -1,4 +1,4 @@
-"""Keyed references to a WhatsApp message: dedup keys, log references, Rasa message ids.
+"""Keyed references to a WhatsApp message: dedup keys, log references, Rasa message ids, sent copies.
 
 Why keyed (issue 16 finding 7): a ``wamid`` embeds the sender's phone number (base64), and
 Meta, a proxy log or anyone else who holds one could compute ``sha256(label || wamid)`` and
@@ -37,6 +37,7 @@ REFERENCE_INFO = b"blaupause/references/v1"
 _DEDUP = b"dedup"
 _LOG = b"log"
 _RASA = b"rasa-message-id"
+_SENT_COPY = b"sent-copy"
 
 
 def reference_key(secret: Secret) -> bytes:
@@ -77,3 +78,7 @@ class References:
     def rasa_message_id(self, message_id: str) -> str:
         """The ``message_id`` Rasa stores with the user message (``wa-`` and 32 hex digits)."""
         return "wa-" + _mac(self._current, _RASA, message_id)[:32]
+
+    def sent_copy_key(self, message_id: str) -> str:
+        """The store reference of the sealed copy of a reply we sent (its wamid; :mod:`.sent_copies`)."""
+        return _mac(self._current, _SENT_COPY, message_id)

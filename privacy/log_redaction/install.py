@@ -20,7 +20,7 @@ from privacy.log_redaction.json_lines import (
     install_log_format,
     uninstall_log_format,
 )
-from privacy.log_redaction.masking import redact, redact_structure
+from privacy.log_redaction.masking import record_message, redact, redact_structure
 
 __all__ = [
     "ALLOW_DEBUG_LOGS_ENV",
@@ -48,13 +48,6 @@ _STANDARD_RECORD_ATTRS = frozenset(
 ) | {"message", "asctime"}
 
 
-def _safe_str(obj: object) -> str:
-    try:
-        return str(obj)
-    except Exception:  # noqa: BLE001 - a log filter must never raise; any __str__ may fail
-        return f"<unprintable {type(obj).__name__}>"
-
-
 class RedactingFilter(logging.Filter):
     """Rewrites records in place so that no handler ever sees the unmasked text.
 
@@ -66,11 +59,7 @@ class RedactingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - if formatting fails, logging would print the raw args
-            message = _safe_str(record.msg) + " [log arguments could not be formatted]"
-        record.msg = redact(message)
+        record.msg = redact(record_message(record))
         record.args = None
         if record.exc_info and record.exc_info[0] is not None:
             if not hasattr(record, EXCEPTION_TYPE_ATTR):

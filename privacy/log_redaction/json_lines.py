@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from observability.correlation import current_correlation_id
-from privacy.log_redaction.masking import redact, redact_structure
+from privacy.log_redaction.masking import record_message, redact, redact_structure, safe_str
 from privacy.log_redaction.patterns import SENSITIVE_MASK
 
 __all__ = [
@@ -85,13 +85,6 @@ def record_correlation_id(record: logging.LogRecord) -> str | None:
     return value if isinstance(value, str) and _CORRELATION_SHAPE.fullmatch(value) else None
 
 
-def _safe_str(obj: object) -> str:
-    try:
-        return str(obj)
-    except Exception:  # noqa: BLE001 - a formatter must never raise; any __str__ may fail
-        return f"<unprintable {type(obj).__name__}>"
-
-
 def _json_value(value: Any) -> Any:
     """One ``extra`` value as it may appear in the JSON line (masked by the allowlist)."""
     if value is None or isinstance(value, bool):
@@ -103,7 +96,7 @@ def _json_value(value: Any) -> Any:
         return redact(value)
     if isinstance(value, (Mapping, list, tuple, set, frozenset)):
         return redact_structure(value)
-    return redact(_safe_str(value))
+    return redact(safe_str(value))
 
 
 class JsonLinesFormatter(logging.Formatter):
@@ -117,10 +110,7 @@ class JsonLinesFormatter(logging.Formatter):
         self.replaced: logging.Formatter | None = None  # the handler's formatter before (uninstall)
 
     def format(self, record: logging.LogRecord) -> str:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - the raw arguments must not be printed instead
-            message = _safe_str(record.msg) + " [log arguments could not be formatted]"
+        message = record_message(record)
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -140,7 +130,7 @@ class JsonLinesFormatter(logging.Formatter):
         }
         if extra:
             entry["extra"] = extra
-        return json.dumps(entry, ensure_ascii=False, default=_safe_str)
+        return json.dumps(entry, ensure_ascii=False, default=safe_str)
 
     @staticmethod
     def _structured(entry: dict[str, Any]) -> None:
@@ -166,7 +156,7 @@ class JsonLinesFormatter(logging.Formatter):
             if not exc_text:
                 exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
         if exc_type:
-            entry["exception_type"] = redact(_safe_str(exc_type))
+            entry["exception_type"] = redact(safe_str(exc_type))
         if exc_text:
             entry["exception"] = redact(exc_text)
         if record.stack_info:
@@ -186,7 +176,7 @@ class CorrelationPrefixFormatter(logging.Formatter):
         if not correlation_id:
             return self.inner.format(record)
         original = record.msg
-        record.msg = f"[c={correlation_id}] {_safe_str(original)}"
+        record.msg = f"[c={correlation_id}] {safe_str(original)}"
         try:
             return self.inner.format(record)
         finally:

@@ -8,6 +8,7 @@ then whole structures (a JSON line, a structlog console line), then the patterns
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -44,7 +45,24 @@ from privacy.log_redaction.patterns import (
 from privacy.log_redaction.sensitive import _SENSITIVE
 from privacy.log_redaction.vocabulary import is_safe_value
 
-__all__ = ["redact", "redact_structure"]
+__all__ = ["redact", "redact_structure", "safe_str", "record_message"]
+
+
+def safe_str(obj: object) -> str:
+    """``str(obj)``, or a placeholder when its ``__str__`` fails: a log filter or formatter must never raise."""
+    try:
+        return str(obj)
+    except Exception:  # noqa: BLE001 - any __str__ may fail
+        return f"<unprintable {type(obj).__name__}>"
+
+
+def record_message(record: logging.LogRecord) -> str:
+    """The record's formatted message; if its arguments cannot be formatted, the bare template
+    (the raw arguments are never printed instead, as logging itself would)."""
+    try:
+        return record.getMessage()
+    except Exception:  # noqa: BLE001 - a broken argument must not break or leak the log line
+        return safe_str(record.msg) + " [log arguments could not be formatted]"
 
 
 def _mask_phone(match: re.Match[str]) -> str:

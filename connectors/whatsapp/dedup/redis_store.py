@@ -208,6 +208,10 @@ class RedisDedupStore:
             dropped += int(await self._run(self._drop, [self._owner_prefix + owner], [owner, self._done_ttl_ms]))
         return dropped
 
+    async def ping(self) -> None:
+        """Raise unless Redis answers (the readiness check, connectors/whatsapp/readiness.py)."""
+        await self._redis.ping()
+
     async def close(self) -> None:
         if self._owns_client:
             await self._redis.close()

@@ -9,35 +9,31 @@ Privacy (docs/privacy.md): the copy holds user-facing text, so it is sealed like
 (:func:`connectors.whatsapp.outbox.seal_outbox`: padded, AES-256-GCM under the user's data key,
 bound to the pseudonym). The recipient is never part of it: the status webhook carries the
 recipient's ids again, and only from them can the keys to open it be derived. The store key is
-``HMAC-SHA256(key, "sent-copy" || 0x00 || wamid)`` with the key derived from the server secret
-(HKDF info ``blaupause/sent-copies/v1``), like :mod:`connectors.whatsapp.references`: nobody
-holding a wamid can find the copy without the secret. Stored in clear: the key version and the
+the keyed reference :meth:`connectors.whatsapp.references.References.sent_copy_key` of the wamid
+(HMAC under the server secret's reference key, purpose ``sent-copy``): nobody holding a wamid can
+find the copy without the secret. Stored in clear: the key version and the
 attempt count. Copies expire after :data:`DEFAULT_TTL_SECONDS`.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from connectors.whatsapp.outbox import Outbox, open_outbox, seal_outbox
+from connectors.whatsapp.references import References
 from privacy.context import UserKeys
 from privacy.keyring import Keyring
 
 __all__ = [
-    "DEFAULT_TTL_SECONDS", "SENT_COPY_INFO", "SentCopy", "SentCopies", "SentCopyBook", "seal_copy", "open_copy",
+    "DEFAULT_TTL_SECONDS", "SentCopy", "SentCopies", "SentCopyBook", "seal_copy", "open_copy",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: How long a copy is kept: Meta reports failures within seconds to minutes.
 DEFAULT_TTL_SECONDS = 3600
-#: HKDF ``info`` of the reference key of copies.
-SENT_COPY_INFO = b"blaupause/sent-copies/v1"
-_PURPOSE = b"sent-copy"
 
 
 @dataclass(frozen=True)
@@ -77,11 +73,7 @@ class SentCopyBook:
 
     def __init__(self, store: SentCopies, keyring: Keyring) -> None:
         self.store = store
-        self._key = keyring.current.derive(SENT_COPY_INFO)
-
-    def reference(self, wamid: str) -> str:
-        data = wamid.encode("utf-8", "surrogatepass")
-        return hmac.new(self._key, _PURPOSE + b"\x00" + data, hashlib.sha256).hexdigest()
+        self.reference = References.from_keyring(keyring).sent_copy_key
 
     async def keep(self, wamid: str, user_keys: UserKeys, message: Mapping[str, Any], attempts: int = 0) -> bool:
         """Keep a sealed copy of ``message`` sent as ``wamid``; False when the store failed."""

@@ -131,13 +131,16 @@ async def test_failures_name_the_component_only(caplog: pytest.LogCaptureFixture
 
 
 async def test_a_redis_dedup_store_is_pinged_through_its_client() -> None:
-    class RedisLikeStore:  # RedisDedupStore keeps its redis.asyncio client in ``_redis``
-        def __init__(self) -> None:
-            self._redis = Pinged()
+    from connectors.whatsapp.dedup.redis_store import RedisDedupStore
 
-    store = RedisLikeStore()
-    assert (await readiness(dedup=store).check(Agent())).ready and store._redis.calls == 1
-    store._redis.fail = True
+    class RedisClient(Pinged):  # what RedisDedupStore needs of a redis.asyncio client here
+        def register_script(self, script: str) -> None:
+            return None
+
+    client = RedisClient()
+    store = RedisDedupStore(client)  # type: ignore[arg-type]
+    assert (await readiness(dedup=store).check(Agent())).ready and client.calls == 1
+    client.fail = True
     assert not (await readiness(dedup=store).check(Agent())).checks["dedup_store"]
 
 
