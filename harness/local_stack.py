@@ -20,13 +20,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 import httpx
 
 from privacy.action_server import action_server_environment
 
-__all__ = ["LocalStack", "StackError", "PHONE_NUMBER_ID", "free_port"]
+__all__ = ["LocalStack", "StackError", "PHONE_NUMBER_ID", "free_port", "stop_processes"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PHONE_NUMBER_ID = "100000000000001"
@@ -41,6 +41,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stop_processes(procs: Iterable[subprocess.Popen], grace: float = 20.0) -> None:
+    """SIGTERM to each process group (started with ``start_new_session``), all at once; SIGKILL to
+    any still running ``grace`` seconds later."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
 
 
 @dataclass
@@ -215,15 +230,7 @@ class LocalStack:
             proc.wait(timeout=30)
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_processes(self.procs.values())
 
     def __enter__(self) -> "LocalStack":
         return self.start()

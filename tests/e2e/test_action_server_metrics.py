@@ -10,8 +10,6 @@ environment), on free ports; no model is needed.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.local_stack import free_port, stop_processes
 from privacy.action_server import action_server_environment
 from tests.support.paths import REPO_ROOT
 
@@ -28,12 +27,6 @@ pytestmark = pytest.mark.e2e
 
 TOKEN = "scrape-token-for-the-test-only"
 START_TIMEOUT_S = 240.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class ActionServer:
@@ -73,13 +66,7 @@ class ActionServer:
         return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_processes([self.proc])
 
 
 @pytest.fixture

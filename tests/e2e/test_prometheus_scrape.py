@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ import pytest
 import yaml
 
 from harness import meta_payloads as mp
-from harness.local_stack import LocalStack, free_port
+from harness.local_stack import LocalStack, free_port, stop_processes
 from harness.webhook_sender import WebhookSender
 from tests.support.meta_users import as_user
 from tests.support.model import require_model
@@ -126,13 +125,7 @@ class Prometheus:
         raise AssertionError(f"no scrape of every target after {moment}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_processes([self.proc])
 
 
 async def _deliver(stack: LocalStack, body: Dict[str, Any], address: str, settle: float = 1.5) -> None:

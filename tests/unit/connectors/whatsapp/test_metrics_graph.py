@@ -28,24 +28,12 @@ from connectors.whatsapp.graph.errors import (
 from connectors.whatsapp.graph.pacing import RecipientPacer, TokenBucket
 from connectors.whatsapp.graph.retry import RetryPolicy
 from connectors.whatsapp.references import References
-from observability.metrics import REGISTRY
 from privacy.keyring import Keyring, Secret
+from tests.support.metrics import Delta
 
 USER = "4915550000001"
 TEXT = {"type": "text", "text": {"body": "Hallo"}}
 
-
-def value(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-class Delta:
-    def __init__(self, name: str, **labels: str) -> None:
-        self.name, self.labels = name, labels
-        self.before = value(name, **labels)
-
-    def __call__(self) -> float:
-        return value(self.name, **self.labels) - self.before
 
 
 def client_answering(*answers: httpx.Response, max_attempts: int = 3) -> GraphClient:

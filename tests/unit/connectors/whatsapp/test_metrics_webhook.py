@@ -24,9 +24,9 @@ from connectors.whatsapp.payload_ids.memory_map import InMemoryPayloadIdMap
 from connectors.whatsapp.references import References
 from connectors.whatsapp.settings import SettingsError, WhatsAppSettings
 from connectors.whatsapp.signature import compute_signature
-from observability.metrics import REGISTRY
 from privacy.keyring import Keyring, Secret
 from privacy.log_redaction.install import uninstall_redaction
+from tests.support.metrics import Delta
 
 SETTINGS = WhatsAppSettings(verify_token="v", app_secret="metrics-secret", access_token="t", phone_number_id="1",
                             max_body_bytes=64 * 1024)
@@ -77,20 +77,6 @@ def text(body: str = "Hallo", *, timestamp: int | None = None) -> dict[str, Any]
     return {"id": f"wamid.m{time.time_ns()}", "from": PHONE, "type": "text", "text": {"body": body},
             "timestamp": str(timestamp if timestamp is not None else int(time.time()))}
 
-
-def value(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-class Delta:
-    """Sample values before; ``delta()`` after."""
-
-    def __init__(self, name: str, **labels: str) -> None:
-        self.name, self.labels = name, labels
-        self.before = value(name, **labels)
-
-    def __call__(self) -> float:
-        return value(self.name, **self.labels) - self.before
 
 
 def requests(method: str, outcome: str, status: int) -> Delta:

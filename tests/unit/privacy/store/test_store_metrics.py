@@ -14,7 +14,6 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from observability.metrics import REGISTRY
 from privacy.backends import TrackerStorageUnavailable
 from privacy.context import keys_for_user, user_context
 from privacy.errors import DecryptionError, NoKeyInContextError, UnknownKeyVersionError
@@ -22,14 +21,11 @@ from privacy.keyring import Keyring, Secret
 from privacy.sealing import REASON_AUTH, REASON_TRUNCATED
 from privacy.store.encrypted import EncryptedTrackerStore
 from privacy.store.metrics import StoreMetrics, backend_label, crypto_kind
+from tests.support.metrics import sample as count
 
 DOMAIN = Domain.from_dict({"version": "3.1"})
 WA_ID = "4915550000001"
 KEYRING = Keyring(Secret.from_hex("3f9a1c7e5b2d8f4a6c0e9b1d7f3a5c8e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a"))
-
-
-def count(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def durations(backend: str, operation: str) -> float:
