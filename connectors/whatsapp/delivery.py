@@ -21,13 +21,14 @@ dialogue (https://developers.facebook.com/docs/whatsapp/cloud-api/typing-indicat
 
 After each accepted send a sealed copy of the reply is kept for an hour under a keyed reference
 of its wamid (:mod:`.sent_copies`), so that a failed status Meta reports later can be retried
-(:mod:`.delivery_statuses`, which resends with :meth:`Delivery.resend` in the background).
+(:mod:`.delivery_statuses`, which resends with :meth:`Delivery.resend` in the background). The
+copy is written in the background too, so a turn's replies never wait for that store.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
 from connectors.whatsapp.claims import HeldClaim
@@ -127,14 +128,19 @@ class Delivery:
         return await held.finish()
 
     def _keeper(self, user_keys: UserKeys, attempts: int = 0) -> _OnSent | None:
-        """After an accepted send: keep the sealed copy (:mod:`.sent_copies`), if a book is set."""
+        """After an accepted send: keep the sealed copy (:mod:`.sent_copies`), if a book is set.
+
+        The copy is written in the background (:meth:`run_soon`): the next reply of the turn
+        does not wait for the store (a Redis round trip per reply), and Meta's status for the
+        message comes seconds later at the earliest.
+        """
         copies = self.copies
         if copies is None:
             return None
 
-        async def keep(reply: Mapping[str, Any], wamid: object) -> None:
+        def keep(reply: Mapping[str, Any], wamid: object) -> None:
             if isinstance(wamid, str) and wamid:
-                await copies.keep(wamid, user_keys, reply, attempts)
+                self.run_soon(copies.keep(wamid, user_keys, reply, attempts))
 
         return keep
 
@@ -147,7 +153,7 @@ class Delivery:
         async with self.pacer.turn(user_keys.pseudonym):
             wamid = await self.graph.send(recipient, reply)
         if keep is not None:
-            await keep(reply, wamid)
+            keep(reply, wamid)
 
     def run_soon(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` after the webhook is answered; :meth:`drain` waits for it."""
@@ -172,7 +178,7 @@ class Delivery:
 
 
 #: Called after an accepted send with the reply and Meta's message id.
-_OnSent = Callable[[Mapping[str, Any], object], Awaitable[None]]
+_OnSent = Callable[[Mapping[str, Any], object], None]
 
 
 class _Sending:
@@ -187,7 +193,7 @@ class _Sending:
         try:
             wamid = await self.graph.send(self.recipient, reply)
             if self.on_sent is not None:
-                await self.on_sent(reply, wamid)
+                self.on_sent(reply, wamid)
         except UnexpectedResponseError as error:
             # Meta answered 2xx without an id: the message may well be out; count it as
             # sent rather than risk a duplicate.

@@ -102,7 +102,9 @@ async def test_delivery_keeps_a_copy_of_each_accepted_reply(keyring: Keyring) ->
     held = claims.held("wamid.in", await claims.claim("wamid.in"))
     inbound = TextMessage("wamid.in", PHONE, "text", 1, "1", phone=PHONE, body="Hallo")
     second = {"type": "text", "text": {"body": "Noch etwas"}}
-    await Delivery(Graph(), RecipientPacer(), book).send_new(inbound, held, [REPLY, second], keys)
+    delivery = Delivery(Graph(), RecipientPacer(), book)
+    await delivery.send_new(inbound, held, [REPLY, second], keys)
+    await delivery.drain()  # the copies are written in the background
     copies = [await book.find(f"wamid.out{n}") for n in (1, 2)]
     assert [open_copy(keys, copy) for copy in copies if copy is not None] == [REPLY, second]
     assert all(copy is not None and copy.attempts == 0 for copy in copies)
