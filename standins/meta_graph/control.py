@@ -14,6 +14,10 @@ run can only reach it over HTTP.
   "timeout"?: seconds}`` queues N faults for the next sends; ``DELETE`` clears faults.
 - ``POST /_standin/faults/random`` ``{"probability": 0.2, "seed": 7, "kinds"?: [...],
   "timeout"?: seconds}`` turns on seeded random faults; ``DELETE`` turns them off.
+- ``GET /_standin/media`` -> ``{"stored": N, "downloads": N, "queued_faults": {"info": N, "download": N}}``.
+- ``POST /_standin/media/faults`` ``{"stage": "info"|"download", "status"?: 500, "count"?: 1,
+  "timeout"?: seconds}`` queues media faults (standins/meta_graph/media.py); ``DELETE`` clears them.
+- ``POST /_standin/media/expire`` makes every media URL issued so far answer 404 (expired).
 """
 from __future__ import annotations
 
@@ -47,6 +51,10 @@ class ControlEndpoints:
         app.router.add_delete("/_standin/faults/random", self.random_off)
         app.router.add_post("/_standin/bsuid-unsupported", self.bsuid_unsupported)
         app.router.add_delete("/_standin/bsuid-unsupported", self.bsuid_supported)
+        app.router.add_get("/_standin/media", self.media_state)
+        app.router.add_post("/_standin/media/faults", self.add_media_faults)
+        app.router.add_delete("/_standin/media/faults", self.clear_media_faults)
+        app.router.add_post("/_standin/media/expire", self.expire_media)
 
     async def list_messages(self, request: web.Request) -> web.Response:
         return web.json_response({
@@ -119,3 +127,37 @@ class ControlEndpoints:
     async def bsuid_supported(self, request: web.Request) -> web.Response:
         self.standin.accept_bsuid_recipients()
         return web.json_response({"bsuid_unsupported": []})
+
+    def _media_state(self) -> Mapping[str, Any]:
+        media = self.standin.media
+        return {
+            "stored": len(media.items),
+            "downloads": media.downloads,
+            "queued_faults": {stage: plan.queued for stage, plan in media.faults.items()},
+        }
+
+    def _add_media_faults(self, spec: Mapping[str, Any]) -> Mapping[str, Any]:
+        stage = spec["stage"]
+        if stage not in ("info", "download"):
+            raise ValueError("stage must be 'info' or 'download'")
+        self.standin.inject_media_faults(
+            stage,
+            int(spec["status"]) if spec.get("status") is not None else None,
+            count=int(spec.get("count", 1)),
+            timeout=float(spec["timeout"]) if spec.get("timeout") is not None else None,
+        )
+        return self._media_state()
+
+    async def media_state(self, request: web.Request) -> web.Response:
+        return web.json_response(self._media_state())
+
+    async def add_media_faults(self, request: web.Request) -> web.Response:
+        return await self._change(request, self._add_media_faults)
+
+    async def clear_media_faults(self, request: web.Request) -> web.Response:
+        self.standin.clear_media_faults()
+        return web.json_response(self._media_state())
+
+    async def expire_media(self, request: web.Request) -> web.Response:
+        self.standin.expire_media_urls()
+        return web.json_response({"expired": True})

@@ -7,9 +7,11 @@ https://developers.facebook.com/docs/whatsapp/cloud-api/guides/mark-message-as-r
 (``{"status": "read", "message_id": ..., "typing_indicator"?: {"type": "text"}}``).
 
 What the endpoint checks and answers: standins/meta_graph/endpoint.py; the control endpoints
-(``/_standin/...``): standins/meta_graph/control.py. This class holds the state both share: the
-token and phone number id, what was accepted (records.py), the fault plan (faults.py) and the
-BSUID refusals (addressing.py).
+(``/_standin/...``): standins/meta_graph/control.py; the media endpoints (upload, retrieve URL,
+download, delete, https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media):
+standins/meta_graph/media.py. This class holds the state they share: the token and phone number
+id, what was accepted (records.py), the fault plan (faults.py), the BSUID refusals
+(addressing.py) and the media (media.py's ``MediaStore``).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from standins.meta_graph.addressing import BsuidRecipients
 from standins.meta_graph.control import ControlEndpoints
 from standins.meta_graph.endpoint import MessagesEndpoint
 from standins.meta_graph.faults import Fault, FaultPlan
+from standins.meta_graph.media import DEFAULT_MEDIA_URL_TTL, MediaEndpoints, MediaStore, Stage, media_fault
 from standins.meta_graph.records import AcceptedMessage, ReadReceipt, Traffic
 
 __all__ = ["DEFAULT_ACCESS_TOKEN", "DEFAULT_PHONE_NUMBER_ID", "MetaGraphStandIn"]
@@ -43,6 +46,7 @@ class MetaGraphStandIn:
         access_token: the only bearer token accepted.
         phone_number_id: the only business phone number id accepted.
         validate_limits: reject messages that break one of Meta's limits (meta_limits.py).
+        media_url_ttl: seconds a media download URL stays valid (Meta: five minutes).
     """
 
     def __init__(
@@ -51,6 +55,7 @@ class MetaGraphStandIn:
         phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
         *,
         validate_limits: bool = True,
+        media_url_ttl: float = DEFAULT_MEDIA_URL_TTL,
     ) -> None:
         self.access_token = access_token
         self.phone_number_id = phone_number_id
@@ -58,12 +63,14 @@ class MetaGraphStandIn:
         self.faults = FaultPlan()
         self.bsuid_recipients = BsuidRecipients()
         self.traffic = Traffic()
+        self.media = MediaStore(media_url_ttl)
         self.stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self.app = web.Application(client_max_size=4 * 1024 * 1024)
         self.app.router.add_post("/{version}/{phone_number_id}/messages", MessagesEndpoint(self).handle)
         ControlEndpoints(self).add_routes(self.app)
+        MediaEndpoints(self).add_routes(self.app)  # after /_standin/...: GET /{version}/{media_id}
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -167,3 +174,37 @@ class MetaGraphStandIn:
     def accept_bsuid_recipients(self) -> None:
         """Undo :meth:`reject_bsuid_recipients`: ``recipient`` sends are accepted again."""
         self.bsuid_recipients.accept_all()
+
+    # -- media (see media.py) ----------------------------------------------------------------
+    def add_media(
+        self, content: bytes, mime_type: str, *, file_size: int | None = None, sha256: str | None = None
+    ) -> str:
+        """Store media as if uploaded by this number; returns its id (digits, like Meta's).
+
+        Unlike the upload route, neither type nor size is checked, and ``file_size`` / ``sha256``
+        may announce other values than the content's (to test a downloader against a lying host).
+        """
+        return self.media.add(content, mime_type, self.phone_number_id, file_size=file_size, sha256=sha256)
+
+    def delete_media(self, media_id: str) -> bool:
+        """Delete media and its URLs; False when there was none."""
+        return self.media.delete(media_id)
+
+    def expire_media_urls(self) -> None:
+        """Every media URL issued so far answers 404 from now on (as after Meta's five minutes)."""
+        self.media.expire_urls()
+
+    @property
+    def media_downloads(self) -> int:
+        """How many media downloads were served (bytes sent), for tests."""
+        return self.media.downloads
+
+    def inject_media_faults(
+        self, stage: Stage, status: int | None = None, *, count: int = 1, timeout: float | None = None
+    ) -> None:
+        """Answer the next ``count`` media ``stage`` requests ("info" or "download") with
+        ``status`` (500 when unset), or hold them ``timeout`` seconds (then 504)."""
+        self.media.inject_fault(stage, media_fault(status, timeout), count)
+
+    def clear_media_faults(self) -> None:
+        self.media.clear_faults()
