@@ -244,3 +244,14 @@ def test_filenames_follow_the_mime_type():
         "voice.mp3", "voice.m4a", "voice.aac", "voice.amr", "voice.wav"]
     assert filename_for("image/png") is None
     assert math.isfinite(SpeechSettings(base_url="http://x/v1").timeout_seconds)
+
+
+async def test_bearer_header_only_with_a_key():
+    async with STTStandIn(latency=0.0, realtime_factor=0.0) as open_server:
+        client = OpenAICompatibleTranscriber(SpeechSettings(base_url=open_server.base_url))
+        try:
+            assert (await client.transcribe(voice_note(SAID), mime_type="audio/ogg")).text == SAID
+        finally:
+            await client.aclose()
+        [received] = open_server.requests
+    assert received.bearer is False
