@@ -23,6 +23,7 @@ __all__ = [
     "WEBHOOK_OUTCOMES", "MESSAGE_TYPES", "TURN_OUTCOMES", "GRAPH_ENDPOINTS", "GRAPH_OUTCOMES",
     "PACING_KINDS", "STORE_BACKENDS", "STORE_OPERATIONS", "CRYPTO_KINDS", "DELIVERY_STATUSES",
     "FAILED_DELIVERY_ACTIONS", "PROVIDER_OUTCOMES", "LLM_OUTCOMES", "READINESS_COMPONENTS",
+    "VOICE_OUTCOMES", "VOICE_STEPS", "voice_notes", "voice_step_duration",
     "webhook_requests", "webhook_duration", "inbound_messages", "turn_duration",
     "graph_requests", "graph_request_duration", "graph_retries", "pacing_waits", "pacing_wait_duration",
     "dedup_duplicates", "dedup_lease_expiries", "outbox_resumes",
@@ -75,6 +76,18 @@ DELIVERY_STATUSES = frozenset({"sent", "delivered", "read", "failed", "deleted",
 FAILED_DELIVERY_ACTIONS = frozenset({"recorded", "retried", "not_retryable", "unknown_message", "store_error"})
 PROVIDER_OUTCOMES = frozenset({"ok", "empty", "error", "timeout", "rate_limited", "bad_response"})
 LLM_OUTCOMES = frozenset({"ok", "error", "timeout", "rate_limited", "bad_response", "refused", "disabled"})
+#: What became of one voice note (connectors/whatsapp/voice.py; docs/voice-notes.md).
+VOICE_OUTCOMES = frozenset({
+    "transcribed",      # handed to the dialogue as text
+    "unsure",           # transcribed with low confidence: the user is asked to confirm
+    "empty",            # nothing was heard
+    "too_long",         # over STT_MAX_BYTES or STT_MAX_SECONDS (or Meta's audio limit)
+    "not_fetched",      # the media download failed (expired, 4xx/5xx, timeout, wrong type)
+    "not_transcribed",  # the transcription service failed
+    "disabled",         # no transcription configured (STT_BASE_URL unset)
+})
+#: The timed steps of a voice note.
+VOICE_STEPS = frozenset({"download", "transcription"})
 READINESS_COMPONENTS = frozenset({"model", "privacy_key", "tracker_store", "dedup_store", "lock_store"})
 
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -152,6 +165,17 @@ crypto_errors = Counter(
     ["kind"], registry=REGISTRY,
 )
 
+# ---------------------------------------------------------------- voice notes
+
+voice_notes = Counter(
+    "blaupause_voice_notes", "Inbound voice notes and audio files by what became of them.", ["outcome"],
+    registry=REGISTRY,
+)
+voice_step_duration = Histogram(
+    "blaupause_voice_step_seconds", "Duration of one step of a voice note (media download, transcription).",
+    ["step"], buckets=_LATENCY, registry=REGISTRY,
+)
+
 # ---------------------------------------------------------------- delivery statuses
 
 delivery_statuses = Counter(
@@ -225,6 +249,8 @@ def initialise_channel_series() -> None:
         graph_requests.labels(*labels)
     for labels in KNOWN_STATUS_SERIES:
         delivery_statuses.labels(*labels)
+    for outcome in VOICE_OUTCOMES:
+        voice_notes.labels(outcome)
     # crypto_errors and readiness_check: their modules create every child at import
     # (privacy/store/metrics.py, connectors/whatsapp/readiness.py).
 

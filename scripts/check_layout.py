@@ -45,7 +45,7 @@ IGNORED_ROOTS = frozenset({".venv", "var", "models", "results", ".rasa", ".git",
                            ".pytest_cache", ".hypothesis", "node_modules", ".secrets"})
 # Top-level folders of the layout (docs/architecture.md): a path under one of them is checked
 # even when the folder itself is missing, so a doc cannot name a package that was never made.
-EXPECTED_ROOTS = frozenset({"actions", "bench", "connectors", "data", "docs", "harness", "locking", "nlu",
+EXPECTED_ROOTS = frozenset({"actions", "bench", "connectors", "data", "docs", "harness", "locking", "nlu", "speech",
                             "privacy", "prompts", "reports", "scripts", "standins", "tests",
                             "wording"})
 

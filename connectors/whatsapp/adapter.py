@@ -18,6 +18,8 @@ environment only, next to the ``WHATSAPP_*`` variables: ``BLAUPAUSE_METRICS_PORT
 port), ``BLAUPAUSE_METRICS_HOST`` (default ``127.0.0.1``), ``BLAUPAUSE_METRICS_TOKEN`` (bearer
 token a scrape must send). A bad value stops the server with a :class:`SettingsError` naming
 the variable. The channel's metrics are counted in :mod:`.webhook_metrics` and the Graph client.
+Voice notes are transcribed when ``STT_BASE_URL`` is set (the ``STT_*`` variables,
+:mod:`speech.settings`; docs/voice-notes.md); a bad ``STT_*`` value stops the server the same way.
 
 Rasa mounts the blueprint under ``/webhooks/whatsapp``: Meta calls ``GET`` and ``POST
 /webhooks/whatsapp/webhook`` (https://developers.facebook.com/docs/graph-api/webhooks/getting-started).
@@ -48,9 +50,12 @@ from connectors.whatsapp.graph.pacing import Pacer
 from connectors.whatsapp.payload_ids.maps import PayloadIdMap
 from connectors.whatsapp.resources import ChannelResources
 from connectors.whatsapp.settings import SettingsError, WhatsAppSettings
+from connectors.whatsapp.voice import VoiceNotes
 from connectors.whatsapp.turn import OnNewMessage
 from connectors.whatsapp.webhook_metrics import now
 from observability.exposition import MetricsConfigError, serve_metrics_from_env
+from speech.errors import SpeechSettingsError
+from speech.settings import SpeechSettings
 from observability.metrics import initialise_channel_series
 from privacy.dev_key import keyring_for_runtime
 from privacy.errors import PrivacyConfigError
@@ -80,14 +85,18 @@ class WhatsAppInput(InputChannel):
         id_map: PayloadIdMap | None = None,
         pacer: Pacer | None = None,
         options: DeliveryOptions | None = None,
+        speech: SpeechSettings | None = None,
+        voice: VoiceNotes | None = None,
     ) -> None:
         self.settings = settings
         self.keyring = keyring
-        self.resources = ChannelResources(settings, keyring, graph=graph, store=store, id_map=id_map, pacer=pacer)
+        self.resources = ChannelResources(
+            settings, keyring, graph=graph, store=store, id_map=id_map, pacer=pacer, speech=speech, voice=voice
+        )
         self.core = WebhookCore(
             settings=settings, store=self.resources.store, graph=self.resources.graph, keyring=keyring,
             id_map=self.resources.id_map, output_factory=WhatsAppOutput, pacer=self.resources.pacer.recipients,
-            sent_copies=self.resources.sent_copies,
+            sent_copies=self.resources.sent_copies, voice=self.resources.voice,
             options=options if options is not None else DeliveryOptions(lease_seconds=settings.claim_lease_seconds),
         )
 
@@ -117,11 +126,15 @@ class WhatsAppInput(InputChannel):
             serve_metrics_from_env(os.environ)
         except MetricsConfigError as error:
             raise SettingsError(error.variable, str(error).removeprefix(f"{error.variable}: ")) from error
-        channel = cls(settings, keyring)
+        try:  # voice notes: transcribed when STT_BASE_URL is set (docs/voice-notes.md)
+            speech = SpeechSettings.from_env(os.environ)
+        except SpeechSettingsError as error:
+            raise SettingsError(error.variable, str(error).removeprefix(f"{error.variable}: ")) from error
+        channel = cls(settings, keyring, speech=speech)
         logger.info(
-            "WhatsApp channel ready (phone number id %s, Graph API %s %s, dedup %s)",
+            "WhatsApp channel ready (phone number id %s, Graph API %s %s, dedup %s, voice notes %s)",
             settings.phone_number_id, settings.api_base_url, settings.api_version,
-            "redis" if settings.dedup_url else "in-process",
+            "redis" if settings.dedup_url else "in-process", "transcribed" if speech is not None else "not transcribed",
         )
         return channel
 

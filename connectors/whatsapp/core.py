@@ -53,6 +53,7 @@ from connectors.whatsapp.references import References
 from connectors.whatsapp.settings import DEFAULT_CLAIM_LEASE_SECONDS, WhatsAppSettings
 from connectors.whatsapp.turn import LanguageLookup, OnNewMessage, PostTurnHook, Turn
 from connectors.whatsapp.updates.messages import WebhookUpdate
+from connectors.whatsapp.voice import VoiceNotes
 from connectors.whatsapp.webhook_metrics import count_answer, count_get, count_refusal, now
 from observability.correlation import correlation_id_for, correlation_scope
 from privacy.keyring import Keyring
@@ -106,6 +107,7 @@ class WebhookCore:
         references: keyed references of message ids; by default derived from ``keyring``.
         wall_clock: the clock the replay window compares message timestamps with.
         sent_copies: where sealed copies of sent replies are kept for retries (in memory by default).
+        voice: transcribes voice notes (:mod:`.voice`); None: they get the dialogue's polite answer.
     """
 
     def __init__(
@@ -124,7 +126,9 @@ class WebhookCore:
         references: References | None = None,
         wall_clock: Callable[[], float] = time.time,
         sent_copies: SentCopies | None = None,
+        voice: VoiceNotes | None = None,
     ) -> None:
+        self.voice = voice
         self.store, self.graph, self.keyring, self.id_map = store, graph, keyring, id_map
         self.output_factory = output_factory
         self.language_lookup, self.privacy_requests = language_lookup, privacy_requests
@@ -191,6 +195,7 @@ class WebhookCore:
         return Turn(
             on_new_message, id_map=self.id_map, references=self.references, output_factory=self.output_factory,
             language_lookup=language_lookup, privacy=privacy, tracker_store=tracker_store, lock_store=lock_store,
+            voice=self.voice,
         )
 
     async def handle(

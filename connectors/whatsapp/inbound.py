@@ -16,7 +16,9 @@ read still deserves an answer in the user's language, so it becomes
 | reply id "~..." unknown or expired       | the tapped title (NLU reads it like typed text)  |
 | template quick-reply ``button``          | its payload                                      |
 | location                                 | /share_location{"latitude":..,"longitude":..}    |
-| image, audio, video, document, sticker,  | /unsupported_message{"message_type":"<type>"}    |
+| audio (voice note or audio file)         | without transcription configured: /voice_unavailable; |
+|                                          | with it: connectors/whatsapp/voice.py decides    |
+| image, video, document, sticker,         | /unsupported_message{"message_type":"<type>"}    |
 | contacts, reaction, order, system,       |                                                  |
 | unsupported, unknown types               |                                                  |
 
@@ -28,8 +30,8 @@ pages were stored fitted (paging state version 1) needs the renderer's layout: t
 hands it in with ``resolver`` (turn.py passes paging.resolve_reply_id with the renderer's
 legacy_pages); without it such a tap falls back to its title.
 
-Privacy: nothing here carries the sender id; the metadata is at most the channel and the
-message type.
+Privacy: nothing here carries the sender id; the metadata is at most the channel, the
+message type and the marker that a text is a voice note's transcript.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ from typing import Any
 from connectors.whatsapp.paging import CorruptPageStateError, ResolvedReply, UnknownReplyIdError, resolve_reply_id
 from connectors.whatsapp.payload_ids.maps import PayloadIdMap
 from connectors.whatsapp.updates.messages import (
+    AudioMessage,
     ButtonReply,
     InboundMessage,
     ListReply,
@@ -53,6 +56,7 @@ from connectors.whatsapp.updates.messages import (
 
 __all__ = [
     "CHANNEL_NAME",
+    "VOICE_UNAVAILABLE_PAYLOAD",
     "DialogueTurn",
     "DirectReply",
     "Resolver",
@@ -64,6 +68,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "whatsapp"
+#: A voice note when no transcription is configured (``STT_BASE_URL`` unset): domain.yml answers it.
+VOICE_UNAVAILABLE_PAYLOAD = "/voice_unavailable"
 
 Resolver = Callable[[str, PayloadIdMap], Awaitable[ResolvedReply]]
 
@@ -74,10 +80,16 @@ class DialogueTurn:
 
     text: str = field(repr=False)
     message_type: str
+    voice_note: bool = False
 
     @property
     def metadata(self) -> dict[str, Any]:
-        """The only metadata Rasa stores for a WhatsApp message (no phone number, no name)."""
+        """The only metadata Rasa stores for a WhatsApp message (no phone number, no name).
+
+        ``voice_note`` marks a text that is a voice note's transcript (connectors/whatsapp/voice.py).
+        """
+        if self.voice_note:
+            return {"channel": CHANNEL_NAME, "message_type": self.message_type, "voice_note": True}
         return {"channel": CHANNEL_NAME, "message_type": self.message_type}
 
 
@@ -117,6 +129,8 @@ async def to_rasa_input(
         return DialogueTurn(message.payload, "button")
     if isinstance(message, LocationMessage):
         return DialogueTurn(location_payload(message.latitude, message.longitude), "location")
+    if isinstance(message, AudioMessage):  # the turn transcribes it when transcription is configured
+        return DialogueTurn(VOICE_UNAVAILABLE_PAYLOAD, "audio")
     if isinstance(message, UnsupportedMessage):
         return DialogueTurn(unsupported_payload(message.message_type), message.message_type)
     return DialogueTurn(unsupported_payload("unsupported"), "unsupported")

@@ -28,7 +28,7 @@ from connectors.whatsapp.signature import (
     check_header,
     verify_signature,
 )
-from connectors.whatsapp.updates.messages import InboundMessage, TextMessage, WebhookUpdate
+from connectors.whatsapp.updates.messages import AudioMessage, InboundMessage, TextMessage, WebhookUpdate
 from connectors.whatsapp.updates.parser import PayloadError, parse_body
 from connectors.whatsapp.webhook_metrics import count_inbound
 from privacy.log_redaction.sensitive import register_sensitive
@@ -207,7 +207,7 @@ class Intake:
     def admit(self, message: InboundMessage) -> str | None:
         """Register what is sensitive in ``message``, then apply the replay rule.
 
-        Every identifier, the profile name, the wamid and a text body are masked in every log
+        Every identifier, the profile name, the wamid, a text body and a media id are masked in every log
         line from here on (:mod:`privacy.log_redaction`); profile name and username are masked
         by value before anything leaves for the LLM (:mod:`privacy.personal_values`). Returns
         why the message is outside the replay window, or None to handle it.
@@ -220,6 +220,8 @@ class Intake:
         register_sensitive(message.message_id)
         if isinstance(message, TextMessage):
             register_sensitive(message.body)
+        if isinstance(message, AudioMessage):
+            register_sensitive(message.media_id)
         return self.replay.stale_reason(message)
 
 

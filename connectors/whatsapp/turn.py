@@ -20,6 +20,10 @@ turn's replies (labels.yml ``channel.last_reply_failed``, in the conversation's 
 the slot is reset (``SlotSet(last_reply_failed, None)``). Only when the slot is set does this
 cost a read and a write of the tracker; the check itself reads the tracker Rasa just saved.
 
+A voice note is transcribed before Rasa runs (:mod:`.voice`, when ``STT_BASE_URL`` is set; the
+transcriber's language hint is the conversation's ``language`` slot); without transcription it
+gets the dialogue's polite answer (``/voice_unavailable``).
+
 A :class:`Turn` is built once per Rasa agent (:mod:`.agent_turns`), not per request.
 """
 from __future__ import annotations
@@ -40,7 +44,9 @@ from connectors.whatsapp.paging import resolve_reply_id
 from connectors.whatsapp.payload_ids.maps import PayloadIdMap, owned_by
 from connectors.whatsapp.references import References
 from connectors.whatsapp.render import legacy_pages, render_response
-from connectors.whatsapp.updates.messages import InboundMessage
+from connectors.whatsapp.updates.messages import AudioMessage, InboundMessage
+from connectors.whatsapp.voice import VoiceNotes
+from observability.metrics import voice_notes
 from privacy.context import UserKeys
 from privacy.owner_tags import owner_tag
 from privacy.requests.hook import PrivacyRequests
@@ -87,6 +93,7 @@ class Turn:
         tracker_store: Rasa's tracker store (the agent's), where failed deliveries are
             recorded and the notice's slot is reset; None without an agent.
         lock_store: the agent's lock store, held around those writes (:mod:`.conversation_writes`).
+        voice: transcribes voice notes (:mod:`.voice`); None: voice notes get the polite answer.
     """
 
     def __init__(
@@ -100,8 +107,10 @@ class Turn:
         privacy: PostTurnHook | None = None,
         tracker_store: Any | None = None,
         lock_store: Any | None = None,
+        voice: VoiceNotes | None = None,
     ) -> None:
         self.on_new_message = on_new_message
+        self.voice = voice
         self.tracker_store = tracker_store
         self.lock_store = lock_store
         self.id_map = id_map
@@ -119,7 +128,13 @@ class Turn:
         tag, so they are the person's own and an erasure removes them (issue 16 item 6).
         """
         id_map = owned_by(self.id_map, owner_tag(user_keys.key))
-        rasa_input = await to_rasa_input(message, id_map, resolver=_RESOLVE_REPLY_ID)
+        if isinstance(message, AudioMessage) and self.voice is not None:
+            language = await self._conversation_language(user_keys.pseudonym, ref)
+            rasa_input = await self.voice.to_turn(message, language=language, ref=ref)
+        else:
+            if isinstance(message, AudioMessage):
+                voice_notes.labels("disabled").inc()
+            rasa_input = await to_rasa_input(message, id_map, resolver=_RESOLVE_REPLY_ID)
         if isinstance(rasa_input, DirectReply):
             logger.info("message %s: next page of a list, sent without the dialogue", ref)
             return [dict(page) for page in rasa_input.messages]
@@ -181,6 +196,16 @@ class Turn:
         if self.privacy is None:
             return False
         return await self.privacy.move_conversation(source, target, ref)
+
+    async def _conversation_language(self, pseudonym: str, ref: str) -> str | None:
+        """The ``language`` slot before the dialogue runs (the transcriber's hint), or None."""
+        if self.language_lookup is None:
+            return None
+        try:
+            return await self.language_lookup(pseudonym)
+        except Exception as error:  # a hint is never worth failing the turn; the transcriber detects
+            logger.warning("message %s: language lookup failed (%s); transcribing without a hint", ref, type(error).__name__)
+            return None
 
     async def _language(self, bot_messages: Sequence[Mapping[str, Any]], pseudonym: str, ref: str) -> str:
         """The language for the renderer's built-in labels ("Bitte wählen:", "Optionen").

@@ -101,6 +101,7 @@ def export_variables(
     return {
         "sessions": int(summary.get("sessions") or 0),
         "messages": int(summary.get("user_messages") or 0),
+        "voice_notes": int(summary.get("voice_notes") or 0),
         "first_activity": format_time(first, language, tz),
         "last_activity": format_time(last, language, tz),
         "retained_until": format_time(retained_until, language, tz),

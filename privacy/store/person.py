@@ -132,7 +132,8 @@ class PersonOperations:
 
         Covers every pseudonym of the user (anchor, retired, aliases, settled or not).
         Returns ``pseudonym``, ``key_version`` (of the live record, ``None`` if none),
-        ``sessions``, ``events``, ``user_messages``, ``slots`` (currently set, with
+        ``sessions``, ``events``, ``user_messages``, ``voice_notes`` (user messages that are a
+        voice note's transcript: the audio itself is never stored), ``slots`` (currently set, with
         values), ``first_activity``/``last_activity`` (ISO dates, UTC),
         ``retained_until`` (date after which the data is deleted unless the user
         writes again) and ``unreadable_records``.
@@ -185,9 +186,16 @@ class PersonOperations:
             "sessions": sum(1 for s in sessions if s),
             "events": len(all_events),
             "user_messages": sum(1 for e in all_events if e.get("event") == UserUttered.type_name),
+            "voice_notes": sum(1 for e in all_events if e.get("event") == UserUttered.type_name and _voice_note(e)),
             "slots": slots,
             "first_activity": _date(min(timestamps) if timestamps else None),
             "last_activity": _date(last),
             "retained_until": _date(last + self.retention.total_seconds()) if last is not None else None,
             "unreadable_records": unreadable,
         }
+
+
+def _voice_note(event: dict[str, Any]) -> bool:
+    """Whether a stored user message is a voice note's transcript (the channel's metadata marker)."""
+    metadata = event.get("metadata")
+    return isinstance(metadata, dict) and metadata.get("voice_note") is True

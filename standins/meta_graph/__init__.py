@@ -1,4 +1,4 @@
-"""A loopback stand-in for the WhatsApp Cloud API ``messages`` endpoint of Meta's Graph API.
+"""A loopback stand-in for the WhatsApp Cloud API ``messages`` and ``media`` endpoints of Meta's Graph API.
 
 Why: the channel's outbound path (rendering, limits, retries, typing indicators) must be testable
 without Meta, without network and without a real phone number, and failures that are rare in
@@ -14,7 +14,8 @@ same mistake.
 Modules, by what they do: ``server`` (the endpoint and what it accepted), ``addressing`` (``to``
 versus ``recipient``), ``meta_limits`` and ``message_checks`` (Meta's limits and the checks
 against them), ``errors`` (Meta's error shape), ``faults`` (injected failures), ``control``
-(the ``/_standin/...`` endpoints), ``records`` (accepted messages, read receipts), ``cli``
+(the ``/_standin/...`` endpoints), ``records`` (accepted messages, read receipts), ``media``
+(upload, media URL, download and delete of media such as voice notes, with expiry), ``cli``
 (``python -m standins.meta_graph --port 8765``). This package is their one import point.
 """
 from __future__ import annotations

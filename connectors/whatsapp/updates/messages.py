@@ -23,6 +23,7 @@ __all__ = [
     "ListReply",
     "QuickReply",
     "LocationMessage",
+    "AudioMessage",
     "UnsupportedMessage",
     "IdentityChange",
     "StatusError",
@@ -109,6 +110,22 @@ class LocationMessage(InboundMessage):
 
     latitude: float = field(default=0.0, repr=False)
     longitude: float = field(default=0.0, repr=False)
+
+
+@dataclass(frozen=True)
+class AudioMessage(InboundMessage):
+    """``type: audio``: a voice note (``voice`` true, Opus in Ogg) or an audio file.
+
+    Only the media id and the announced mime type arrive; the bytes are fetched with the
+    access token (:mod:`connectors.whatsapp.media`) and transcribed in memory
+    (:mod:`connectors.whatsapp.voice`). The media id names the recording at Meta, so it is
+    kept out of ``repr`` and masked in logs like an identifier.
+    Meta: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components (audio).
+    """
+
+    media_id: str = field(default="", repr=False)
+    mime_type: str = ""
+    voice: bool = False
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from connectors.whatsapp.updates.identity import identity_change
 from connectors.whatsapp.updates.messages import (
     BUSINESS_ACCOUNT_OBJECT,
     UNSUPPORTED_TYPES,
+    AudioMessage,
     ButtonReply,
     InboundMessage,
     ListReply,
@@ -219,6 +220,11 @@ def _message(raw: Any, phone_number_id: str | None, contacts: Contacts | None = 
         payload = as_str(content.get("payload")) or as_str(content.get("text"))
         if payload:
             return QuickReply(**common, payload=payload, text=as_str(content.get("text")))
+    elif message_type == "audio":
+        media_id = as_str(content.get("id")).strip()
+        if media_id:
+            voice = content.get("voice") is True
+            return AudioMessage(**common, media_id=media_id, mime_type=as_str(content.get("mime_type"))[:100], voice=voice)
     elif message_type == "location":
         latitude = _coordinate(content.get("latitude"), 90.0)
         longitude = _coordinate(content.get("longitude"), 180.0)

@@ -261,7 +261,8 @@ async def test_every_type_builder_over_http(running: Running) -> None:
     assert delivery.status == 200
     texts = [m.text for m in running.agent.received]
     assert texts[:4] == ['/select_job{"job_id":"7"}', "/more_results", "/new_search", '/share_location{"latitude":53.55,"longitude":9.99}']
-    assert [t.split('"')[3] for t in texts[4:]] == ["image", "audio", "video", "document", "sticker", "reaction", "unsupported"]
+    assert texts[5] == "/voice_unavailable"
+    assert [t.split('"')[3] for t in texts[4:5] + texts[6:]] == ["image", "video", "document", "sticker", "reaction", "unsupported"]
     assert len(running.standin.messages) == len(messages)
 
 

@@ -212,7 +212,7 @@ async def test_text_message_runs_the_dialogue_once_and_replies(standin: MetaGrap
         ("button.json", "/new_search"),
         ("location.json", '/share_location{"latitude":52.520008,"longitude":13.404954}'),
         ("image.json", '/unsupported_message{"message_type":"image"}'),
-        ("audio_voice.json", '/unsupported_message{"message_type":"audio"}'),
+        ("audio_voice.json", "/voice_unavailable"),
         ("video.json", '/unsupported_message{"message_type":"video"}'),
         ("document.json", '/unsupported_message{"message_type":"document"}'),
         ("sticker.json", '/unsupported_message{"message_type":"sticker"}'),

@@ -58,7 +58,7 @@ async def test_location_becomes_share_location_with_coordinates() -> None:
 
 @pytest.mark.parametrize(
     ("name", "message_type"),
-    [("image.json", "image"), ("audio_voice.json", "audio"), ("video.json", "video"), ("document.json", "document"),
+    [("image.json", "image"), ("video.json", "video"), ("document.json", "document"),
      ("sticker.json", "sticker"), ("contacts.json", "contacts"), ("reaction.json", "reaction"), ("order.json", "order"),
      ("unsupported.json", "unsupported"), ("unknown_type.json", "unsupported")],
 )
@@ -66,6 +66,12 @@ async def test_unreadable_types_become_unsupported_message(name: str, message_ty
     turn = await turn_for(name)
     assert turn.text == '/unsupported_message{"message_type":"%s"}' % message_type
     assert turn.metadata == {"channel": "whatsapp", "message_type": message_type}
+
+
+async def test_a_voice_note_without_transcription_gets_its_own_payload() -> None:
+    turn = await turn_for("audio_voice.json")
+    assert turn.text == "/voice_unavailable"
+    assert turn.metadata == {"channel": "whatsapp", "message_type": "audio"}
 
 
 def _tap(reply_id: str, title: str = "Titel", kind: type = ButtonReply) -> Any:

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.whatsapp.updates.messages import (
+    AudioMessage,
     ButtonReply,
     IdentityChange,
     ListReply,
@@ -74,7 +75,6 @@ def test_location() -> None:
     ("name", "message_type"),
     [
         ("image.json", "image"),
-        ("audio_voice.json", "audio"),
         ("video.json", "video"),
         ("document.json", "document"),
         ("sticker.json", "sticker"),
@@ -89,6 +89,20 @@ def test_unsupported_types(name: str, message_type: str) -> None:
     message = only_message(name)
     assert type(message) is UnsupportedMessage
     assert message.message_type == message_type
+
+
+def test_a_voice_note_is_parsed_with_its_media_id_and_type() -> None:
+    message = only_message("audio_voice.json")
+    assert type(message) is AudioMessage and message.message_type == "audio"
+    assert message.media_id and message.mime_type.startswith("audio/ogg") and message.voice is True
+    assert message.media_id not in repr(message)
+
+
+def test_an_audio_message_without_media_id_is_unsupported() -> None:
+    raw = load("audio_voice.json")
+    raw["entry"][0]["changes"][0]["value"]["messages"][0]["audio"].pop("id")
+    message = parse_update(raw).messages[0]
+    assert type(message) is UnsupportedMessage and message.message_type == "audio"
 
 
 def test_statuses_are_parsed_without_recipient() -> None:

@@ -49,7 +49,7 @@ def test_unknown_language_words_fall_back_to_the_default() -> None:
     assert format_time(WINTER, "xx", BERLIN) == format_time(WINTER, wording.current().default_language, BERLIN)
     variables = export_variables({}, first=None, last=None, retained_until=None, language="en", tz=BERLIN)
     assert variables == {
-        "sessions": 0, "messages": 0, "first_activity": "–", "last_activity": "–", "retained_until": "–",
+        "sessions": 0, "messages": 0, "voice_notes": 0, "first_activity": "–", "last_activity": "–", "retained_until": "–",
         "slots": "– none",
     }
     assert format_slots({"skills": ["Kochen", "Backen"], "radius_km": 1e309}, "en") == (
