@@ -1,7 +1,8 @@
 """Start the whole assistant on loopback, as separate processes: for tests and benchmarks.
 
-``LocalStack`` runs the Meta Graph stand-in, the action server and one or more ``rasa run``
-instances with the WhatsApp channel, each on a free 127.0.0.1 port, with fresh random secrets
+``LocalStack`` runs the Meta Graph stand-in, the action server, one or more ``rasa run``
+instances with the WhatsApp channel and, with ``stt=True``, the transcription stand-in
+(standins/stt/, so voice notes are transcribed), each on a free 127.0.0.1 port, with fresh random secrets
 shared only between these processes. The caller plays Meta: it posts signed webhooks
 (:mod:`harness.webhook_sender`) and reads what the assistant sent from the stand-in.
 
@@ -24,6 +25,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 import httpx
 
+from harness.local_voice import GRAPH_VERSION, STT_VARIABLES, VoiceNoteControls
 from privacy.action_server import action_server_environment
 
 __all__ = ["LocalStack", "StackError", "PHONE_NUMBER_ID", "free_port", "stop_processes"]
@@ -59,7 +61,7 @@ def stop_processes(procs: Iterable[subprocess.Popen], grace: float = 20.0) -> No
 
 
 @dataclass
-class LocalStack:
+class LocalStack(VoiceNoteControls):
     """The processes and the secrets they share.
 
     Args:
@@ -70,12 +72,10 @@ class LocalStack:
         lock_store_url: ``redis://…`` for the atomic Redis lock store (needed with several instances).
         dedup_url: ``redis://…`` for the channel's shared dedup store and payload id map.
         extra_env: more environment for every process (e.g. send retry tuning).
-        tracker_store_options: more keys under ``tracker_store`` in the endpoints file, e.g.
-            ``{"table": "t1234"}`` (SQL table / Redis namespace) so parallel runs never share data.
-        lock_store_options: more keys under ``lock_store`` (with ``lock_store_url``), e.g.
-            ``{"db": 0, "key_prefix": "t1234"}``; Rasa's RedisLockStore uses db 1 unless told.
-        debug: start Rasa and the action server with ``--debug``. Refused at start in
-            production unless ``extra_env`` sets ``BLAUPAUSE_ALLOW_DEBUG_LOGS=1``.
+        tracker_store_options: more ``tracker_store`` keys, e.g. ``{"table": "t1234"}``: parallel runs never share data.
+        lock_store_options: more ``lock_store`` keys, e.g. ``{"db": 0, "key_prefix": "t1234"}`` (Rasa's default db is 1).
+        debug: ``--debug`` for Rasa and the action server (in production only with ``BLAUPAUSE_ALLOW_DEBUG_LOGS=1``).
+        stt: also run the transcription stand-in (``STT_BASE_URL``); ``stt_args``: its options (``--latency 0.2``).
     """
 
     workdir: Path
@@ -88,11 +88,14 @@ class LocalStack:
     tracker_store_options: Mapping[str, Any] = field(default_factory=dict)
     lock_store_options: Mapping[str, Any] = field(default_factory=dict)
     debug: bool = False
+    stt: bool = False
+    stt_args: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.app_secret = secrets.token_hex(16)
         self.access_token = secrets.token_hex(16)
         self.privacy_key = secrets.token_hex(32)
+        self.phone_number_id = PHONE_NUMBER_ID
         self.graph_port = free_port()
         self.actions_port = free_port()
         self.rasa_ports = [free_port() for _ in range(self.rasa_instances)]
@@ -100,6 +103,8 @@ class LocalStack:
         self.metrics_ports = [free_port() for _ in range(self.rasa_instances)]
         self.actions_metrics_port = free_port()
         self.graph_url = f"http://127.0.0.1:{self.graph_port}"
+        self.stt_port = free_port() if self.stt else None
+        self.stt_url = f"http://127.0.0.1:{self.stt_port}" if self.stt else None
         self.db_path = self.workdir / "trackers.db"
         if self.tracker_store_url is None:
             self.tracker_store_url = f"sqlite:///{self.db_path}"
@@ -127,7 +132,7 @@ class LocalStack:
     def env(self) -> Dict[str, str]:
         env = dict(os.environ)
         for name in ("LLM_BASE_URL", "LLM_MODEL", "BLAUPAUSE_ENV", "WHATSAPP_DEDUP_URL", "PRIVACY_OLD_KEYS",
-                     "BLAUPAUSE_METRICS_PORT", "BLAUPAUSE_ACTIONS_METRICS_PORT"):
+                     "BLAUPAUSE_METRICS_PORT", "BLAUPAUSE_ACTIONS_METRICS_PORT", *STT_VARIABLES):
             env.pop(name, None)
         env.update(
             RASA_TELEMETRY_ENABLED="false",
@@ -146,6 +151,8 @@ class LocalStack:
         )
         if self.dedup_url:
             env["WHATSAPP_DEDUP_URL"] = self.dedup_url
+        if self.stt_url:
+            env["STT_BASE_URL"] = f"{self.stt_url}/v1"
         env.update(self.extra_env)
         return env
 
@@ -194,6 +201,8 @@ class LocalStack:
         bin_dir = Path(sys.executable).parent
         endpoints = self._endpoints_file()
         self._spawn("graph", [sys.executable, "-m", "standins.meta_graph", "--port", str(self.graph_port)], env)
+        if self.stt_port is not None:
+            self._spawn("stt", [sys.executable, "-m", "standins.stt", "--port", str(self.stt_port), *self.stt_args], env)
         debug = ["--debug"] if self.debug else []
         self._spawn("actions", [str(bin_dir / "rasa"), "run", "actions", "--actions", "actions",
                                 "--port", str(self.actions_port), *debug], self.actions_env())
@@ -203,6 +212,8 @@ class LocalStack:
                 "--endpoints", str(endpoints), "--interface", "127.0.0.1", "--port", str(port), *debug,
             ], self.rasa_env(index))
         self._wait(f"{self.graph_url}/_standin/messages", timeout)
+        if self.stt_url:
+            self._wait(f"{self.stt_url}/_standin/requests", timeout)
         self._wait(f"http://127.0.0.1:{self.actions_port}/health", timeout)
         for port in self.rasa_ports:
             self._wait(f"http://127.0.0.1:{port}/webhooks/whatsapp/", timeout)

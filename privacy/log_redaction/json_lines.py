@@ -20,8 +20,8 @@ record reached a handler without the filter). Only the fields it computes itself
 Installed once per process by :func:`privacy.log_redaction.install.install_redaction`, on the
 handlers that exist at that moment (Rasa and rasa-sdk configure the root logger's handlers
 before either process loads our code; Sanic's loggers propagate to them, as both create their
-app with ``configure_logging=False``); in JSON mode Python warnings are routed into logging
-(``logging.captureWarnings``) so they become JSON lines too. What a process writes before our code
+app with ``configure_logging=False``); in both formats Python warnings are routed into logging
+(``logging.captureWarnings``) so they are redacted (and in JSON mode become JSON lines too). What a process writes before our code
 is loaded (rasa-sdk's first "Starting action endpoint server..." line, warnings raised while
 importing) keeps the library's format. The standard library only: ``logging`` and ``json``.
 """
@@ -209,8 +209,11 @@ def install_log_format(role: str = "rasa", environ: Mapping[str, str] | None = N
     if role not in ROLES:
         raise LogFormatError(f"log role {role!r} is not one of: {', '.join(ROLES)}")
     global _CAPTURED_WARNINGS
-    if chosen == "json" and not _CAPTURED_WARNINGS:
-        logging.captureWarnings(True)  # Python warnings (stderr text otherwise) become JSON lines too
+    if not _CAPTURED_WARNINGS:
+        # Python warnings go through logging (and so through the redaction) in both formats: Rasa
+        # warns with the user's text in it (e.g. "Failed to parse arguments in line '/intent{...}'"),
+        # which as plain stderr would bypass every filter.
+        logging.captureWarnings(True)
         _CAPTURED_WARNINGS = True
     for handler in _handlers():
         if isinstance(handler.formatter, _OURS):

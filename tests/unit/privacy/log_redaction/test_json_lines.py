@@ -218,3 +218,18 @@ async def test_action_server_lines_are_json_and_carry_the_turns_correlation_id(
     failed = [entry for entry in lines if entry.get("exception_type") == "RuntimeError"]
     assert ours and failed
     assert all(entry["correlation_id"] == expected and entry["role"] == "actions" for entry in ours + failed)
+
+
+@pytest.mark.parametrize("environ", [ENV_TEXT, ENV_JSON], ids=["text", "json"])
+def test_python_warnings_go_through_the_redaction_in_both_formats(root_stream: io.StringIO, environ: dict[str, str]) -> None:
+    """Rasa warns with the user's text in it ("Failed to parse arguments in line '/intent{...}'");
+    as plain stderr that line would bypass every filter (found with a voice note's transcript)."""
+    import warnings
+
+    install_redaction(environ=environ)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn(f"Failed to parse arguments in line '/voice_unsure{{\"transcript\":\"{TEXT}\"}}'", UserWarning)
+    text = root_stream.getvalue()
+    assert "Failed to parse arguments" in text  # the warning arrived through logging
+    _assert_clean(text)
