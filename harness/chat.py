@@ -16,6 +16,14 @@ button or list row of the bot's last turn; ``/location 52.52 13.40`` shares a lo
 ``/image [caption]`` sends a photo; ``/help``; ``/quit``. Works with piped stdin: after each line
 it waits for the replies to stop (``--wait`` seconds of quiet) before reading the next one.
 
+Voice notes (issue 14, harness/chat_input.py): ``/voice Ich suche einen Job als Koch`` sends a
+voice note that says this, ``/voice? ...`` one the transcriber hardly makes out (the assistant
+asks "stimmt das?"), ``/voice-file PATH`` an audio file (.ogg, .opus, .mp3, .m4a, .aac, .amr).
+The recording is put on this stand-in, where the assistant downloads it with its access token;
+start the assistant with ``STT_BASE_URL`` pointing at the transcription stand-in
+(``python -m standins.stt --port 8098``, then ``STT_BASE_URL=http://127.0.0.1:8098/v1``) or a real
+server. scripts/run.sh does both.
+
 Who you are (the username era, docs/whatsapp-delivery.md): by default a user whose webhooks carry
 the phone number and a business-scoped user id (BSUID), as Meta sends them since 2026. ``--user-id``
 without ``--wa-id`` (or ``--no-number``) plays a username user whose number Meta does not share

@@ -3,7 +3,9 @@
 The printer runs as its own task, so replies that arrive while the person is typing are shown at
 once; a typed line returns only after the replies have gone quiet (``wait`` seconds), which is
 what makes piped input work. Identity commands play the username era (docs/whatsapp-delivery.md):
-``/drop-number``, ``/change-id DE.…``, ``/whoami``.
+``/drop-number``, ``/change-id DE.…``, ``/whoami``. A voice note (``/voice``, ``/voice-file``,
+harness/chat_input.py) is put on the Graph stand-in before its webhook is sent, as Meta holds
+the media before it tells the business, and the terminal shows what the person "said".
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any, TextIO
 
 from harness import meta_payloads as mp
 from harness.chat_display import Choice, describe
-from harness.chat_input import HELP, typed_message, whoami
+from harness.chat_input import HELP, VoiceNoteRequest, typed_message, whoami
 from harness.webhook_sender import WebhookSender
 from standins.meta_graph import AcceptedMessage, MetaGraphStandIn
 
@@ -123,11 +125,15 @@ class ChatSession:
         await self.sender.send(mp.payload(statuses=statuses, phone_number_id=self.standin.phone_number_id))
 
     def message_for(self, line: str) -> dict[str, Any] | None:
-        """The inbound message for a typed line; None when the line is not valid input."""
+        """The inbound message for a typed line (a voice note's media uploaded to the stand-in
+        first); None when the line is not valid input."""
         message = typed_message(line, self.user, self.choices)
         if isinstance(message, str):
             self._print(message)
             return None
+        if isinstance(message, VoiceNoteRequest):
+            self._print(message.describe())
+            return message.upload(self.standin, self.user)
         return message
 
     def whoami(self) -> str:

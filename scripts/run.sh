@@ -2,8 +2,10 @@
 # Runs the assistant on embedded defaults: action server, Rasa with the WhatsApp channel and
 # the encrypted SQLite tracker store, and the local Meta stand-in with a terminal chat.
 #
-#   scripts/run.sh          chat through the local Meta stand-in (no Meta account, no network)
-#   scripts/run.sh serve    serve a real Meta app (WHATSAPP_* and PRIVACY_KEY from the environment)
+#   scripts/run.sh          chat through the local Meta stand-in (no Meta account, no network),
+#                           voice notes transcribed by the local stand-in (standins/stt/)
+#   scripts/run.sh serve    serve a real Meta app (WHATSAPP_* and PRIVACY_KEY from the environment;
+#                           voice notes are transcribed only when STT_BASE_URL is set)
 #
 # Everything listens on 127.0.0.1 only. Logs go to var/log/.
 set -euo pipefail
@@ -19,6 +21,8 @@ chmod 700 var
 RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 GRAPH_PORT=${GRAPH_PORT:-8765}
+STT_PORT=${STT_PORT:-8098}
+start_stt=no
 
 if [ "$mode" = "chat" ]; then
   # Local use: a development privacy key in var/privacy.key (0600, git-ignored), and one-off
@@ -30,6 +34,14 @@ if [ "$mode" = "chat" ]; then
   export WHATSAPP_ACCESS_TOKEN=${WHATSAPP_ACCESS_TOKEN:-$(token)}
   export WHATSAPP_PHONE_NUMBER_ID=${WHATSAPP_PHONE_NUMBER_ID:-100000000000001}
   export WHATSAPP_API_BASE_URL=${WHATSAPP_API_BASE_URL:-http://127.0.0.1:$GRAPH_PORT}
+  # Voice notes: the chat puts them on its Graph stand-in (the URL above, the same access
+  # token), Rasa downloads and transcribes them. A STT_BASE_URL of your own (a real server, or
+  # empty to play a deployment without transcription) is used as it is; otherwise the loopback
+  # transcription stand-in runs, which "hears" the chat's generated voice notes.
+  if [ -z "${STT_BASE_URL+set}" ]; then
+    start_stt=yes
+    export STT_BASE_URL=http://127.0.0.1:$STT_PORT/v1
+  fi
 elif [ "$mode" != "serve" ]; then
   echo "usage: scripts/run.sh [chat|serve]" >&2
   exit 2
@@ -41,6 +53,16 @@ cleanup() {
   wait 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
+logs=(var/log/rasa.log var/log/actions.log)
+ready_urls=("http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/" "http://127.0.0.1:$ACTIONS_PORT/health")
+
+if [ "$start_stt" = "yes" ]; then
+  echo "run: starting the transcription stand-in on 127.0.0.1:$STT_PORT (log: var/log/stt.log)"
+  .venv/bin/python -m standins.stt --port "$STT_PORT" > var/log/stt.log 2>&1 &
+  pids+=($!)
+  logs+=(var/log/stt.log)
+  ready_urls+=("http://127.0.0.1:$STT_PORT/v1/models")
+fi
 
 echo "run: starting the action server on 127.0.0.1:$ACTIONS_PORT (log: var/log/actions.log)"
 # The action server gets an allowlisted environment (privacy/action_server.py): no
@@ -58,15 +80,15 @@ pids+=($!)
 
 echo -n "run: waiting for the assistant to load its model"
 for _ in $(seq 1 240); do
-  if .venv/bin/python - "$RASA_PORT" "$ACTIONS_PORT" <<'PY' 2>/dev/null; then break; fi
+  if .venv/bin/python - "${ready_urls[@]}" <<'PY' 2>/dev/null; then break; fi
 import sys, urllib.request
-for url in (f"http://127.0.0.1:{sys.argv[1]}/webhooks/whatsapp/", f"http://127.0.0.1:{sys.argv[2]}/health"):
+for url in sys.argv[1:]:
     urllib.request.urlopen(url, timeout=1).read()
 PY
   for pid in "${pids[@]}"; do
     if ! kill -0 "$pid" 2>/dev/null; then
       echo; echo "run: a server stopped; the last lines of its log:" >&2
-      tail -n 20 var/log/rasa.log var/log/actions.log >&2
+      tail -n 20 "${logs[@]}" >&2
       exit 1
     fi
   done
@@ -79,7 +101,8 @@ if [ "$mode" = "serve" ]; then
   echo "run: serving http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook (put a TLS proxy in front for Meta). Ctrl-C stops."
   wait
 else
-  echo "run: you are a WhatsApp user (fake number). Type messages; a number taps a button or row; /quit ends."
+  echo "run: you are a WhatsApp user (fake number). Type messages; a number taps a button or row;"
+  echo "     /voice TEXT sends a voice note (transcription: ${STT_BASE_URL:-off}); /help lists all; /quit ends."
   .venv/bin/python -m harness.chat --webhook-url "http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook" \
     --graph-port "$GRAPH_PORT"
 fi
