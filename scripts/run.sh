@@ -72,9 +72,16 @@ SANIC_HOST=127.0.0.1 .venv/bin/python -m privacy.action_server -- \
   > var/log/actions.log 2>&1 &
 pids+=($!)
 
+# endpoints.yml names the action server on port 5055; another ACTIONS_PORT gets a copy in var/.
+endpoints=endpoints.yml
+if [ "$ACTIONS_PORT" != "5055" ]; then
+  sed "s#http://127.0.0.1:5055/webhook#http://127.0.0.1:$ACTIONS_PORT/webhook#" endpoints.yml > var/endpoints.yml
+  endpoints=var/endpoints.yml
+fi
+
 echo "run: starting Rasa with the WhatsApp channel on 127.0.0.1:$RASA_PORT (log: var/log/rasa.log)"
 .venv/bin/rasa run --model models/current.tar.gz --credentials credentials.yml \
-  --endpoints endpoints.yml --interface 127.0.0.1 --port "$RASA_PORT" \
+  --endpoints "$endpoints" --interface 127.0.0.1 --port "$RASA_PORT" \
   > var/log/rasa.log 2>&1 &
 pids+=($!)
 
