@@ -19,7 +19,7 @@ metadata marker ``"voice_note": true``; never the audio, the media id or its URL
 | transcription failed (5xx, timeout, refused)    | ``/voice_not_transcribed``                          |
 | no transcription configured                     | ``/voice_unavailable`` (:mod:`.inbound`)            |
 
-The wording of every answer lives in domain.yml (``utter_confirm_transcript``, ``utter_voice_*``).
+The wording of every answer lives in domain.yml (``utter_voice_unsure``, ``utter_voice_*``).
 A failure is never a webhook error: Meta would redeliver the same voice note and fail again, so
 the user gets an answer at once and can write instead. Transient failures are retried inside
 the step's time budget (media download: ``download_budget_seconds``; transcription:
@@ -144,7 +144,9 @@ class VoiceNotes:
         finally:
             voice_step_duration.labels("transcription").observe(time.monotonic() - started)
             del media  # the audio goes no further than this method
-        text = " ".join(transcript.text.split())
+        # One line, and never a leading "/": Rasa would read "/word" as an intent (and "Ja, stimmt"
+        # sends an unsure transcript back as the user's text).
+        text = " ".join(transcript.text.split()).lstrip("/").lstrip()
         if not text:
             logger.info("message %s: nothing heard in the voice note", ref)
             return _turn("voice_empty", "empty")

@@ -45,6 +45,13 @@ def _label(name: str, language: str) -> str:
     return wording.current().text(f"{_SECTION}.{name}", language)
 
 
+def _voice_notes(count: int, language: str) -> str:
+    """After the message count: how many were voice notes (stored as their transcript only); "" for none."""
+    if count <= 0:
+        return ""
+    return wording.current().text(f"{_SECTION}.voice_notes", language, count=count)
+
+
 def format_time(timestamp: float | None, language: str, tz: tzinfo) -> str:
     """The time in ``tz`` in the language's ``time_format`` (labels.yml); ``unknown`` if None."""
     if timestamp is None:
@@ -101,7 +108,7 @@ def export_variables(
     return {
         "sessions": int(summary.get("sessions") or 0),
         "messages": int(summary.get("user_messages") or 0),
-        "voice_notes": int(summary.get("voice_notes") or 0),
+        "voice_notes": _voice_notes(int(summary.get("voice_notes") or 0), language),
         "first_activity": format_time(first, language, tz),
         "last_activity": format_time(last, language, tz),
         "retained_until": format_time(retained_until, language, tz),

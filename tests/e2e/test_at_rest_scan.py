@@ -11,7 +11,8 @@ through the real processes, then scans the raw bytes of everything they stored
 texts and distinctive words of them, the place, and the bot's answers as the Graph stand-in
 received them. The users cover the identities of the username era: one whose webhooks carry
 number, BSUID, parent BSUID and username until the number disappears mid-conversation, one with
-the old phone-only payloads, and a username user who writes with a BSUID only. The processes' logs (except the Graph stand-in's, which plays Meta and must see
+the old phone-only payloads, a username user who writes with a BSUID only, and one who speaks
+(voice notes, transcribed by the STT stand-in: the transcripts, media ids and Ogg markers are needles). The processes' logs (except the Graph stand-in's, which plays Meta and must see
 the numbers) are scanned for numbers, BSUIDs, usernames, profile names and the users' distinctive
 words.
 
@@ -35,6 +36,7 @@ import pytest
 from harness import at_rest
 from harness import meta_payloads as mp
 from harness.local_stack import LocalStack
+from harness.voice_notes import voice_note
 from harness.webhook_sender import WebhookSender
 from tests.support.model import MODEL, require_model
 from tests.support.paths import REPO_ROOT
@@ -74,6 +76,14 @@ def _say(body: str) -> Step:
     return lambda wa_id, _: mp.text(wa_id, body)
 
 
+def _speak(words: str, confidence: Optional[float] = None) -> Step:
+    """A voice note that says ``words`` (``_converse`` puts the recording on the Graph stand-in)."""
+    return lambda wa_id, _: {"type": VOICE, "words": words, "confidence": confidence}
+
+
+VOICE = "_voice_note"  # a step's placeholder message type: becomes an ``audio`` message with a media id
+
+
 @dataclass
 class User:
     """One scripted user: who they are, what they send, and the words that must never be readable.
@@ -91,6 +101,7 @@ class User:
     username: Optional[str] = None
     drop_number_after: Optional[int] = None
     sent_texts: List[str] = field(default_factory=list)
+    media_ids: List[str] = field(default_factory=list)
 
     def wa_id(self, base: int) -> str:
         return str(base + self.offset)
@@ -149,6 +160,13 @@ def _users() -> List[User]:
             _say("nur Teilzeit"),
             _say("Danke schön"),
         ], ["Prüfmann", "Hufschmied"], identity="bsuid", username="@juergen_pruefmann"),
+        User(4, "Hanna Sprachfroh", [  # by voice notes (issue 14): transcripts, media ids, recordings
+            _speak("Ich suche Arbeit als Imkerin in Freiburg"),
+            _speak("Lieber in Heidelberg", confidence=0.3),
+            _tap("Ja, stimmt"),
+            _speak("Danke Hanna Sprachfroh sagt tschüss"),
+        ], ["Sprachfroh", "Imkerin", "Heidelberg", "opushead", "opustags", "blaupause_transcript"],
+            identity="both", username="@hanna_sprachfroh"),
     ]
 
 
@@ -220,6 +238,13 @@ async def _converse(deployment: Deployment) -> None:
                 message = step(sender_now, previous)
                 if message["type"] == "text":
                     user.sent_texts.append(message["text"]["body"])
+                if message["type"] == VOICE:
+                    words = message["words"]
+                    recording = voice_note(words, seconds=2.0, confidence=message["confidence"], language="de")
+                    media_id = stack.upload_media(recording)
+                    user.sent_texts.append(words)
+                    user.media_ids.append(media_id)
+                    message = mp.audio(sender_now, media_id=media_id)
                 before = len(await sent_to(addresses))
                 delivery = await sender.send(mp.payload(message, profile_name=user.profile_name, users=[sender_now]))
                 assert delivery.delivered, delivery
@@ -252,14 +277,14 @@ def deployments(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     postgres_url, redis_url, skip_reason = _servers(request)
     started_at = time.time()
     result: Dict[str, Any] = {
-        "sqlite": Deployment("sqlite", LocalStack(tmp_path_factory.mktemp("rest-sqlite"), model=MODEL), 4915550000510)
+        "sqlite": Deployment("sqlite", LocalStack(tmp_path_factory.mktemp("rest-sqlite"), model=MODEL, stt=True), 4915550000510)
     }
     if postgres_url and redis_url:
         table = "rest_" + uuid.uuid4().hex[:12]
         stack = LocalStack(
             tmp_path_factory.mktemp("rest-pg"), model=MODEL, tracker_store_url=postgres_url,
             lock_store_url=redis_url, dedup_url=redis_url,
-            tracker_store_options={"table": table}, lock_store_options={"key_prefix": table},
+            tracker_store_options={"table": table}, lock_store_options={"key_prefix": table}, stt=True,
         )
         result["postgresql"] = Deployment("postgresql", stack, 4915550000520, table, postgres_url, redis_url)
     else:
@@ -320,7 +345,8 @@ def _identity_secrets(deployment: Deployment) -> List[str]:
 
 
 def _user_words(deployment: Deployment) -> List[str]:
-    return [word for user in deployment.users for word in user.secrets]
+    """Distinctive words, and the media ids of the voice notes (the recording at Meta)."""
+    return [word for user in deployment.users for word in [*user.secrets, *user.media_ids]]
 
 
 def _all_secrets(deployment: Deployment) -> at_rest.Needles:
@@ -347,7 +373,9 @@ def test_the_conversations_happened(deployments: Dict[str, Any], name: str) -> N
     assert "Arbeitgeber:" in bodies and len(erika) >= 6
     assert "I can only read text messages" in bodies
     assert "Pflege" in bodies and "Hier sind 6 bis" in bodies
-    erika_user, john, juergen = deployment.users
+    assert "Ich habe verstanden: „Lieber in Heidelberg“" in bodies, "the unsure voice note was confirmed"
+    assert 'für "Imker' in bodies, "the voice notes ran a search"
+    erika_user, john, juergen, _hanna = deployment.users
     fields = {user.profile_name: deployment.reply_fields[user.wa_id(deployment.number_base)] for user in deployment.users}
     assert set(fields[john.profile_name]) == {"to"}, "old payloads are answered via to"
     assert set(fields[juergen.profile_name]) == {"recipient"}, "a username user without a number via recipient"
@@ -421,7 +449,8 @@ def test_redis_holds_nothing_readable(deployments: Dict[str, Any]) -> None:
 def test_logs_hold_no_number_name_or_typed_words(deployments: Dict[str, Any], name: str) -> None:
     deployment = _deployment(deployments, name)
     patterns = at_rest.needles([*_identity_secrets(deployment), *_user_words(deployment)])
-    logs = [path for process, path in deployment.stack.logs.items() if process != "graph"]
+    # not the stand-ins: the Graph stand-in plays Meta, the transcription stand-in the operator's STT server
+    logs = [path for process, path in deployment.stack.logs.items() if process not in ("graph", "stt")]
     assert len(logs) == 1 + deployment.stack.rasa_instances and all(p.stat().st_size > 0 for p in logs), logs
     findings = at_rest.scan_files(logs, patterns)
     assert not findings, _report(findings)

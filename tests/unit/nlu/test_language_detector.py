@@ -30,6 +30,10 @@ from wording.detection import detect_language
         ("Lösche meine Daten", "de"),
         ("delete my data", "en"),
         ("Berlin", None),
+        # words German and English share are no evidence: a German user's "in Hamburg" (the
+        # answer to "Wo soll der Job sein?", often by voice) must not switch the conversation to English
+        ("in Hamburg", None),
+        ("in Berlin", None),
         ("Koch", None),
         ("ok", None),
         ("", None),

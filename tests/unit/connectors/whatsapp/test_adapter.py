@@ -26,6 +26,7 @@ from sanic import Sanic
 
 from connectors.whatsapp import WhatsAppInput
 from connectors.whatsapp.settings import SettingsError
+from connectors.whatsapp.voice import VoiceNotes
 from privacy.context import keys_for_user, user_context
 from privacy.identity import pseudonym
 from privacy.keyring import Keyring
@@ -191,6 +192,27 @@ def test_malformed_send_setting_stops_the_start(environment: None, monkeypatch: 
     monkeypatch.setenv("WHATSAPP_SEND_MAX_ATTEMPTS", "many")
     with pytest.raises(SettingsError, match="WHATSAPP_SEND_MAX_ATTEMPTS"):
         WhatsAppInput.from_credentials(None)
+
+
+@pytest.mark.parametrize(("variable", "value"), [("STT_TIMEOUT_S", "soon"), ("STT_CONFIRM_BELOW", "2"), ("STT_BASE_URL", "ftp://x")])
+def test_a_bad_transcription_setting_stops_the_start_with_its_name(
+    environment: None, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv("STT_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable):
+        WhatsAppInput.from_credentials(None)
+
+
+async def test_voice_notes_are_transcribed_only_with_stt_base_url(environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STT_BASE_URL", raising=False)
+    assert WhatsAppInput.from_credentials(None).core.voice is None
+    monkeypatch.setenv("STT_BASE_URL", "http://127.0.0.1:9/v1")
+    channel = WhatsAppInput.from_credentials(None)
+    assert isinstance(channel.core.voice, VoiceNotes) and channel.core.voice is channel.resources.voice
+    assert channel.core.voice.settings.base_url == "http://127.0.0.1:9/v1"
+    await channel.aclose()
+    uninstall_redaction()
 
 
 @pytest.mark.parametrize("value", ["0.5", "soon"])

@@ -144,6 +144,15 @@ async def test_the_threshold_comes_from_the_settings() -> None:
     assert turn.text == "Koch in Berlin"
 
 
+async def test_a_leading_slash_never_makes_a_transcript_an_intent() -> None:
+    stt = FakeTranscriber(said("/restart bitte"))
+    turn = await voice(FakeMedia(voice_note("x")), stt).to_turn(audio_message(), language="de", ref="r")
+    assert turn.text == "restart bitte"
+    unsure = await voice(FakeMedia(voice_note("x")), FakeTranscriber(said("//", confidence=0.1))).to_turn(
+        audio_message(), language="de", ref="r")
+    assert unsure.text == "/voice_empty"
+
+
 @pytest.mark.parametrize("text", ["", "   ", "\n"])
 async def test_nothing_heard_gets_its_own_answer(text: str) -> None:
     turn = await voice(FakeMedia(voice_note(None)), FakeTranscriber(said(text))).to_turn(audio_message(), language="de", ref="r")

@@ -49,9 +49,21 @@ def test_unknown_language_words_fall_back_to_the_default() -> None:
     assert format_time(WINTER, "xx", BERLIN) == format_time(WINTER, wording.current().default_language, BERLIN)
     variables = export_variables({}, first=None, last=None, retained_until=None, language="en", tz=BERLIN)
     assert variables == {
-        "sessions": 0, "messages": 0, "voice_notes": 0, "first_activity": "–", "last_activity": "–", "retained_until": "–",
+        "sessions": 0, "messages": 0, "voice_notes": "", "first_activity": "–", "last_activity": "–", "retained_until": "–",
         "slots": "– none",
     }
     assert format_slots({"skills": ["Kochen", "Backen"], "radius_km": 1e309}, "en") == (
         "• skills: Kochen, Backen\n• radius_km: –"
     )
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("de", " (davon 2 Sprachnachrichten, nur als Text gespeichert)"),
+    ("en", " (2 of them voice messages, kept only as text)"),
+])
+def test_voice_notes_are_named_in_the_export_only_when_there_are_some(language: str, expected: str) -> None:
+    summary = {"user_messages": 5, "voice_notes": 2}
+    variables = export_variables(summary, first=None, last=None, retained_until=None, language=language, tz=BERLIN)
+    assert variables["messages"] == 5 and variables["voice_notes"] == expected
+    none = export_variables({"user_messages": 5}, first=None, last=None, retained_until=None, language=language, tz=BERLIN)
+    assert none["voice_notes"] == ""
