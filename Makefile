@@ -4,7 +4,7 @@ export RASA_TELEMETRY_ENABLED := false
 PY := .venv/bin/python
 RASA := .venv/bin/rasa
 
-.PHONY: setup train validate run test test-unit test-e2e test-reliability soak test-stories nlu-report clean
+.PHONY: setup train validate run test test-unit test-e2e test-browser test-reliability soak test-stories nlu-report clean
 
 setup:                       ## create .venv from requirements.lock (once; seconds afterwards)
 	@bash scripts/setup.sh
@@ -22,11 +22,15 @@ run: train                   ## run the assistant with embedded defaults
 
 test-unit: setup             ## pytest suites (PostgreSQL and Redis tests need the servers; CI requires them)
 	@bash scripts/ensure_services.sh
-	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e"
+	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not browser"
 
 test-e2e: train              ## the trained assistant driven through the WhatsApp webhook
 	@bash scripts/ensure_services.sh
-	$(PY) -m pytest -q -p no:cacheprovider -m "e2e and not reliability"
+	$(PY) -m pytest -q -p no:cacheprovider -m "e2e and not reliability and not browser"
+
+test-browser: train          ## the preview's pages in headless Chromium (Debian's; screenshots in results/screenshots/)
+	@bash scripts/ensure_services.sh
+	$(PY) -m pytest -q -p no:cacheprovider -m browser
 
 test-reliability: train      ## storm, Graph faults, database outages, kill -9, fuzzing (bounded form)
 	@bash scripts/ensure_services.sh
@@ -42,7 +46,7 @@ nlu-report: setup            ## NLU cross-validation, summarised in reports/nlu-
 	$(RASA) test nlu --cross-validation --folds 3 --config config.yml --nlu data --out results/nlu-cv
 	$(PY) scripts/summarize_nlu_report.py results/nlu-cv reports/nlu-cross-validation.md
 
-test: validate test-unit test-e2e test-reliability test-stories nlu-report   ## everything CI runs
+test: validate test-unit test-e2e test-browser test-reliability test-stories nlu-report   ## everything CI runs
 
 clean:
 	rm -rf results models .rasa

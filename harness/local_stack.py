@@ -2,7 +2,9 @@
 
 ``LocalStack`` runs the Meta Graph stand-in, the action server, one or more ``rasa run``
 instances with the WhatsApp channel and, with ``stt=True``, the transcription stand-in
-(standins/stt/, so voice notes are transcribed), each on a free 127.0.0.1 port, with fresh random secrets
+(standins/stt/, so voice notes are transcribed), each on a free 127.0.0.1 port; with
+``preview=True`` the designer's preview (preview/, harness/local_preview.py) hosts the Graph
+stand-in and serves its pages on ``preview_url``, with fresh random secrets
 shared only between these processes. The caller plays Meta: it posts signed webhooks
 (:mod:`harness.webhook_sender`) and reads what the assistant sent from the stand-in.
 
@@ -25,6 +27,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 import httpx
 
+from harness.local_preview import PreviewProcess
 from harness.local_voice import GRAPH_VERSION, STT_VARIABLES, VoiceNoteControls
 from privacy.action_server import action_server_environment
 
@@ -61,7 +64,7 @@ def stop_processes(procs: Iterable[subprocess.Popen], grace: float = 20.0) -> No
 
 
 @dataclass
-class LocalStack(VoiceNoteControls):
+class LocalStack(VoiceNoteControls, PreviewProcess):
     """The processes and the secrets they share.
 
     Args:
@@ -76,6 +79,8 @@ class LocalStack(VoiceNoteControls):
         lock_store_options: more ``lock_store`` keys, e.g. ``{"db": 0, "key_prefix": "t1234"}`` (Rasa's default db is 1).
         debug: ``--debug`` for Rasa and the action server (in production only with ``BLAUPAUSE_ALLOW_DEBUG_LOGS=1``).
         stt: also run the transcription stand-in (``STT_BASE_URL``); ``stt_args``: its options (``--latency 0.2``).
+        preview: run ``python -m preview`` (which hosts the Graph stand-in) instead of the stand-in
+            alone, on ``preview_port`` (default: a free one); its pages at ``preview_url``.
     """
 
     workdir: Path
@@ -90,6 +95,8 @@ class LocalStack(VoiceNoteControls):
     debug: bool = False
     stt: bool = False
     stt_args: tuple[str, ...] = ()
+    preview: bool = False
+    preview_port: Optional[int] = None
 
     def __post_init__(self) -> None:
         self.app_secret = secrets.token_hex(16)
@@ -105,6 +112,8 @@ class LocalStack(VoiceNoteControls):
         self.graph_url = f"http://127.0.0.1:{self.graph_port}"
         self.stt_port = free_port() if self.stt else None
         self.stt_url = f"http://127.0.0.1:{self.stt_port}" if self.stt else None
+        if self.preview and self.preview_port is None:
+            self.preview_port = free_port()
         self.db_path = self.workdir / "trackers.db"
         if self.tracker_store_url is None:
             self.tracker_store_url = f"sqlite:///{self.db_path}"
@@ -169,22 +178,8 @@ class LocalStack(VoiceNoteControls):
         return env
 
     def _endpoints_file(self) -> Path:
-        text = (ROOT / "endpoints.yml").read_text(encoding="utf-8").replace(
-            "http://127.0.0.1:5055/webhook", f"http://127.0.0.1:{self.actions_port}/webhook"
-        )
-        if self.lock_store_url:
-            text += f'\nlock_store:\n  type: locking.redis_lock_store.AtomicRedisLockStore\n  url: "{_host(self.lock_store_url)}"\n  port: {_port(self.lock_store_url, 6379)}\n'
-        if self.tracker_store_options or (self.lock_store_url and self.lock_store_options):
-            import yaml  # only here: the default path keeps the committed file's text as it is
-
-            config = yaml.safe_load(text)
-            config.setdefault("tracker_store", {}).update(self.tracker_store_options)
-            if self.lock_store_url:
-                config["lock_store"].update(self.lock_store_options)
-            text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
-        path = self.workdir / "endpoints.yml"
-        path.write_text(text, encoding="utf-8")
-        return path
+        return _write_endpoints(self.workdir, self.actions_port, self.lock_store_url,
+                                self.tracker_store_options, self.lock_store_options)
 
     def _spawn(self, name: str, command: List[str], env: Mapping[str, str]) -> None:
         log = self.workdir / f"{name}.log"
@@ -200,7 +195,7 @@ class LocalStack(VoiceNoteControls):
         env = self.env()
         bin_dir = Path(sys.executable).parent
         endpoints = self._endpoints_file()
-        self._spawn("graph", [sys.executable, "-m", "standins.meta_graph", "--port", str(self.graph_port)], env)
+        self._spawn(self.graph_process, self.graph_command(), self.graph_env(env))
         if self.stt_port is not None:
             self._spawn("stt", [sys.executable, "-m", "standins.stt", "--port", str(self.stt_port), *self.stt_args], env)
         debug = ["--debug"] if self.debug else []
@@ -211,7 +206,8 @@ class LocalStack(VoiceNoteControls):
                 str(bin_dir / "rasa"), "run", "--model", str(self.model), "--credentials", "credentials.yml",
                 "--endpoints", str(endpoints), "--interface", "127.0.0.1", "--port", str(port), *debug,
             ], self.rasa_env(index))
-        self._wait(f"{self.graph_url}/_standin/messages", timeout)
+        for url in self.graph_ready_urls(self.graph_url):
+            self._wait(url, timeout)
         if self.stt_url:
             self._wait(f"{self.stt_url}/_standin/requests", timeout)
         self._wait(f"http://127.0.0.1:{self.actions_port}/health", timeout)
@@ -261,6 +257,27 @@ class LocalStack(VoiceNoteControls):
     def inject_faults(self, **fault: Any) -> None:
         """Queue Graph API faults, e.g. ``inject_faults(status=500, code=2, count=3)``."""
         httpx.post(f"{self.graph_url}/_standin/faults", json=fault, timeout=5).raise_for_status()
+
+
+def _write_endpoints(workdir: Path, actions_port: int, lock_store_url: Optional[str],
+                     tracker_store_options: Mapping[str, Any], lock_store_options: Mapping[str, Any]) -> Path:
+    """endpoints.yml for this stack: its action server port, and the stores' options."""
+    text = (ROOT / "endpoints.yml").read_text(encoding="utf-8").replace(
+        "http://127.0.0.1:5055/webhook", f"http://127.0.0.1:{actions_port}/webhook"
+    )
+    if lock_store_url:
+        text += f'\nlock_store:\n  type: locking.redis_lock_store.AtomicRedisLockStore\n  url: "{_host(lock_store_url)}"\n  port: {_port(lock_store_url, 6379)}\n'
+    if tracker_store_options or (lock_store_url and lock_store_options):
+        import yaml  # only here: the default path keeps the committed file's text as it is
+
+        config = yaml.safe_load(text)
+        config.setdefault("tracker_store", {}).update(tracker_store_options)
+        if lock_store_url:
+            config["lock_store"].update(lock_store_options)
+        text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    path = workdir / "endpoints.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _host(url: str) -> str:
