@@ -12,7 +12,7 @@ the terminal chat does (harness/chat_input.py):
 - ``{"type": "image", "caption"?}``: a photo (a tiny JPEG put on the stand-in, so its media id
   exists where the channel would look);
 - ``{"type": "voice", "text", "unsure"?}``: a voice note saying ``text`` (harness/voice_notes.py
-  via harness/chat_input.spoken), put on the stand-in before the webhook, as Meta holds media
+  via ``spoken`` of harness/chat_input.py), put on the stand-in before the webhook, as Meta holds media
   before it tells the business; ``unsure`` makes it one the transcriber hardly makes out.
 
 A body that is not one of these raises :class:`BadAction` (the server answers 400 with its message,
