@@ -171,33 +171,16 @@ class PreviewApi:
         return _json({"session": session.describe()})
 
     async def gallery(self, request: web.Request) -> web.Response:
-        try:
-            from preview import gallery  # written separately; the server works before it exists
-        except ImportError:
-            return _json({"error": "the gallery is not available (preview/gallery.py missing)"}, 503)
+        """Every response of domain.yml in every language, rendered by the channel (preview/gallery.py)."""
+        from preview.gallery import gallery_document
+
         root = self.project_root
-        loop = asyncio.get_running_loop()
-        responses = await loop.run_in_executor(
-            None, gallery.gallery_entries, root / "domain.yml", root / "data", root / "labels.yml"
-        )
-        return _json({"languages": _languages(root / "labels.yml", responses), "responses": responses})
+        document = await gallery_document(domain_path=root / "domain.yml", data_dir=root / "data", actions_dir=root / "actions")
+        return _json(document)
 
     async def _end_streams(self, app: web.Application) -> None:
         for session in self.sessions.values():
             session.close_subscribers()
-
-
-def _languages(labels_path: Path, responses: list[dict[str, Any]]) -> list[str]:
-    """labels.yml's ``languages`` (the first is the default), else those the responses use."""
-    import yaml
-
-    try:
-        languages = (yaml.safe_load(labels_path.read_text(encoding="utf-8")) or {}).get("languages")
-    except (OSError, yaml.YAMLError):
-        languages = None
-    if isinstance(languages, list) and languages:
-        return [str(language) for language in languages]
-    return list(dict.fromkeys(str(r.get("language")) for r in responses if r.get("language")))
 
 
 def build_app(api: PreviewApi, static_dir: Path = STATIC_DIR) -> web.Application:

@@ -166,21 +166,17 @@ async def test_an_unknown_session_is_404(preview):
     assert (await preview.http.get("/api/sessions/nobody/events")).status_code == 404
 
 
-async def test_the_gallery_route_serves_gallery_entries(preview, monkeypatch, tmp_path):
-    import sys
-    import types
+async def test_the_gallery_route_serves_every_response_of_the_project(preview):
+    """GET /api/gallery is preview.gallery.gallery_document over the project's domain (project_root)."""
+    import yaml
 
-    calls = []
+    from tests.support.paths import REPO_ROOT
 
-    def gallery_entries(domain_path, data_dir, labels):
-        calls.append((domain_path, data_dir, labels))
-        return [{"name": "utter_greet", "language": "de"}, {"name": "utter_greet", "language": "en"}]
-
-    monkeypatch.setitem(sys.modules, "preview.gallery", types.SimpleNamespace(gallery_entries=gallery_entries))
-    (tmp_path / "labels.yml").write_text("languages: [de, en]\n", encoding="utf-8")
-
+    preview.api.project_root = REPO_ROOT
     response = await preview.http.get("/api/gallery")
-
     assert response.status_code == 200
-    assert response.json() == {"languages": ["de", "en"], "responses": gallery_entries(None, None, None)}
-    assert calls[0] == (tmp_path / "domain.yml", tmp_path / "data", tmp_path / "labels.yml")
+    body = response.json()
+    assert body["languages"] == ["de", "en"]
+    names = set((yaml.safe_load((REPO_ROOT / "domain.yml").read_text(encoding="utf-8")) or {})["responses"])
+    assert {(r["name"], r["language"]) for r in body["responses"]} == {(n, l) for n in names for l in ("de", "en")}
+    assert body["summary"]["responses"] == len(names)
