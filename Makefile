@@ -4,7 +4,7 @@ export RASA_TELEMETRY_ENABLED := false
 PY := .venv/bin/python
 RASA := .venv/bin/rasa
 
-.PHONY: setup train validate run test test-unit test-e2e test-browser test-reliability soak test-stories nlu-report clean
+.PHONY: setup train validate run chat test test-unit test-e2e test-browser test-reliability soak test-stories nlu-report clean
 
 setup:                       ## create .venv from requirements.lock (once; seconds afterwards)
 	@bash scripts/setup.sh
@@ -17,8 +17,11 @@ validate: setup              ## check domain and training data, named paths and 
 	$(RASA) data validate --fail-on-warnings
 	$(PY) scripts/validate_data.py
 
-run: train                   ## run the assistant with embedded defaults
+run: train                   ## run the assistant with embedded defaults and the web preview (http://127.0.0.1:8700/)
 	@bash scripts/run.sh
+
+chat: train                  ## the same with the terminal chat instead of the web preview
+	@bash scripts/run.sh terminal
 
 test-unit: setup             ## pytest suites (PostgreSQL and Redis tests need the servers; CI requires them)
 	@bash scripts/ensure_services.sh

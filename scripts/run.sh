@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs the assistant on embedded defaults: action server, Rasa with the WhatsApp channel and
-# the encrypted SQLite tracker store, and the local Meta stand-in with a terminal chat.
+# the encrypted SQLite tracker store, and the local Meta stand-in with a web preview or a terminal chat.
 #
-#   scripts/run.sh          chat through the local Meta stand-in (no Meta account, no network),
-#                           voice notes transcribed by the local stand-in (standins/stt/)
+#   scripts/run.sh          the web preview (preview/, python -m preview): chat as WhatsApp shows it
+#                           on http://127.0.0.1:8700/ (PREVIEW_PORT), through the local Meta stand-in
+#                           (no Meta account, no network), voice notes transcribed by the local
+#                           stand-in (standins/stt/); the response gallery on /gallery
+#   scripts/run.sh terminal the same, with the terminal chat (harness/chat.py) instead of the page
 #   scripts/run.sh serve    serve a real Meta app (WHATSAPP_* and PRIVACY_KEY from the environment;
 #                           voice notes are transcribed only when STT_BASE_URL is set)
 #
@@ -22,9 +25,10 @@ RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 GRAPH_PORT=${GRAPH_PORT:-8765}
 STT_PORT=${STT_PORT:-8098}
+PREVIEW_PORT=${PREVIEW_PORT:-8700}
 start_stt=no
 
-if [ "$mode" = "chat" ]; then
+if [ "$mode" = "chat" ] || [ "$mode" = "terminal" ]; then
   # Local use: a development privacy key in var/privacy.key (0600, git-ignored), and one-off
   # random credentials shared only between this script's processes. Nothing is committed.
   export BLAUPAUSE_ENV=${BLAUPAUSE_ENV:-local}
@@ -43,7 +47,7 @@ if [ "$mode" = "chat" ]; then
     export STT_BASE_URL=http://127.0.0.1:$STT_PORT/v1
   fi
 elif [ "$mode" != "serve" ]; then
-  echo "usage: scripts/run.sh [chat|serve]" >&2
+  echo "usage: scripts/run.sh [chat|terminal|serve]" >&2
   exit 2
 fi
 
@@ -107,6 +111,10 @@ echo " ready."
 if [ "$mode" = "serve" ]; then
   echo "run: serving http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook (put a TLS proxy in front for Meta). Ctrl-C stops."
   wait
+elif [ "$mode" = "chat" ]; then
+  echo "run: starting the preview (Graph API stand-in on 127.0.0.1:$GRAPH_PORT). Ctrl-C stops."
+  .venv/bin/python -m preview --webhook-url "http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook" \
+    --graph-port "$GRAPH_PORT" --port "$PREVIEW_PORT"
 else
   echo "run: you are a WhatsApp user (fake number). Type messages; a number taps a button or row;"
   echo "     /voice TEXT sends a voice note (transcription: ${STT_BASE_URL:-off}); /help lists all; /quit ends."

@@ -53,7 +53,8 @@ async def _render_card(
     if image:
         caption_fits = text is not None and not choices and not links and measure(text) <= MEDIA_CAPTION_MAX
         if caption_fits:
-            return image_messages(image, text)
+            # An image the renderer cannot send (not an http(s) link) must not take its caption along.
+            return image_messages(image, text) or text_messages(text)
         if text is not None and not choices and not links:
             return text_messages(text) + image_messages(image, None)
         messages += image_messages(image, None)

@@ -480,6 +480,13 @@ async def test_image_with_short_text_gets_a_caption(id_map: InMemoryPayloadIdMap
     assert out == [{"type": "image", "image": {"link": "https://example.org/a.png", "caption": "Unser Büro"}}]
 
 
+async def test_an_image_that_cannot_be_sent_does_not_take_its_text_along(id_map: InMemoryPayloadIdMap) -> None:
+    """Found by the response gallery: an image that is no http(s) link was dropped with its caption."""
+    assert await render_response({"text": "Schau", "image": "bilder/logo.png"}, id_map=id_map) == [
+        {"type": "text", "text": {"body": "Schau", "preview_url": False}}
+    ]
+
+
 async def test_image_caption_boundary_1024_and_1025(id_map: InMemoryPayloadIdMap) -> None:
     ok = await render({"text": "c" * 1024, "image": "https://example.org/a.png"}, id_map)
     assert len(ok) == 1 and ok[0]["image"]["caption"] == "c" * 1024
