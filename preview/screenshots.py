@@ -87,6 +87,8 @@ RULE_EXAMPLES: Dict[str, List[Mapping[str, Any]]] = {
 }
 #: The examples whose list the picture shows opened.
 _OPEN_LIST = {"rule-long-button-title", "rule-more-than-ten"}
+#: The examples whose picture centres on where one message ends and the next begins (else: the end).
+_SHOW_SEAM = {"rule-long-text-split"}
 
 
 async def _render_all(messages: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
@@ -102,7 +104,7 @@ async def _render_all(messages: Sequence[Mapping[str, Any]]) -> List[Dict[str, A
 
 # A phone column on the preview's own page (its stylesheet), holding bubbles drawn by whatsapp.js.
 _DRAW_PHONE = """
-([messages, column]) => {
+([messages, column, seam]) => {
   document.body.className = "chat-page";
   document.body.textContent = "";
   const phone = document.createElement("div");
@@ -114,13 +116,16 @@ _DRAW_PHONE = """
   const list = document.createElement("div");
   list.className = "wa-messages";
   list.setAttribute("data-testid", "messages");
+  list.style.position = "relative";
   phone.appendChild(list);
   document.body.appendChild(phone);
   const now = Date.now() / 1000;
   for (const message of messages) {
     list.appendChild(window.WhatsApp.render(message, {direction: "in", time: now, onTap: () => {}}));
   }
-  list.scrollTop = list.scrollHeight;
+  list.scrollTop = seam && list.children.length > 1
+    ? list.children[1].offsetTop - column.height / 2
+    : list.scrollHeight;
 }
 """
 
@@ -175,13 +180,13 @@ class _Shooter:
         self.save(phone, "chat-results-cut-titles")
 
     # -- the page's own examples ---------------------------------------------------------------
-    def rules(self) -> None:
+    def rules(self, examples: Mapping[str, List[Dict[str, Any]]]) -> None:
+        """``examples``: picture name -> the Graph API messages the channel rendered for it."""
         page = self.page
-        for name, messages in RULE_EXAMPLES.items():
-            rendered = asyncio.run(_render_all(messages))
+        for name, rendered in examples.items():
             page.goto(self.stack.preview_url + "/gallery")
             page.wait_for_function("() => window.WhatsApp && window.WhatsApp.render")
-            page.evaluate(_DRAW_PHONE, [rendered, PHONE_COLUMN])
+            page.evaluate(_DRAW_PHONE, [rendered, PHONE_COLUMN, name in _SHOW_SEAM])
             if name in _OPEN_LIST:
                 page.locator("#shot [data-testid=list-open]").last.click()
                 page.locator("#shot [data-testid=list-sheet]").wait_for()
@@ -219,13 +224,15 @@ def take_screenshots(out: Path, model: Path, workdir: Path,
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
+    # Rendered first: Playwright's sync API runs its own event loop in this thread.
+    examples = {name: asyncio.run(_render_all(messages)) for name, messages in RULE_EXAMPLES.items()}
     with stack_factory(workdir, model=model, preview=True) as stack, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
             context = browser.new_context(viewport=PAGE_VIEWPORT, device_scale_factor=1, locale="de-DE")
             shooter = _Shooter(context.new_page(), stack, out)
             shooter.chat()
-            shooter.rules()
+            shooter.rules(examples)
             shooter.gallery()
             return shooter.saved
         finally:
