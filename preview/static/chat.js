@@ -69,6 +69,9 @@
     this.root = root;
 
     var label = el("div", "session-label");
+    this.conn = el("span", "session-conn");
+    this.conn.title = "connecting…";
+    label.appendChild(this.conn);
     this.labelText = el("span", "session-name", this.session.label || this.sid);
     label.appendChild(this.labelText);
     var reset = button("reset", "Start over", "reset");
@@ -316,6 +319,14 @@
         handler.call(self, data);
       });
     }
+    source.addEventListener("open", function () {
+      self.conn.classList.add("live");
+      self.conn.title = "live: updates from the preview server";
+    });
+    source.addEventListener("error", function () {
+      self.conn.classList.remove("live");
+      self.conn.title = "disconnected: retrying (is the preview server running?)";
+    });
     on("user", function (data) { this.addUser(data); this.scheduleInspector(); });
     on("bot", this.addBot);
     on("status", this.setStatus);
@@ -348,8 +359,11 @@
 
   Pane.prototype.scheduleInspector = function () {
     var self = this;
+    // Once soon, and once more for a tracker written after the reply was sent.
     clearTimeout(this.inspectTimer);
+    clearTimeout(this.inspectLate);
     this.inspectTimer = setTimeout(function () { self.loadInspector(); }, 600);
+    this.inspectLate = setTimeout(function () { self.loadInspector(); }, 2500);
   };
 
   Pane.prototype.loadInspector = function () {
