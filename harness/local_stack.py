@@ -2,11 +2,11 @@
 
 ``LocalStack`` runs the Meta Graph stand-in, the action server, one or more ``rasa run``
 instances with the WhatsApp channel and, with ``stt=True``, the transcription stand-in
-(standins/stt/, so voice notes are transcribed), each on a free 127.0.0.1 port; with
-``preview=True`` the designer's preview (preview/, harness/local_preview.py) hosts the Graph
-stand-in and serves its pages on ``preview_url``, with fresh random secrets
+(standins/stt/, so voice notes are transcribed), each on a free 127.0.0.1 port, with fresh random secrets
 shared only between these processes. The caller plays Meta: it posts signed webhooks
-(:mod:`harness.webhook_sender`) and reads what the assistant sent from the stand-in.
+(:mod:`harness.webhook_sender`) and reads what the assistant sent from the stand-in. With
+``preview=True`` the designer's preview (preview/, harness/local_preview.py) hosts the Graph
+stand-in instead, on the same port, and serves its pages on ``preview_url``.
 
 Why processes and not in-process apps: this is how the assistant runs in production (Rasa,
 the action server and Meta are separate), and several Rasa instances sharing a tracker store,
