@@ -4,7 +4,7 @@ export RASA_TELEMETRY_ENABLED := false
 PY := .venv/bin/python
 RASA := .venv/bin/rasa
 
-.PHONY: setup train validate run chat test test-unit test-e2e test-browser test-reliability soak test-stories nlu-report clean
+.PHONY: setup train validate run chat shell interactive test test-unit test-e2e test-browser test-reliability soak test-stories nlu-report clean
 
 setup:                       ## create .venv from requirements.lock (once; seconds afterwards)
 	@bash scripts/setup.sh
@@ -22,6 +22,12 @@ run: train                   ## run the assistant with embedded defaults and the
 
 chat: train                  ## the same with the terminal chat instead of the web preview
 	@bash scripts/run.sh terminal
+
+shell: train                 ## Rasa's `rasa shell` with the project's endpoints (local only; ARGS="--conversation-id anna")
+	@bash scripts/designer_tools.sh shell $(ARGS)
+
+interactive: train           ## Rasa's `rasa interactive` (write stories) with the project's endpoints (local only)
+	@bash scripts/designer_tools.sh interactive $(ARGS)
 
 test-unit: setup             ## pytest suites (PostgreSQL and Redis tests need the servers; CI requires them)
 	@bash scripts/ensure_services.sh

@@ -40,6 +40,7 @@ __all__ = [
     "keys_for_identifiers",
     "user_context",
     "current_user_keys",
+    "user_context_active",
 ]
 
 
@@ -193,3 +194,12 @@ def current_user_keys(pseudonym: str) -> UserKeys:
     if not scope.keys.owns(pseudonym):
         raise NoKeyInContextError(pseudonym, "the active user context belongs to another pseudonym")
     return scope.keys
+
+
+def user_context_active() -> bool:
+    """True inside any :func:`user_context` block (whoever's keys it binds).
+
+    Lets the tracker store tell "no context at all" (Rasa's own tools in local use,
+    :mod:`privacy.dev_context`) from "another user's context" (always fail closed).
+    """
+    return _CURRENT_SCOPE.get() is not None

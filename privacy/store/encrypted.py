@@ -5,7 +5,8 @@ docstring (see :mod:`privacy.store`): sealing under conversation keys
 (:mod:`~privacy.store.conversation_keys`), reading (:mod:`~privacy.store.loading`),
 saving and alias migration (:mod:`~privacy.store.saving`), the person operations
 (:mod:`~privacy.store.person`). This class adds Rasa's constructor, the key lookup that
-fails closed, and closing. endpoints.yml names it as
+fails closed (in local use only, a sender without any context, such as ``rasa shell``'s,
+gets a development key instead: :mod:`privacy.dev_context`), and closing. endpoints.yml names it as
 ``privacy.store.encrypted.EncryptedTrackerStore`` (options: :mod:`privacy.store.config`).
 """
 from __future__ import annotations
@@ -26,7 +27,8 @@ from privacy.backends import (
     open_conversation_backends,
     safe_url,
 )
-from privacy.context import UserKeys, current_user_keys
+from privacy.context import UserKeys, current_user_keys, user_context_active
+from privacy.dev_context import DevContextRefusedError, DevelopmentKeys
 from privacy.errors import NoKeyInContextError, PrivacyConfigError
 from privacy.store.config import resolve_journal_path, resolve_retention_days, resolve_url
 from privacy.store.conversation_keys import ConversationKeys
@@ -51,6 +53,9 @@ class EncryptedTrackerStore(PersonOperations, ConversationSaving, ConversationLo
     :meth:`move` for the privacy actions and the channel (they take the user's keys
     explicitly, so they also work outside a request), and :meth:`close`.
     """
+
+    #: Set from the environment in ``__init__``; ``None`` (production) means fail closed.
+    development_keys: Optional[DevelopmentKeys] = None
 
     def __init__(
         self,
@@ -97,16 +102,20 @@ class EncryptedTrackerStore(PersonOperations, ConversationSaving, ConversationLo
         self.backends = backends
         self.metrics = StoreMetrics(backends)
         self.journal = ErasureJournal(resolve_journal_path(erasure_journal, environ))
+        self.development_keys = _development_keys(environ)
 
     # ------------------------------------------------------------------ keys
-    @staticmethod
-    def _keys_for(sender_id: str) -> UserKeys:
+    def _keys_for(self, sender_id: str) -> UserKeys:
         """The context's keys for ``sender_id``, which must be the *current* pseudonym.
 
         ``current_user_keys`` also accepts a retired pseudonym; conversations are
-        only ever addressed by the current one, so anything else fails closed.
+        only ever addressed by the current one, so anything else fails closed. With no
+        context at all and :attr:`development_keys` set (local use only), a sender that
+        is no WhatsApp pseudonym gets its development key (:mod:`privacy.dev_context`).
         """
         try:
+            if self.development_keys is not None and not user_context_active():
+                return self.development_keys.keys_for(sender_id)
             keys = current_user_keys(sender_id)
             if sender_id != keys.pseudonym:
                 raise NoKeyInContextError(sender_id, "conversations are addressed by the current pseudonym only")
@@ -147,3 +156,18 @@ class EncryptedTrackerStore(PersonOperations, ConversationSaving, ConversationLo
     async def close(self) -> None:
         """Release database connections."""
         await self.backends.close()
+
+
+def _development_keys(environ: Optional[Mapping[str, str]]) -> Optional[DevelopmentKeys]:
+    """The store's development keys: ``None`` in production and when refused (logged once)."""
+    try:
+        keys = DevelopmentKeys.for_runtime(environ)
+    except DevContextRefusedError as refused:
+        logger.warning("%s; senders without a WhatsApp context fail closed", refused)
+        return None
+    if keys is not None:
+        logger.warning(
+            "Development keys for senders without a WhatsApp context (rasa shell, rasa interactive): "
+            "BLAUPAUSE_ENV=local, never use this in production"
+        )
+    return keys
