@@ -150,6 +150,18 @@ async def evaluate(heldout: str, model: str, out: str, domain: str) -> Dict[str,
     return figures(intent_results, entity_results, intent_report, heldout, os.path.realpath(model))
 
 
+def _configure_logging() -> None:
+    """Rasa's logging as its command line sets it up (level from ``LOG_LEVEL``, default INFO).
+
+    Without it, Rasa's structured log prints every parsed message text at DEBUG.
+    """
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(None, None, warn_only_once=True, filter_repeated_logs=True)
+    configure_structlog(None)
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--heldout", default=DEFAULT_HELDOUT, help="the held-out set (Rasa NLU YAML)")
@@ -170,6 +182,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"nlu-heldout: no model at {args.model} (run `make train`)", file=sys.stderr)
         return 1
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    _configure_logging()
     sys.path.insert(0, os.getcwd())  # the pipeline's own components (nlu/), as the rasa command does
     result = asyncio.run(evaluate(args.heldout, args.model, args.out, args.domain))
     (out / FIGURES_FILE).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -183,8 +183,9 @@ def cross_validation_report(results: Path, data_dir: Path) -> Tuple[List[str], s
     lines += _table(intent, "Payload-only intents (not language understanding)", only=payload, with_averages=False)[:-1]
     skipped = sorted(payload_in_data - payload)
     lines += ["", "Their examples all start with `/` (button payloads, voice note and media outcomes, shared "
-              "locations): Rasa's message parser reads them, the classifier is not asked. They are left out of "
-              "the intent targets above." + (f" Not cross-validated (fewer examples than folds): "
+              "locations): tested, they are read by Rasa's message parser, not by the classifier (a language "
+              "utterance the classifier takes for one of them still counts as an error of its own intent). They "
+              "are left out of the intent targets above." + (f" Not cross-validated (fewer examples than folds): "
                                             f"{', '.join(f'`{i}`' for i in skipped)}." if skipped else ""), ""]
     for entity_report in _entity_reports(results):
         lines += _table(json.loads(entity_report.read_text(encoding="utf-8")),
