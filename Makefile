@@ -51,9 +51,15 @@ soak: train                  ## the reliability suite's long form (not part of `
 test-stories: train          ## the test conversations in tests/test_*.yml
 	$(RASA) test core --stories tests/ --e2e --model models/current.tar.gz --fail-on-prediction-errors --out results/stories
 
-nlu-report: setup            ## NLU cross-validation, summarised in reports/nlu-cross-validation.md
-	$(RASA) test nlu --cross-validation --folds 3 --config config.yml --nlu data --out results/nlu-cv
-	$(PY) scripts/summarize_nlu_report.py results/nlu-cv reports/nlu-cross-validation.md
+nlu-report: train            ## seeded NLU cross-validation and the held-out set: reports/nlu-cross-validation.md, reports/nlu-heldout.md
+	$(PY) scripts/nlu_cross_validation.py --folds 3 --seed 2026 --config config.yml --nlu data --out results/nlu-cv
+	@if [ -f tests/nlu/heldout.yml ]; then \
+	  set -x; $(PY) scripts/nlu_overlap.py && \
+	  $(PY) scripts/nlu_heldout.py --heldout tests/nlu/heldout.yml --model models/current.tar.gz --out results/nlu-heldout; \
+	else \
+	  echo "nlu-report: no held-out set (tests/nlu/heldout.yml), held-out evaluation skipped"; rm -f results/nlu-heldout/heldout.json; \
+	fi
+	$(PY) scripts/summarize_nlu_report.py results/nlu-cv reports/nlu-cross-validation.md --heldout results/nlu-heldout reports/nlu-heldout.md
 
 test: validate test-unit test-e2e test-browser test-reliability test-stories nlu-report   ## everything CI runs
 

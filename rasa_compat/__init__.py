@@ -35,6 +35,10 @@ Adjustments:
   table built once in the same order (rebuilt when a new subclass appears); same result.
   These two live in :mod:`rasa_compat.hot_path`; :func:`install_hot_path` installs them (the
   channel calls it once at start-up).
+- :func:`install_seeded_folds`: replaces ``rasa.nlu.test.generate_folds``, which shuffles the
+  cross-validation folds without a seed (another split, another F1 on every run), by Rasa's
+  function with ``random_state=seed`` (:mod:`rasa_compat.seeded_folds`; only
+  scripts/nlu_cross_validation.py installs it, for ``make nlu-report``, issue 13).
 - rasa-sdk (the action server, guarded by :func:`require_rasa_sdk`):
   :func:`patch_sdk_executor_run` (``ActionExecutor.run``), :func:`patch_sdk_create_app`
   (``rasa_sdk.endpoint.create_app``) and :func:`running_sdk_app` (Sanic's private app
@@ -68,6 +72,8 @@ __all__ = [
     "compile_action_result_validation",
     "cache_event_type_lookup",
     "install_hot_path",
+    "seeded_generate_folds",
+    "install_seeded_folds",
 ]
 
 #: The Rasa minor version every adjustment here was written for and tested against.
@@ -341,3 +347,4 @@ def running_sdk_app() -> Any:
 # The hot-path adjustments live in their own module; imported last because they use the
 # helpers above (require_rasa, _wrap_once).
 from rasa_compat.hot_path import cache_event_type_lookup, compile_action_result_validation, install_hot_path  # noqa: E402
+from rasa_compat.seeded_folds import install_seeded_folds, seeded_generate_folds  # noqa: E402
