@@ -23,10 +23,18 @@ from privacy.keyring import Keyring
 from tests.support.fuzz.inputs import DEDUP_NAMESPACE, MAX_BODY
 
 
+#: Identifiers a ``system`` message names (Meta's identity changes, connectors/whatsapp/updates/identity.py).
+_SYSTEM_IDENTIFIERS = ("wa_id", "new_wa_id", "user_id", "previous_user_id", "parent_user_id", "previous_parent_user_id")
+
+
 def identifiers(body: bytes) -> Tuple[set, set, set]:
     """(message and status ids, senders, message texts) anywhere in ``body`` that the channel could act on.
 
-    Generous on purpose: every object in a list under ``messages``/``statuses`` at any depth.
+    Generous on purpose: every object in a list under ``messages``/``statuses`` at any depth. Senders are
+    every identifier the channel may key a conversation on (issue 9): a message's ``from``,
+    ``from_user_id`` and ``from_parent_user_id``, those of its ``system`` identity change, and every
+    ``contacts[]`` entry's ``wa_id``, ``user_id`` and ``parent_user_id`` (a message without a BSUID takes
+    its contact's, connectors/whatsapp/updates/senders.py, so its conversation is keyed on that).
     """
     try:
         payload = json.loads(body.decode("utf-8"))
@@ -44,10 +52,16 @@ def identifiers(body: bytes) -> Tuple[set, set, set]:
             if parent in ("messages", "statuses") and isinstance(node.get("id"), str):
                 ids.add(node["id"])
             if parent == "messages":
-                senders.update(v for v in (node.get("from"), node.get("from_user_id")) if isinstance(v, str))
+                senders.update(v for v in (node.get("from"), node.get("from_user_id"), node.get("from_parent_user_id"))
+                               if isinstance(v, str))
+                system = node.get("system")
+                if isinstance(system, dict):  # an identity change moves the conversation to the new identity
+                    senders.update(v for key in _SYSTEM_IDENTIFIERS if isinstance(v := system.get(key), str))
                 text = node.get("text")
                 if isinstance(text, dict) and isinstance(text.get("body"), str):
                     bodies.add(text["body"])
+            if parent == "contacts":  # the channel completes a message's identity from its contacts[] entry
+                senders.update(v for key in ("wa_id", "user_id", "parent_user_id") if isinstance(v := node.get(key), str))
             stack.extend((value, key) for key, value in node.items() if isinstance(value, (dict, list)))
         elif isinstance(node, list):
             stack.extend((item, parent) for item in node if isinstance(item, (dict, list)))

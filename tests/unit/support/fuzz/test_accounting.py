@@ -94,3 +94,20 @@ def test_tracker_rows_reads_pseudonym_tables_only(tmp_path: Path) -> None:
         connection.execute("INSERT INTO live VALUES ('p1', 1.5, x'00')")
         connection.execute("CREATE TABLE other (name TEXT)")
     assert tracker_rows(db) == {("live", "p1"): 1.5}
+
+
+def test_identifiers_count_the_contact_and_system_identifiers_the_channel_keys_on() -> None:
+    """A message with only ``from`` takes its contacts[] entry's BSUID as anchor (issue 9): the
+    conversation is keyed on that BSUID, so an accepted request's BSUID must count as its sender
+    (found by the fuzz suite: a tracker row of a sender "in no accepted request")."""
+    body = json.dumps({"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": {
+        "contacts": [{"wa_id": "4915550000201", "user_id": "DE.1000000000000000201", "parent_user_id": "DE.ENT.1"}],
+        "messages": [
+            {"id": "wamid.C", "from": "4915550000201", "type": "text", "text": {"body": "hi"}},
+            {"id": "wamid.S", "from": "4915550000202", "type": "system",
+             "system": {"type": "user_changed_number", "new_wa_id": "4915550000203", "user_id": "DE.1000000000000000204"}},
+        ]}}]}]}).encode()
+    ids, senders, _ = identifiers(body)
+    assert ids == {"wamid.C", "wamid.S"}
+    assert senders == {"4915550000201", "DE.1000000000000000201", "DE.ENT.1", "4915550000202", "4915550000203",
+                       "DE.1000000000000000204"}
