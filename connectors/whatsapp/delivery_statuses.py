@@ -4,7 +4,9 @@ Why a module of its own: statuses are the other half of a webhook (about three p
 send, https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#statuses-object).
 Every status is counted (``blaupause_delivery_statuses{status,code}``). A ``failed`` one:
 
-- is logged with the keyed log reference of its wamid, the code and Meta's title only;
+- is logged with the keyed log reference of its wamid, the code and our category of it
+  (:func:`category_of`) only; Meta's ``title`` is free text and never logged (the fuzz suite
+  found a title that was a user's text in the log);
 - with a retryable code (:data:`RETRYABLE_CODES`: 130429 throughput, 131056 pair rate limit,
   131000/131016 temporary) and a sealed copy of the message (:mod:`.sent_copies`, kept by
   :mod:`.delivery` after each send) with retries left (at most :data:`MAX_RETRIES`): the copy
@@ -101,7 +103,7 @@ class DeliveryStatuses:
         if update.skipped:
             logger.warning("webhook payload: skipped %d message(s)/status(es) without id or sender", update.skipped)
         for error in update.change_errors:
-            logger.warning("webhook payload carries an error: code=%s title=%s", error.code, error.title)
+            logger.warning("webhook payload carries an error: code=%s", error.code)
         for status in update.statuses:
             if status.status != "failed":
                 logger.debug("outbound message %s: %s", self.references.log_ref(status.message_id), status.status)
@@ -124,8 +126,8 @@ class DeliveryStatuses:
             register_sensitive(identifier)
         register_sensitive(status.message_id)
         ref = self.references.log_ref(status.message_id)
-        titles = ", ".join(f"code={e.code} title={e.title}" for e in status.errors) or "no error code"
-        logger.warning("outbound message %s failed: %s", ref, titles)
+        codes = ", ".join(f"code={e.code} ({category_of(e.code)})" for e in status.errors) or "no error code"
+        logger.warning("outbound message %s failed: %s", ref, codes)
         code = status.code
         try:
             keys = self.identities.keys(status.phone, status.user_id, status.parent_user_id)
