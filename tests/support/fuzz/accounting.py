@@ -202,3 +202,28 @@ def tracker_rows(db_path: Path) -> Dict[Tuple[str, str], Any]:
         return rows
     finally:
         connection.close()
+
+
+#: The packages whose source makes up the processes' own vocabulary (logger names, class names, constants).
+_SOURCE_DIRS = ("connectors", "privacy", "observability", "rasa_compat", "actions", "nlu", "wording", "locking",
+                "speech", "standins", "harness")
+
+
+def code_vocabulary(root: Path) -> str:
+    """Every Python source of the processes under ``root``, lower-cased, as one text.
+
+    Why: Hypothesis draws some texts from the string constants of the code it runs with (its
+    "local constants"), so an accepted random text can be a word of our own code, such as
+    ``DELIVERY_STATUSES``, and then shows in a log line as a logger or class name, not as a
+    user's text. :func:`from_our_code` tells those apart.
+    """
+    parts = []
+    for name in _SOURCE_DIRS:
+        for path in sorted((root / name).rglob("*.py")):
+            parts.append(path.read_text(encoding="utf-8", errors="replace").lower())
+    return "\n".join(parts)
+
+
+def from_our_code(text: str, vocabulary: str) -> bool:
+    """Whether ``text`` (case-insensitively) occurs in our own source: a code word, not user text."""
+    return text.strip().lower() in vocabulary

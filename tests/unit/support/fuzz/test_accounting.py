@@ -111,3 +111,13 @@ def test_identifiers_count_the_contact_and_system_identifiers_the_channel_keys_o
     assert ids == {"wamid.C", "wamid.S"}
     assert senders == {"4915550000201", "DE.1000000000000000201", "DE.ENT.1", "4915550000202", "4915550000203",
                        "DE.1000000000000000204"}
+
+
+def test_texts_from_our_own_code_are_told_apart_from_user_texts() -> None:
+    """Hypothesis draws texts from our code's constants; such a text shows in logs as a code word."""
+    from tests.support.fuzz.accounting import code_vocabulary, from_our_code
+    from tests.support.paths import REPO_ROOT
+
+    vocabulary = code_vocabulary(REPO_ROOT)
+    assert from_our_code("DELIVERY_STATUSES", vocabulary) and from_our_code(" PrivacyRequestError ", vocabulary)
+    assert not from_our_code("Zqxw Vbnm Plokij 4711 Glasbläserin", vocabulary)
