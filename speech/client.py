@@ -30,15 +30,13 @@ Logging: statuses and reasons at DEBUG only; never the text, the audio or the ke
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
-import math
-import time
 from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
 
+from httpkit.retry_after import retry_after_from_headers
 from speech.errors import (
     TranscriptionAuthError,
     TranscriptionError,
@@ -77,30 +75,6 @@ def filename_for(mime_type: str) -> tuple[str, str] | None:
     return (name, bare) if name else None
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from ``retry-after-ms`` (OpenAI) or ``Retry-After`` (RFC 9110: seconds or a date)."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            value = float(raw_ms) / 1000.0
-        except ValueError:
-            value = -1.0
-        if math.isfinite(value) and value >= 0:
-            return value
-    raw = headers.get("Retry-After")
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
-    return value if math.isfinite(value) and value >= 0 else None
-
-
 def _error_code(body: bytes) -> str | None:
     """OpenAI's ``error.code`` (or ``type``) from an error answer; the message is not kept."""
     try:
@@ -121,7 +95,7 @@ def _error_for(status: int, body: bytes, headers: Mapping[str, str]) -> Transcri
     label = f"{status}" + (f" ({code})" if code else "")
     if status == 429:
         return TranscriptionRateLimitedError(
-            f"the transcription server is rate limiting: {label}", code=code, retry_after=_retry_after(headers)
+            f"the transcription server is rate limiting: {label}", code=code, retry_after=retry_after_from_headers(headers)
         )
     if status >= 500 or status == 408:
         return TranscriptionUnavailableError(f"the transcription server failed: {label}", status=status, code=code)

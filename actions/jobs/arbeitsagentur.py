@@ -26,12 +26,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, Final
 from urllib.parse import quote
 
 import requests
+
+from httpkit.retry_after import retry_after_seconds
 
 from .cities import CityIndex, default_city_index
 from .errors import MalformedResponse, ProviderConfigError, ProviderRejected, ProviderUnavailable
@@ -99,22 +99,6 @@ def encode_refnr(refnr: str) -> str:
     """Path segment for the details endpoint: base64(refnr), URL-quoted (spec: encryptedJobCode)."""
     encoded = base64.b64encode(refnr.encode("utf-8")).decode("ascii")
     return quote(encoded, safe="=")
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Parse ``Retry-After`` (RFC 9110 10.2.3): delay-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 class ArbeitsagenturProvider:
@@ -217,7 +201,7 @@ class ArbeitsagenturProvider:
                 if status in _RETRY_STATUSES:
                     last_error, last_status = None, status
                     logger.warning("job API answered %d (attempt %d/%d)", status, attempt, policy.attempts)
-                    retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+                    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
                     if retry_after is not None:
                         if retry_after > policy.max_retry_after_s:
                             raise ProviderUnavailable(

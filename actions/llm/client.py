@@ -24,7 +24,6 @@ Error shape and codes: https://platform.openai.com/docs/guides/error-codes/api-e
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import math
@@ -36,6 +35,8 @@ from typing import Any, Awaitable, Callable, Mapping
 from urllib.parse import urlsplit
 
 import httpx
+
+from httpkit.retry_after import retry_after_from_headers
 
 from .errors import (
     LLMBadResponse,
@@ -168,30 +169,6 @@ def build_request_body(
     }
 
 
-def _parse_retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds from ``retry-after-ms`` (OpenAI) or ``Retry-After`` (RFC 9110: seconds or a date)."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            value = float(raw_ms) / 1000.0
-        except ValueError:
-            value = -1.0
-        if math.isfinite(value) and value >= 0:
-            return value
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
-    return value if math.isfinite(value) and value >= 0 else None
-
-
 def _error_fields(response: httpx.Response) -> tuple[str, str | None, str | None]:
     """message, type and code from an OpenAI error body, tolerating other servers' shapes."""
     fallback = f"HTTP {response.status_code}"
@@ -219,7 +196,7 @@ def _error_for(response: httpx.Response) -> LLMError:
     message, error_type, code = _error_fields(response)
     if status == 429:
         return LLMRateLimited(
-            message, retry_after=_parse_retry_after(response.headers), error_type=error_type, code=code
+            message, retry_after=retry_after_from_headers(response.headers), error_type=error_type, code=code
         )
     if status >= 500:
         return LLMUnavailable(message, status=status, error_type=error_type, code=code)
@@ -344,7 +321,7 @@ class ChatCompletionsClient:
                 error = _error_for(response)
                 if not _is_retryable(error) or attempt >= self._retry.max_retries:
                     raise error
-                wait = self._wait_before_retry(_parse_retry_after(response.headers), attempt)
+                wait = self._wait_before_retry(retry_after_from_headers(response.headers), attempt)
                 if wait is None or loop.time() + wait >= deadline:
                     raise error
                 logger.debug("LLM answered %s, retry %d in %.2f s", error.status, attempt + 1, wait)

@@ -206,7 +206,7 @@ def tracker_rows(db_path: Path) -> Dict[Tuple[str, str], Any]:
 
 #: The packages whose source makes up the processes' own vocabulary (logger names, class names, constants).
 _SOURCE_DIRS = ("connectors", "privacy", "observability", "rasa_compat", "actions", "nlu", "wording", "locking",
-                "speech", "standins", "harness")
+                "httpkit", "speech", "standins", "harness")
 
 
 def code_vocabulary(root: Path) -> str:
