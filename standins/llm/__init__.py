@@ -20,8 +20,8 @@ Use from tests::
 Local use: ``python -m standins.llm --port 8099 [--api-key KEY] [--model NAME]``.
 
 Modules, by what they do: ``server`` (HTTP, auth, recording), ``request_checks`` (what a valid
-request is), ``completion`` (the answer), ``faults`` and ``errors`` (OpenAI's failures), ``cli``.
-This package is their one import point.
+request is), ``completion`` (the answer), ``faults`` (OpenAI's failures, in the error shape of
+standins/openai_errors.py, shared with standins/stt/), ``cli``. This package is their one import point.
 """
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ import re
 import time
 from typing import Any
 
-from standins.llm.errors import invalid
 from standins.llm.faults import Fault, FaultKind
 from standins.llm.request_checks import ChatRequest
+from standins.openai_errors import invalid
 
 __all__ = ["GERMAN_REPLY", "ENGLISH_REPLY", "estimate_tokens", "canned_reply", "prompt_tokens", "completion"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from standins.llm.errors import RequestError, error_body
+from standins.openai_errors import RequestError, error_body, status_error
 
 __all__ = ["FaultKind", "Fault", "raise_error_fault"]
 
@@ -38,13 +38,8 @@ class Fault:
 
 def raise_error_fault(fault: Fault) -> None:
     """Raise OpenAI's error answer for the error kinds; return for every other kind."""
-    retry_headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
     if fault.kind is FaultKind.RATE_LIMIT:
-        raise RequestError(
-            429,
-            error_body("Rate limit reached for requests. Please try again later.", "requests", code="rate_limit_exceeded"),
-            retry_headers,
-        )
+        raise status_error(429, retry_after=fault.retry_after)
     if fault.kind is FaultKind.INSUFFICIENT_QUOTA:
         raise RequestError(
             429,
@@ -55,10 +50,6 @@ def raise_error_fault(fault: Fault) -> None:
             ),
         )
     if fault.kind is FaultKind.SERVER_ERROR:
-        raise RequestError(
-            500, error_body("The server had an error while processing your request. Sorry about that!", "server_error")
-        )
+        raise status_error(500)
     if fault.kind is FaultKind.OVERLOADED:
-        raise RequestError(
-            503, error_body("The engine is currently overloaded, please try again later.", "server_error"), retry_headers
-        )
+        raise status_error(503, retry_after=fault.retry_after)

@@ -11,7 +11,7 @@ from collections.abc import Set
 from dataclasses import dataclass
 from typing import Any
 
-from standins.llm.errors import RequestError, error_body, invalid
+from standins.openai_errors import RequestError, error_body, invalid
 
 __all__ = ["ChatRequest", "check_request", "check_messages"]
 

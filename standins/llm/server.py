@@ -18,9 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from standins.llm.completion import completion, prompt_tokens
-from standins.llm.errors import RequestError, error_body, invalid
 from standins.llm.faults import Fault, FaultKind, raise_error_fault
 from standins.llm.request_checks import check_request
+from standins.openai_errors import RequestError, check_bearer, error_body, invalid
 
 __all__ = ["CHAT_COMPLETIONS_PATH", "RecordedRequest", "LLMStandin"]
 
@@ -205,26 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.requests.append(RecordedRequest(self.command, self.path, headers, body, raw, status))
 
     def _check_auth(self) -> None:
-        expected = self.state.api_key
-        if expected is None:
-            return
-        header = self.headers.get("Authorization", "")
-        if not header:
-            raise RequestError(
-                401,
-                error_body(
-                    "You didn't provide an API key. You need to provide your API key in an Authorization "
-                    "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                    "invalid_request_error",
-                ),
-            )
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or token.strip() != expected:
-            masked = (token[:3] + "***" + token[-2:]) if len(token) > 6 else "***"
-            raise RequestError(
-                401,
-                error_body(f"Incorrect API key provided: {masked}.", "invalid_request_error", code="invalid_api_key"),
-            )
+        check_bearer(self.headers.get("Authorization", ""), self.state.api_key)
 
     def _next_fault(self) -> Fault | None:
         with self.state.lock:

@@ -3,33 +3,28 @@
 Used by harness/local_stack.py (the stand-in next to separate Rasa processes) and by hand
 (``python -m standins.meta_graph --port 8765``; binds 127.0.0.1 by default). The token and
 phone number id default to ``WHATSAPP_ACCESS_TOKEN`` / ``WHATSAPP_PHONE_NUMBER_ID`` so the
-assistant and the stand-in started from one environment agree.
+assistant and the stand-in started from one environment agree. Runs until Ctrl-C or SIGTERM
+(standins/foreground.py).
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import os
 from collections.abc import Sequence
 
+from standins.foreground import run_in_foreground
 from standins.meta_graph.server import DEFAULT_ACCESS_TOKEN, DEFAULT_PHONE_NUMBER_ID, MetaGraphStandIn
 
 __all__ = ["main"]
 
 
-async def _serve(args: argparse.Namespace) -> None:
+def _build(args: argparse.Namespace) -> MetaGraphStandIn:
     standin = MetaGraphStandIn(args.token, args.phone_number_id)
     if args.fault_probability:
         standin.set_random_faults(args.fault_probability, seed=args.seed)
     if args.bsuid_unsupported:
         standin.reject_bsuid_recipients()
-    base_url = await standin.start(args.host, args.port)
-    print(f"Meta Graph stand-in on {base_url} (phone number id {standin.phone_number_id})", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await standin.stop()
+    return standin
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -50,8 +45,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--bsuid-unsupported", action="store_true", help="answer 131062 to every send addressed by 'recipient' (a BSUID)"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        asyncio.run(_serve(args))
-    except KeyboardInterrupt:
-        pass
+    run_in_foreground(
+        lambda: _build(args),
+        args.host,
+        args.port,
+        lambda standin: f"Meta Graph stand-in on {standin.base_url} (phone number id {standin.phone_number_id})",
+    )

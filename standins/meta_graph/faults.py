@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
 
+from standins.fault_queue import FaultQueue, hold
 from standins.meta_graph.errors import meta_error
 
 __all__ = ["Fault", "RANDOM_FAULT_KINDS", "FaultPlan", "answer_fault", "fault_from_spec"]
@@ -43,33 +43,15 @@ RANDOM_FAULT_KINDS: Mapping[str, Fault] = {
 }
 
 
-class FaultPlan:
-    """Which sends fail: queued faults first, then each send with a seeded probability."""
+class FaultPlan(FaultQueue[Fault]):
+    """Which sends fail: queued faults first (standins/fault_queue.py), then each send with a
+    seeded probability."""
 
     def __init__(self) -> None:
-        self._queue: deque[Fault] = deque()
-        self._served: list[Fault] = []
+        super().__init__()
         self.random_probability = 0.0
         self._random_kinds: tuple[Fault, ...] = ()
         self._random = random.Random()
-
-    @property
-    def queued(self) -> int:
-        return len(self._queue)
-
-    @property
-    def served(self) -> tuple[Fault, ...]:
-        """Faults answered so far (queued and random), oldest first."""
-        return tuple(self._served)
-
-    def forget_served(self) -> None:
-        self._served.clear()
-
-    def inject(self, fault: Fault, count: int = 1) -> None:
-        """Answer the next ``count`` sends with ``fault`` (queued after earlier faults)."""
-        if count < 0:
-            raise ValueError("count must not be negative")
-        self._queue.extend([fault] * count)
 
     def set_random(
         self,
@@ -101,33 +83,21 @@ class FaultPlan:
         self.random_probability = 0.0
         self._random_kinds = ()
 
-    def clear_queue(self) -> None:
-        self._queue.clear()
-
     def clear(self) -> None:
         """Drop queued faults and turn random faults off."""
         self.clear_queue()
         self.random_off()
 
-    def take(self) -> Fault | None:
-        """The fault for this send, recorded as served; None when the send goes through."""
-        fault: Fault | None = None
-        if self._queue:
-            fault = self._queue.popleft()
-        elif self.random_probability > 0 and self._random.random() < self.random_probability:
+    def _next(self) -> Fault | None:
+        fault = super()._next()
+        if fault is None and self.random_probability > 0 and self._random.random() < self.random_probability:
             fault = self._random.choice(self._random_kinds)
-        if fault is not None:
-            self._served.append(fault)
         return fault
 
 
 async def answer_fault(fault: Fault, stopping: asyncio.Event) -> web.Response:
     """Hold the request for a timeout fault (released early when the server stops), then answer."""
-    if fault.timeout is not None:
-        try:
-            await asyncio.wait_for(stopping.wait(), fault.timeout)
-        except asyncio.TimeoutError:
-            pass
+    await hold(fault.timeout, stopping)
     if fault.code is None:
         return web.json_response({"error": {"message": fault.message or "Injected fault"}}, status=fault.status)
     return meta_error(fault.status, fault.code, fault.message, subcode=fault.subcode)

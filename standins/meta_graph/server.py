@@ -16,13 +16,12 @@ id, what was accepted (records.py), the fault plan (faults.py), the BSUID refusa
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
+from standins.lifecycle import AppStandIn
 from standins.meta_graph.addressing import BsuidRecipients
 from standins.meta_graph.control import ControlEndpoints
 from standins.meta_graph.endpoint import MessagesEndpoint
@@ -32,15 +31,14 @@ from standins.meta_graph.records import AcceptedMessage, ReadReceipt, Traffic
 
 __all__ = ["DEFAULT_ACCESS_TOKEN", "DEFAULT_PHONE_NUMBER_ID", "MetaGraphStandIn"]
 
-logger = logging.getLogger(__name__)
-
 DEFAULT_ACCESS_TOKEN = "standin-access-token"
 DEFAULT_PHONE_NUMBER_ID = "100000000000001"
 
 
-class MetaGraphStandIn:
+class MetaGraphStandIn(AppStandIn):
     """The stand-in server: build it, ``await start()`` (port 0 picks a free port), read
-    ``base_url``, and ``await stop()``; or use it as an async context manager.
+    ``base_url`` (``http://host:port``, what GraphSettings.api_base_url should be), and
+    ``await stop()``; or use it as an async context manager (standins/lifecycle.py).
 
     Args:
         access_token: the only bearer token accepted.
@@ -48,6 +46,8 @@ class MetaGraphStandIn:
         validate_limits: reject messages that break one of Meta's limits (meta_limits.py).
         media_url_ttl: seconds a media download URL stays valid (Meta: five minutes).
     """
+
+    NAME = "Meta Graph stand-in"
 
     def __init__(
         self,
@@ -57,6 +57,7 @@ class MetaGraphStandIn:
         validate_limits: bool = True,
         media_url_ttl: float = DEFAULT_MEDIA_URL_TTL,
     ) -> None:
+        super().__init__(web.Application(client_max_size=4 * 1024 * 1024))
         self.access_token = access_token
         self.phone_number_id = phone_number_id
         self.validate_limits = validate_limits
@@ -64,51 +65,9 @@ class MetaGraphStandIn:
         self.bsuid_recipients = BsuidRecipients()
         self.traffic = Traffic()
         self.media = MediaStore(media_url_ttl)
-        self.stopping = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
-        self.app = web.Application(client_max_size=4 * 1024 * 1024)
         self.app.router.add_post("/{version}/{phone_number_id}/messages", MessagesEndpoint(self).handle)
         ControlEndpoints(self).add_routes(self.app)
         MediaEndpoints(self).add_routes(self.app)  # after /_standin/...: GET /{version}/{media_id}
-
-    # -- lifecycle -------------------------------------------------------------------------
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on ``host:port`` and return the base URL (``http://127.0.0.1:<port>``)."""
-        if self._runner is not None:
-            raise RuntimeError("stand-in already started")
-        self.stopping = asyncio.Event()
-        runner = web.AppRunner(self.app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        self._runner = runner
-        bound_host, bound_port = runner.addresses[0][0], runner.addresses[0][1]
-        self._base_url = f"http://{bound_host}:{bound_port}"
-        logger.info("Meta Graph stand-in listening on %s", self._base_url)
-        return self._base_url
-
-    async def stop(self) -> None:
-        """Stop serving; requests held by a timeout fault are released first."""
-        self.stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> MetaGraphStandIn:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://host:port`` once started; what GraphSettings.api_base_url should be."""
-        if self._base_url is None:
-            raise RuntimeError("stand-in not started")
-        return self._base_url
 
     # -- recorded traffic ------------------------------------------------------------------
     @property

@@ -15,10 +15,11 @@ Use from tests::
 
 Local use: ``python -m standins.stt --port 8098``.
 
-Modules, by what they do: ``server`` (state and lifecycle), ``endpoint`` (OpenAI's checks and
-answers), ``formats`` (sniffing, durations), ``hearing`` (the test tags and the answer shape),
-``faults``, ``errors``, ``control`` (``/_standin/...``), ``records`` (what was received),
-``cli``. This package is their one import point.
+Modules, by what they do: ``server`` (state; the lifecycle is standins/lifecycle.py), ``endpoint``
+(OpenAI's checks and answers), ``formats`` (sniffing, durations), ``hearing`` (the test tags and
+the answer shape), ``faults``, ``errors`` (standins/openai_errors.py's answers as aiohttp
+responses), ``control`` (``/_standin/...``), ``records`` (what was received), ``cli`` (run by
+standins/foreground.py). This package is their one import point.
 """
 from __future__ import annotations
 

@@ -2,33 +2,17 @@
 
 ``python -m standins.stt --port 8098 [--api-key K] [--model NAME ...] [--latency S]
 [--realtime-factor F]`` (binds 127.0.0.1), then ``STT_BASE_URL=http://127.0.0.1:8098/v1``.
-Runs until Ctrl-C or SIGTERM.
+Runs until Ctrl-C or SIGTERM (standins/foreground.py).
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import signal
 from collections.abc import Sequence
 
+from standins.foreground import run_in_foreground
 from standins.stt.server import STTStandIn
 
 __all__ = ["main"]
-
-
-async def _serve(args: argparse.Namespace) -> None:
-    standin = STTStandIn(
-        api_key=args.api_key, models=args.model or None, latency=args.latency, realtime_factor=args.realtime_factor
-    )
-    base_url = await standin.start(args.host, args.port)
-    print(f"speech-to-text stand-in on {base_url}/audio/transcriptions (STT_BASE_URL={base_url})", flush=True)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)  # `kill`, `docker stop`
-    try:
-        await stop.wait()
-    finally:
-        await standin.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -45,8 +29,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every answer")
     parser.add_argument("--realtime-factor", type=float, default=0.02, help="seconds per second of audio")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        asyncio.run(_serve(args))
-    except KeyboardInterrupt:
-        pass
+    run_in_foreground(
+        lambda: STTStandIn(
+            api_key=args.api_key, models=args.model or None, latency=args.latency, realtime_factor=args.realtime_factor
+        ),
+        args.host,
+        args.port,
+        lambda standin: f"speech-to-text stand-in on {standin.base_url}/audio/transcriptions "
+                        f"(STT_BASE_URL={standin.base_url})",
+    )

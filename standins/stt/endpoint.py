@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from standins.stt.errors import RequestError, error_body, invalid
-from standins.stt.faults import error_answer, hold
+from standins.fault_queue import hold
+from standins.openai_errors import RequestError, check_bearer, error_body, invalid
+from standins.stt.errors import error_response
+from standins.stt.faults import error_answer
 from standins.stt.formats import SUPPORTED_FORMATS, duration_seconds, sniff
 from standins.stt.hearing import answer, hear
 from standins.stt.records import ReceivedRequest
@@ -60,7 +62,7 @@ class TranscriptionsEndpoint:
         try:
             self._check_auth(request)
         except RequestError as error:
-            return error.response()
+            return error_response(error)
         names = sorted(self.standin.models or ("whisper-1",))
         return web.json_response({"object": "list", "data": [
             {"id": name, "object": "model", "created": 0, "owned_by": "standin"} for name in names]})
@@ -82,26 +84,13 @@ class TranscriptionsEndpoint:
             response = await self._transcribe(upload)
         except RequestError as error:
             self._record(upload, authorised, error.status)
-            return error.response()
+            return error_response(error)
         self._record(upload, authorised, response.status)
         return response
 
     # -- pieces ----------------------------------------------------------------------------
     def _check_auth(self, request: web.Request) -> None:
-        expected = self.standin.api_key
-        if expected is None:
-            return
-        header = request.headers.get("Authorization", "")
-        if not header:
-            raise RequestError(401, error_body(
-                "You didn't provide an API key. You need to provide your API key in an Authorization header "
-                "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", "invalid_request_error"))
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or token.strip() != expected:
-            masked = (token[:3] + "***" + token[-2:]) if len(token) > 6 else "***"
-            raise RequestError(401, error_body(
-                f"Incorrect API key provided: {masked}. You can find your API key at "
-                "https://platform.openai.com/account/api-keys.", "invalid_request_error", None, "invalid_api_key"))
+        check_bearer(request.headers.get("Authorization", ""), self.standin.api_key)
 
     async def _read(self, request: web.Request, upload: _Upload) -> None:
         if request.content_type == "application/x-www-form-urlencoded":  # a form without a file

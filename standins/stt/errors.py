@@ -1,35 +1,17 @@
-"""OpenAI's error answer, ``{"error": {"message", "type", "param", "code"}}``, with an HTTP status.
+"""OpenAI's error answer as an aiohttp response: the shape and wording are standins/openai_errors.py.
 
-Shape and wording from https://platform.openai.com/docs/guides/error-codes/api-errors and what
-``/v1/audio/transcriptions`` answers, so the client's error mapping is tested against them.
+Why here: the speech-to-text stand-in serves with aiohttp, the LLM stand-in with ``http.server``;
+the shared module stays free of either, and this is the speech-to-text side's one line of glue.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from aiohttp import web
 
-__all__ = ["error_body", "RequestError", "invalid"]
+from standins.openai_errors import RequestError
+
+__all__ = ["error_response"]
 
 
-def error_body(message: str, error_type: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
-
-
-class RequestError(Exception):
-    """An OpenAI-shaped error answer, raised inside the handler."""
-
-    def __init__(self, status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(body["error"]["message"])
-        self.status = status
-        self.body = body
-        self.headers = dict(headers or {})
-
-    def response(self) -> web.Response:
-        return web.json_response(self.body, status=self.status, headers=self.headers)
-
-
-def invalid(message: str, param: str | None = None, code: str | None = None) -> RequestError:
-    """A 400 ``invalid_request_error``."""
-    return RequestError(400, error_body(message, "invalid_request_error", param, code))
+def error_response(error: RequestError) -> web.Response:
+    """``error`` as the JSON answer with its status and headers (``Retry-After``)."""
+    return web.json_response(error.body, status=error.status, headers=error.headers)

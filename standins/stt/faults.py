@@ -14,31 +14,19 @@ Neither ``status`` nor ``timeout`` nor ``malformed``: a 500.
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-from standins.stt.errors import error_body
+from standins.fault_queue import FaultQueue
+from standins.openai_errors import status_error
+from standins.stt.errors import error_response
 
-__all__ = ["Fault", "FaultPlan", "fault_from_spec", "error_answer", "hold", "MALFORMED_BODY"]
+__all__ = ["Fault", "FaultPlan", "fault_from_spec", "error_answer", "MALFORMED_BODY"]
 
 MALFORMED_BODY = b'{"task": "transcribe", "language": "german", "duration": 2.0, "text": "Ko'
-
-_MESSAGES: Mapping[int, tuple[str, str, str | None]] = {
-    400: ("Injected fault: the request was not accepted.", "invalid_request_error", None),
-    401: ("Incorrect API key provided: ***. You can find your API key at "
-          "https://platform.openai.com/account/api-keys.", "invalid_request_error", "invalid_api_key"),
-    413: ("Maximum content size limit (26214400) exceeded.", "invalid_request_error", None),
-    429: ("Rate limit reached for requests. Please try again later.", "requests", "rate_limit_exceeded"),
-    500: ("The server had an error while processing your request. Sorry about that!", "server_error", None),
-    502: ("Bad gateway.", "server_error", None),
-    503: ("The engine is currently overloaded, please try again later.", "server_error", None),
-    504: ("Gateway timeout.", "server_error", None),
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,58 +45,15 @@ class Fault:
             raise ValueError("timeout must be >= 0 seconds")
 
 
-class FaultPlan:
-    """Queued faults, first in first out, and the ones served so far."""
-
-    def __init__(self) -> None:
-        self._queue: deque[Fault] = deque()
-        self._served: list[Fault] = []
-
-    @property
-    def queued(self) -> int:
-        return len(self._queue)
-
-    @property
-    def served(self) -> tuple[Fault, ...]:
-        return tuple(self._served)
-
-    def inject(self, fault: Fault, count: int = 1) -> None:
-        if count < 0:
-            raise ValueError("count must not be negative")
-        self._queue.extend([fault] * count)
-
-    def clear(self) -> None:
-        self._queue.clear()
-
-    def forget_served(self) -> None:
-        self._served.clear()
-
-    def take(self) -> Fault | None:
-        fault = self._queue.popleft() if self._queue else None
-        if fault is not None:
-            self._served.append(fault)
-        return fault
-
-
-async def hold(seconds: float | None, stopping: asyncio.Event) -> bool:
-    """Wait ``seconds`` (a fault's timeout, the latency); True when the stand-in stopped first."""
-    if not seconds:
-        return stopping.is_set()
-    try:
-        await asyncio.wait_for(stopping.wait(), seconds)
-    except asyncio.TimeoutError:
-        return False
-    return True
+class FaultPlan(FaultQueue[Fault]):
+    """Queued faults, first in first out, and the ones served so far (standins/fault_queue.py)."""
 
 
 def error_answer(fault: Fault) -> web.Response | None:
-    """The answer for the fault's status or malformed body; None when the request goes on."""
+    """OpenAI's answer for the fault's status (standins/openai_errors.py) or the malformed body;
+    None when the request goes on."""
     if fault.status is not None:
-        message, error_type, code = _MESSAGES.get(
-            fault.status, (f"Injected fault {fault.status}.", "server_error" if fault.status >= 500 else
-                           "invalid_request_error", None))
-        headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-        return web.json_response(error_body(message, error_type, None, code), status=fault.status, headers=headers)
+        return error_response(status_error(fault.status, retry_after=fault.retry_after))
     if fault.malformed:
         return web.Response(body=MALFORMED_BODY, status=200, content_type="application/json")
     return None

@@ -8,13 +8,11 @@ This class holds the state both share: the key, the model list, the latency, the
 """
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Iterable
-from types import TracebackType
 
 from aiohttp import web
 
+from standins.lifecycle import AppStandIn
 from standins.stt.control import ControlEndpoints
 from standins.stt.endpoint import TranscriptionsEndpoint
 from standins.stt.faults import Fault, FaultPlan
@@ -22,15 +20,14 @@ from standins.stt.records import ReceivedRequest
 
 __all__ = ["STTStandIn", "TRANSCRIPTIONS_PATH", "MAX_FILE_BYTES"]
 
-logger = logging.getLogger(__name__)
-
 TRANSCRIPTIONS_PATH = "/v1/audio/transcriptions"
 MAX_FILE_BYTES = 25 * 1024 * 1024  # OpenAI's upload limit
 
 
-class STTStandIn:
+class STTStandIn(AppStandIn):
     """The stand-in: build it, ``await start()`` (port 0 picks a free port), use ``base_url`` as
-    ``STT_BASE_URL``, and ``await stop()``; or use it as an async context manager.
+    ``STT_BASE_URL``, and ``await stop()``; or use it as an async context manager
+    (standins/lifecycle.py).
 
     Args:
         api_key: the only bearer token accepted; None accepts requests without one.
@@ -38,6 +35,8 @@ class STTStandIn:
         latency, realtime_factor: each answer waits ``latency + realtime_factor * duration``.
         max_file_bytes: uploads above it are answered 413 (OpenAI: 25 MB).
     """
+
+    NAME = "speech-to-text stand-in"
 
     def __init__(
         self,
@@ -55,54 +54,13 @@ class STTStandIn:
         self.latency = latency
         self.realtime_factor = realtime_factor
         self.max_file_bytes = max_file_bytes
+        super().__init__(web.Application())
         self.faults = FaultPlan()
-        self.stopping = asyncio.Event()
         self._requests: list[ReceivedRequest] = []
-        self._runner: web.AppRunner | None = None
-        self._root_url: str | None = None
-        self.app = web.Application()
         endpoint = TranscriptionsEndpoint(self)
         self.app.router.add_post(TRANSCRIPTIONS_PATH, endpoint.transcriptions)
         self.app.router.add_get("/v1/models", endpoint.models)
         ControlEndpoints(self).add_routes(self.app)
-
-    # -- lifecycle -------------------------------------------------------------------------
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on ``host:port`` and return :attr:`base_url`."""
-        if self._runner is not None:
-            raise RuntimeError("stand-in already started")
-        self.stopping = asyncio.Event()
-        runner = web.AppRunner(self.app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        self._runner = runner
-        bound_host, bound_port = runner.addresses[0][0], runner.addresses[0][1]
-        self._root_url = f"http://{bound_host}:{bound_port}"
-        logger.info("speech-to-text stand-in listening on %s", self.base_url)
-        return self.base_url
-
-    async def stop(self) -> None:
-        """Stop serving; requests held by latency or a timeout fault are released first."""
-        self.stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> STTStandIn:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    @property
-    def root_url(self) -> str:
-        """``http://host:port`` once started (where ``/_standin/...`` is)."""
-        if self._root_url is None:
-            raise RuntimeError("stand-in not started")
-        return self._root_url
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,50 @@
+"""Run an aiohttp stand-in as a process of its own until Ctrl-C or SIGTERM (``python -m standins.<name>``).
+
+Why one helper: the Graph API and speech-to-text stand-ins are started the same way by
+harness/local_stack.py, scripts/run.sh and by hand: bind, print one line that says where they
+listen (launchers and tests read it), serve until Ctrl-C or SIGTERM (``kill``, ``docker stop``,
+the harness's process-group SIGTERM), then stop cleanly so held requests are released and the
+exit status is 0. Each stand-in's cli.py keeps only its own options and the line it prints.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from typing import TypeVar
+
+from standins.lifecycle import AppStandIn
+
+__all__ = ["run_in_foreground", "LOG_FORMAT"]
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+S = TypeVar("S", bound=AppStandIn)
+
+
+async def _serve(standin: S, host: str, port: int, banner: Callable[[S], str]) -> None:
+    await standin.start(host, port)
+    print(banner(standin), flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await standin.stop()
+
+
+def run_in_foreground(build: Callable[[], S], host: str, port: int, banner: Callable[[S], str]) -> None:
+    """Build the stand-in inside the event loop, serve it on ``host:port``, print ``banner(standin)``.
+
+    Returns after Ctrl-C or SIGTERM, once the stand-in has stopped.
+    """
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+
+    async def main() -> None:
+        await _serve(build(), host, port, banner)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
