@@ -15,8 +15,6 @@ with the user's keys, holds the transcripts marked as voice notes.
 """
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any, Dict, Iterator, List
 
 import pytest
@@ -26,9 +24,9 @@ from harness import at_rest
 from harness import meta_payloads as mp
 from harness.local_stack import LocalStack
 from harness.voice_notes import voice_note
-from harness.webhook_sender import WebhookSender
 from tests.support.model import require_model
 from tests.support.stores import stored_conversation
+from tests.support.webhook_turns import turn
 
 pytestmark = pytest.mark.e2e
 
@@ -49,31 +47,13 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         stack.stop()
 
 
-async def _deliver(assistant: LocalStack, message: Dict[str, Any], wa_id: str, settle: float = 1.0) -> List[Dict[str, Any]]:
-    """Post one inbound message and return what the assistant sent back for it."""
-    before = len(assistant.sent_to(wa_id))
-    async with WebhookSender(assistant.webhook_url(), assistant.app_secret, retry_delays=(0.2, 0.5, 1.0, 2.0)) as sender:
-        delivery = await sender.send(mp.payload(message, profile_name="Erika Testfrau"))
-    assert delivery.delivered, delivery
-    deadline = time.monotonic() + 60
-    seen, quiet_since = before, time.monotonic()
-    while time.monotonic() < deadline:
-        count = len(assistant.sent_to(wa_id))
-        if count != seen:
-            seen, quiet_since = count, time.monotonic()
-        elif count > before and time.monotonic() - quiet_since > settle:
-            break
-        await asyncio.sleep(0.1)
-    return assistant.sent_to(wa_id)[before:]
-
-
 async def _say(assistant: LocalStack, wa_id: str, words: str, *, confidence: float | None = None) -> List[Dict[str, Any]]:
     """A voice note that says ``words``: the recording goes to Meta (the stand-in), the webhook names it."""
     recording = voice_note(words, seconds=max(1.0, 0.4 * len(words.split())), confidence=confidence, language="de")
     media_id = assistant.upload_media(recording)
     SPOKEN.append(words)
     MEDIA_IDS.append(media_id)
-    return await _deliver(assistant, mp.audio(wa_id, media_id=media_id), wa_id)
+    return await turn(assistant, mp.audio(wa_id, media_id=media_id), wa_id)
 
 
 def _text_of(message: Dict[str, Any]) -> str:
@@ -102,7 +82,7 @@ async def test_a_whole_job_search_by_voice_notes_only(assistant: LocalStack) -> 
     assert f"Ich habe verstanden: „in {PLACE}“" in _text_of(question), unsure
     choices = _buttons(question)
     assert set(choices) == {"Ja, stimmt", "Nein"}, choices
-    results = await _deliver(assistant, mp.button_reply(wa_id, choices["Ja, stimmt"], "Ja, stimmt"), wa_id)
+    results = await turn(assistant, mp.button_reply(wa_id, choices["Ja, stimmt"], "Ja, stimmt"), wa_id)
     assert f'Stellen für "Koch" in {PLACE}' in _all_text(results), results
     # what was stored: the transcripts as the user's messages, marked, and the confirmed one
     events = await stored_conversation(f"sqlite:///{assistant.db_path}", "encrypted_trackers", assistant.privacy_key, wa_id)
@@ -125,10 +105,10 @@ async def test_a_failed_media_download_gets_an_answer_and_loses_nothing(assistan
         httpx_delete(f"{assistant.graph_url}/_standin/media/faults")
     assert "Ich konnte deine Sprachnachricht nicht abrufen, schreib mir bitte." in _all_text(failed), failed
     # nothing lost: the job title the first note gave is still there, so a typed place completes the search
-    results = await _deliver(assistant, mp.text(wa_id, PLACE), wa_id)
+    results = await turn(assistant, mp.text(wa_id, PLACE), wa_id)
     assert f'Stellen für "Koch" in {PLACE}' in _all_text(results), results
     # a media id Meta does not know (deleted, or from another number) is answered the same way
-    gone = await _deliver(assistant, mp.audio(wa_id, media_id="1049999999999999"), wa_id)
+    gone = await turn(assistant, mp.audio(wa_id, media_id="1049999999999999"), wa_id)
     assert "nicht abrufen" in _all_text(gone), gone
 
 

@@ -10,7 +10,6 @@ Needs a trained model (``make train``); ``make test`` trains before it runs thes
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any, Dict, Iterator, List
 
 import httpx
@@ -19,6 +18,7 @@ import pytest
 from tests.support.meta_users import as_user as _as_user, system_change as _system_change
 from tests.support.model import require_model
 from tests.support.stores import stored_conversation
+from tests.support.webhook_turns import post_signed, turn, wait_until_quiet
 from rasa.shared.core.events import UserUttered
 from harness import meta_payloads as mp
 from harness.local_stack import LocalStack
@@ -36,24 +36,6 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         yield stack
     finally:
         stack.stop()
-
-
-async def _turn(assistant: LocalStack, message: Dict[str, Any], wa_id: str, settle: float = 1.0) -> List[Dict[str, Any]]:
-    """Deliver one inbound message and return what the assistant sent back for it."""
-    before = len(assistant.sent_to(wa_id))
-    async with WebhookSender(assistant.webhook_url(), assistant.app_secret, retry_delays=(0.2, 0.5, 1.0, 2.0)) as sender:
-        delivery = await sender.send(mp.payload(message, profile_name="Erika Testfrau"))
-    assert delivery.delivered, delivery
-    deadline = time.monotonic() + 60
-    seen, quiet_since = before, time.monotonic()
-    while time.monotonic() < deadline:
-        count = len(assistant.sent_to(wa_id))
-        if count != seen:
-            seen, quiet_since = count, time.monotonic()
-        elif count > before and time.monotonic() - quiet_since > settle:
-            break
-        await asyncio.sleep(0.1)
-    return assistant.sent_to(wa_id)[before:]
 
 
 def _choices(message: Dict[str, Any]) -> Dict[str, str]:
@@ -74,49 +56,49 @@ def _text_of(message: Dict[str, Any]) -> str:
 
 async def test_a_whole_job_search_by_taps_only(assistant: LocalStack) -> None:
     wa_id = "4915550000101"
-    greeting = await _turn(assistant, mp.text(wa_id, "Hallo"), wa_id)
+    greeting = await turn(assistant, mp.text(wa_id, "Hallo"), wa_id)
     menu = _choices(greeting[-1])
     assert "Jobs suchen" in menu, greeting
 
-    ask_title = await _turn(assistant, mp.button_reply(wa_id, menu["Jobs suchen"], "Jobs suchen"), wa_id)
+    ask_title = await turn(assistant, mp.button_reply(wa_id, menu["Jobs suchen"], "Jobs suchen"), wa_id)
     titles = _choices(ask_title[-1])
     assert "Als was möchtest du arbeiten?" in _text_of(ask_title[-1])
     assert ask_title[-1]["interactive"]["type"] == "list" and "Koch/Köchin" in titles
 
-    ask_place = await _turn(assistant, mp.list_reply(wa_id, titles["Koch/Köchin"], "Koch/Köchin"), wa_id)
+    ask_place = await turn(assistant, mp.list_reply(wa_id, titles["Koch/Köchin"], "Koch/Köchin"), wa_id)
     places = _choices(ask_place[-1])
     assert "Berlin" in places, ask_place
 
-    results = await _turn(assistant, mp.list_reply(wa_id, places["Berlin"], "Berlin"), wa_id)
+    results = await turn(assistant, mp.list_reply(wa_id, places["Berlin"], "Berlin"), wa_id)
     assert "Stellen für \"Koch\" in Berlin" in _text_of(results[0])
     jobs = {title: row_id for message in results for title, row_id in _choices(message).items()
             if row_id.startswith("/select_job")}
     assert jobs, results
     first_title, first_id = sorted(jobs.items())[0]
 
-    details = await _turn(assistant, mp.list_reply(wa_id, first_id, first_title), wa_id)
+    details = await turn(assistant, mp.list_reply(wa_id, first_id, first_title), wa_id)
     assert "Arbeitgeber:" in _text_of(details[-1]) and "https://jobs.example.org/" in _text_of(details[-1])
     again = _choices(details[-1])
     assert "Neue Suche" in again
 
-    restart = await _turn(assistant, mp.button_reply(wa_id, again["Neue Suche"], "Neue Suche"), wa_id)
+    restart = await turn(assistant, mp.button_reply(wa_id, again["Neue Suche"], "Neue Suche"), wa_id)
     assert "Als was möchtest du arbeiten?" in _text_of(restart[-1])
 
 
 async def test_english_text_search_and_a_location_share(assistant: LocalStack) -> None:
     wa_id = "4915550000102"
-    results = await _turn(assistant, mp.text(wa_id, "I'm looking for a job as a cook in Hamburg"), wa_id)
+    results = await turn(assistant, mp.text(wa_id, "I'm looking for a job as a cook in Hamburg"), wa_id)
     assert any("jobs for" in _text_of(m) for m in results), results
-    ask = await _turn(assistant, mp.text(wa_id, "I need a job as a baker"), wa_id)
+    ask = await turn(assistant, mp.text(wa_id, "I need a job as a baker"), wa_id)
     assert ask, "the assistant answered"
-    shared = await _turn(assistant, mp.location(wa_id, 48.137, 11.575, name="Marienplatz"), wa_id)
+    shared = await turn(assistant, mp.location(wa_id, 48.137, 11.575, name="Marienplatz"), wa_id)
     assert any("München" in _text_of(m) for m in shared), shared
 
 
 async def test_an_image_gets_a_polite_answer_in_the_users_language(assistant: LocalStack) -> None:
     wa_id = "4915550000103"
-    await _turn(assistant, mp.text(wa_id, "Hello, do you speak English?"), wa_id)
-    answer = await _turn(assistant, mp.image(wa_id, caption="my CV"), wa_id)
+    await turn(assistant, mp.text(wa_id, "Hello, do you speak English?"), wa_id)
+    answer = await turn(assistant, mp.image(wa_id, caption="my CV"), wa_id)
     assert "I can only read text messages" in _text_of(answer[-1]), answer
 
 
@@ -137,25 +119,25 @@ async def test_graph_api_faults_still_end_with_exactly_one_reply(assistant: Loca
     # Meta's (here: the sender's) redelivery sends what is still missing.
     fault = {"status": 500, "code": 2, "count": 8}
     assert httpx.post(f"{assistant.graph_url}/_standin/faults", json=fault, timeout=5).status_code == 200
-    replies = await _turn(assistant, mp.text(wa_id, "Bist du ein Bot?"), wa_id, settle=2.0)
+    replies = await turn(assistant, mp.text(wa_id, "Bist du ein Bot?"), wa_id, settle=2.0)
     assert len(replies) == 1 and "Ich bin ein Bot" in _text_of(replies[0]), replies
 
 
 async def test_export_then_confirmed_erasure_through_whatsapp(assistant: LocalStack) -> None:
     wa_id = "4915550000106"
-    await _turn(assistant, mp.text(wa_id, "Ich suche einen Job als Koch in Berlin"), wa_id)
-    export = await _turn(assistant, mp.text(wa_id, "Welche Daten habt ihr?"), wa_id)
+    await turn(assistant, mp.text(wa_id, "Ich suche einen Job als Koch in Berlin"), wa_id)
+    export = await turn(assistant, mp.text(wa_id, "Welche Daten habt ihr?"), wa_id)
     summary = _text_of(export[-1])
     assert "Das speichere ich über dich" in summary and "Koch" in summary and "Berlin" in summary, export
     assert wa_id not in summary
 
-    ask = await _turn(assistant, mp.text(wa_id, "Lösche meine Daten"), wa_id)
+    ask = await turn(assistant, mp.text(wa_id, "Lösche meine Daten"), wa_id)
     choices = _choices(ask[-1])
     assert "Ja, alles löschen" in choices, ask
-    done = await _turn(assistant, mp.button_reply(wa_id, choices["Ja, alles löschen"], "Ja, alles löschen"), wa_id)
+    done = await turn(assistant, mp.button_reply(wa_id, choices["Ja, alles löschen"], "Ja, alles löschen"), wa_id)
     assert len(done) == 1 and "Erledigt" in _text_of(done[0]), done
 
-    after = await _turn(assistant, mp.text(wa_id, "Welche Daten habt ihr?"), wa_id)
+    after = await turn(assistant, mp.text(wa_id, "Welche Daten habt ihr?"), wa_id)
     assert "Koch" not in _text_of(after[-1]) and "Berlin" not in _text_of(after[-1]), after
 
 
@@ -177,22 +159,15 @@ def _sent_records(assistant: LocalStack, address: str) -> List[Dict[str, Any]]:
 
 
 async def _identity_turn(assistant: LocalStack, body: Dict[str, Any], address: str, settle: float = 1.0) -> List[Dict[str, Any]]:
-    """Deliver one POST body and return the records the stand-in accepted for ``address`` after it."""
+    """Deliver one POST body and return the records the stand-in accepted for ``address`` after it.
+
+    A ``settle`` under a second marks a message that must get no reply: after ``3 * settle``
+    seconds without any, the turn is over.
+    """
     before = len(_sent_records(assistant, address))
-    async with WebhookSender(assistant.webhook_url(), assistant.app_secret, retry_delays=(0.2, 0.5, 1.0, 2.0)) as sender:
-        delivery = await sender.send(body)
-    assert delivery.delivered, delivery
-    deadline = time.monotonic() + 60
-    seen, quiet_since = before, time.monotonic()
-    while time.monotonic() < deadline:
-        count = len(_sent_records(assistant, address))
-        if count != seen:
-            seen, quiet_since = count, time.monotonic()
-        elif count > before and time.monotonic() - quiet_since > settle:
-            break
-        elif count == before and time.monotonic() - quiet_since > 3 * settle and settle < 1.0:
-            break  # a message that must get no reply: wait a little, then look
-        await asyncio.sleep(0.1)
+    await post_signed(assistant, body)
+    await wait_until_quiet(lambda: len(_sent_records(assistant, address)), before, settle,
+                           silence=3 * settle if settle < 1.0 else None)
     return _sent_records(assistant, address)[before:]
 
 
