@@ -24,11 +24,12 @@ S = TypeVar("S", bound=AppStandIn)
 
 
 async def _serve(standin: S, host: str, port: int, banner: Callable[[S], str]) -> None:
-    await standin.start(host, port)
-    print(banner(standin), flush=True)
+    # The handler comes first: a launcher may send SIGTERM as soon as it has read the banner.
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
+        await standin.start(host, port)
+        print(banner(standin), flush=True)
         await stop.wait()
     finally:
         await standin.stop()
