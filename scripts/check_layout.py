@@ -46,7 +46,7 @@ IGNORED_ROOTS = frozenset({".venv", "var", "models", "results", ".rasa", ".git",
 # Top-level folders of the layout (docs/architecture.md): a path under one of them is checked
 # even when the folder itself is missing, so a doc cannot name a package that was never made.
 EXPECTED_ROOTS = frozenset({"actions", "bench", "connectors", "data", "docs", "harness", "locking", "nlu", "speech",
-                            "privacy", "prompts", "reports", "scripts", "standins", "tests",
+                            "httpkit", "privacy", "prompts", "reports", "scripts", "standins", "tests",
                             "wording"})
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://\S*")
