@@ -32,11 +32,11 @@ import yaml
 
 from harness import meta_payloads as mp
 from harness.local_stack import LocalStack, free_port, stop_processes
-from harness.webhook_sender import WebhookSender
 from tests.support.meta_users import as_user
 from tests.support.model import require_model
 from tests.support.paths import REPO_ROOT
 from tests.support.servers import in_ci
+from tests.support.webhook_turns import post_signed, wait_until_quiet
 
 # Starting Rasa (loading the model) alone can take minutes on a loaded machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -128,29 +128,18 @@ class Prometheus:
         stop_processes([self.proc])
 
 
+#: Meta redelivers a webhook the assistant did not accept (503 while Rasa starts); a loaded machine needs longer.
+RETRY_DELAYS = (0.3, 0.6, 1.2, 2.4, 4.0)
+
+
 async def _deliver(stack: LocalStack, body: Dict[str, Any], address: str, settle: float = 1.5) -> None:
     """Post one webhook (retrying 503s as Meta would) and wait until the replies stop coming."""
     before = len(stack.sent_to(address))
-    async with WebhookSender(stack.webhook_url(), stack.app_secret, retry_delays=(0.3, 0.6, 1.2, 2.4, 4.0)) as sender:
-        delivery = await sender.send(body)
-    assert delivery.delivered, delivery
-    deadline, seen, quiet_since = time.monotonic() + 60, before, time.monotonic()
-    while time.monotonic() < deadline:
-        count = len(stack.sent_to(address))
-        if count != seen:
-            seen, quiet_since = count, time.monotonic()
-        elif count > before and time.monotonic() - quiet_since > settle:
-            return
-        await asyncio.sleep(0.1)
+    await post_signed(stack, body, RETRY_DELAYS)
+    await wait_until_quiet(lambda: len(stack.sent_to(address)), before, settle)
 
 
 UNDELIVERABLE = {"code": 131026, "title": "Message undeliverable"}
-
-
-async def _post_statuses(stack: LocalStack, statuses: List[Dict[str, Any]]) -> None:
-    async with WebhookSender(stack.webhook_url(), stack.app_secret) as sender:
-        delivery = await sender.send(mp.payload(statuses=statuses))
-    assert delivery.delivered, delivery
 
 
 @pytest.fixture(scope="module")
@@ -178,8 +167,9 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
         # Meta's status webhooks for what we sent: every reply "sent", the last one then failed
         # (131026, undeliverable: not retried, recorded in the conversation).
         wamids = [m["wamid"] for m in stack.sent() if PHONE in (m.get("to"), m.get("recipient"))]
-        asyncio.run(_post_statuses(stack, [mp.status(w, PHONE, "sent") for w in wamids]))
-        asyncio.run(_post_statuses(stack, [mp.status(wamids[-1], PHONE, "failed", errors=[UNDELIVERABLE])]))
+        asyncio.run(post_signed(stack, mp.payload(statuses=[mp.status(w, PHONE, "sent") for w in wamids]), RETRY_DELAYS))
+        failed = mp.status(wamids[-1], PHONE, "failed", errors=[UNDELIVERABLE])
+        asyncio.run(post_signed(stack, mp.payload(statuses=[failed]), RETRY_DELAYS))
         prometheus.wait_for_scrape_after(time.time())
         time.sleep(3)  # a few rule evaluations (every second) on the scraped figures
         prometheus.replies = len(stack.sent_to(PHONE))

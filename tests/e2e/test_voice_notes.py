@@ -27,6 +27,7 @@ from harness.voice_notes import voice_note
 from tests.support.model import require_model
 from tests.support.stores import stored_conversation
 from tests.support.webhook_turns import turn
+from tests.support.replies import text_of
 
 pytestmark = pytest.mark.e2e
 
@@ -56,12 +57,6 @@ async def _say(assistant: LocalStack, wa_id: str, words: str, *, confidence: flo
     return await turn(assistant, mp.audio(wa_id, media_id=media_id), wa_id)
 
 
-def _text_of(message: Dict[str, Any]) -> str:
-    if message.get("type") == "text":
-        return message["text"]["body"]
-    return message.get("interactive", {}).get("body", {}).get("text", "")
-
-
 def _buttons(message: Dict[str, Any]) -> Dict[str, str]:
     interactive = message.get("interactive", {})
     if interactive.get("type") != "button":
@@ -70,7 +65,7 @@ def _buttons(message: Dict[str, Any]) -> Dict[str, str]:
 
 
 def _all_text(replies: List[Dict[str, Any]]) -> str:
-    return "\n".join(_text_of(m) for m in replies)
+    return "\n".join(text_of(m) for m in replies)
 
 
 async def test_a_whole_job_search_by_voice_notes_only(assistant: LocalStack) -> None:
@@ -79,7 +74,7 @@ async def test_a_whole_job_search_by_voice_notes_only(assistant: LocalStack) -> 
     assert "Wo" in _all_text(asked) or "Ort" in _all_text(asked), asked  # the location question
     unsure = await _say(assistant, wa_id, f"in {PLACE}", confidence=0.35)
     question = unsure[-1]
-    assert f"Ich habe verstanden: „in {PLACE}“" in _text_of(question), unsure
+    assert f"Ich habe verstanden: „in {PLACE}“" in text_of(question), unsure
     choices = _buttons(question)
     assert set(choices) == {"Ja, stimmt", "Nein"}, choices
     results = await turn(assistant, mp.button_reply(wa_id, choices["Ja, stimmt"], "Ja, stimmt"), wa_id)

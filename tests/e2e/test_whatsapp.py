@@ -19,6 +19,7 @@ from tests.support.meta_users import as_user as _as_user, system_change as _syst
 from tests.support.model import require_model
 from tests.support.stores import stored_conversation
 from tests.support.webhook_turns import post_signed, turn, wait_until_quiet
+from tests.support.replies import text_of
 from rasa.shared.core.events import UserUttered
 from harness import meta_payloads as mp
 from harness.local_stack import LocalStack
@@ -48,12 +49,6 @@ def _choices(message: Dict[str, Any]) -> Dict[str, str]:
     return {}
 
 
-def _text_of(message: Dict[str, Any]) -> str:
-    if message.get("type") == "text":
-        return message["text"]["body"]
-    return message.get("interactive", {}).get("body", {}).get("text", "")
-
-
 async def test_a_whole_job_search_by_taps_only(assistant: LocalStack) -> None:
     wa_id = "4915550000101"
     greeting = await turn(assistant, mp.text(wa_id, "Hallo"), wa_id)
@@ -62,7 +57,7 @@ async def test_a_whole_job_search_by_taps_only(assistant: LocalStack) -> None:
 
     ask_title = await turn(assistant, mp.button_reply(wa_id, menu["Jobs suchen"], "Jobs suchen"), wa_id)
     titles = _choices(ask_title[-1])
-    assert "Als was möchtest du arbeiten?" in _text_of(ask_title[-1])
+    assert "Als was möchtest du arbeiten?" in text_of(ask_title[-1])
     assert ask_title[-1]["interactive"]["type"] == "list" and "Koch/Köchin" in titles
 
     ask_place = await turn(assistant, mp.list_reply(wa_id, titles["Koch/Köchin"], "Koch/Köchin"), wa_id)
@@ -70,36 +65,36 @@ async def test_a_whole_job_search_by_taps_only(assistant: LocalStack) -> None:
     assert "Berlin" in places, ask_place
 
     results = await turn(assistant, mp.list_reply(wa_id, places["Berlin"], "Berlin"), wa_id)
-    assert "Stellen für \"Koch\" in Berlin" in _text_of(results[0])
+    assert "Stellen für \"Koch\" in Berlin" in text_of(results[0])
     jobs = {title: row_id for message in results for title, row_id in _choices(message).items()
             if row_id.startswith("/select_job")}
     assert jobs, results
     first_title, first_id = sorted(jobs.items())[0]
 
     details = await turn(assistant, mp.list_reply(wa_id, first_id, first_title), wa_id)
-    assert "Arbeitgeber:" in _text_of(details[-1]) and "https://jobs.example.org/" in _text_of(details[-1])
+    assert "Arbeitgeber:" in text_of(details[-1]) and "https://jobs.example.org/" in text_of(details[-1])
     again = _choices(details[-1])
     assert "Neue Suche" in again
 
     restart = await turn(assistant, mp.button_reply(wa_id, again["Neue Suche"], "Neue Suche"), wa_id)
-    assert "Als was möchtest du arbeiten?" in _text_of(restart[-1])
+    assert "Als was möchtest du arbeiten?" in text_of(restart[-1])
 
 
 async def test_english_text_search_and_a_location_share(assistant: LocalStack) -> None:
     wa_id = "4915550000102"
     results = await turn(assistant, mp.text(wa_id, "I'm looking for a job as a cook in Hamburg"), wa_id)
-    assert any("jobs for" in _text_of(m) for m in results), results
+    assert any("jobs for" in text_of(m) for m in results), results
     ask = await turn(assistant, mp.text(wa_id, "I need a job as a baker"), wa_id)
     assert ask, "the assistant answered"
     shared = await turn(assistant, mp.location(wa_id, 48.137, 11.575, name="Marienplatz"), wa_id)
-    assert any("München" in _text_of(m) for m in shared), shared
+    assert any("München" in text_of(m) for m in shared), shared
 
 
 async def test_an_image_gets_a_polite_answer_in_the_users_language(assistant: LocalStack) -> None:
     wa_id = "4915550000103"
     await turn(assistant, mp.text(wa_id, "Hello, do you speak English?"), wa_id)
     answer = await turn(assistant, mp.image(wa_id, caption="my CV"), wa_id)
-    assert "I can only read text messages" in _text_of(answer[-1]), answer
+    assert "I can only read text messages" in text_of(answer[-1]), answer
 
 
 async def test_five_concurrent_deliveries_of_one_message_give_one_reply(assistant: LocalStack) -> None:
@@ -110,7 +105,7 @@ async def test_five_concurrent_deliveries_of_one_message_give_one_reply(assistan
     assert all(d.delivered for d in deliveries), deliveries
     await asyncio.sleep(2.0)
     replies = assistant.sent_to(wa_id)
-    assert len(replies) == 1 and "Ich kann:" in _text_of(replies[0]), replies
+    assert len(replies) == 1 and "Ich kann:" in text_of(replies[0]), replies
 
 
 async def test_graph_api_faults_still_end_with_exactly_one_reply(assistant: LocalStack) -> None:
@@ -120,14 +115,14 @@ async def test_graph_api_faults_still_end_with_exactly_one_reply(assistant: Loca
     fault = {"status": 500, "code": 2, "count": 8}
     assert httpx.post(f"{assistant.graph_url}/_standin/faults", json=fault, timeout=5).status_code == 200
     replies = await turn(assistant, mp.text(wa_id, "Bist du ein Bot?"), wa_id, settle=2.0)
-    assert len(replies) == 1 and "Ich bin ein Bot" in _text_of(replies[0]), replies
+    assert len(replies) == 1 and "Ich bin ein Bot" in text_of(replies[0]), replies
 
 
 async def test_export_then_confirmed_erasure_through_whatsapp(assistant: LocalStack) -> None:
     wa_id = "4915550000106"
     await turn(assistant, mp.text(wa_id, "Ich suche einen Job als Koch in Berlin"), wa_id)
     export = await turn(assistant, mp.text(wa_id, "Welche Daten habt ihr?"), wa_id)
-    summary = _text_of(export[-1])
+    summary = text_of(export[-1])
     assert "Das speichere ich über dich" in summary and "Koch" in summary and "Berlin" in summary, export
     assert wa_id not in summary
 
@@ -135,10 +130,10 @@ async def test_export_then_confirmed_erasure_through_whatsapp(assistant: LocalSt
     choices = _choices(ask[-1])
     assert "Ja, alles löschen" in choices, ask
     done = await turn(assistant, mp.button_reply(wa_id, choices["Ja, alles löschen"], "Ja, alles löschen"), wa_id)
-    assert len(done) == 1 and "Erledigt" in _text_of(done[0]), done
+    assert len(done) == 1 and "Erledigt" in text_of(done[0]), done
 
     after = await turn(assistant, mp.text(wa_id, "Welche Daten habt ihr?"), wa_id)
-    assert "Koch" not in _text_of(after[-1]) and "Berlin" not in _text_of(after[-1]), after
+    assert "Koch" not in text_of(after[-1]) and "Berlin" not in text_of(after[-1]), after
 
 
 # --------------------------------------------------------------- identity (usernames, BSUIDs)
@@ -189,7 +184,7 @@ def _pseudonym_of(assistant: LocalStack, identifier: str) -> str:
 async def test_a_username_user_without_a_number_is_answered_via_recipient(assistant: LocalStack) -> None:
     body = _as_user(mp.text("0", "Hallo"), phone=None, user_id=BSUID_USER, username=USERNAME)
     replies = await _identity_turn(assistant, body, BSUID_USER)
-    assert replies and "Blaupause-Jobassistent" in _text_of(replies[0]["message"]), replies
+    assert replies and "Blaupause-Jobassistent" in text_of(replies[0]["message"]), replies
     for record in replies:
         assert record.get("recipient") == BSUID_USER and not record.get("to"), record
 
@@ -209,12 +204,12 @@ async def test_a_conversation_begun_with_a_number_continues_after_the_number_dis
     # 1. An old-style payload (number only): the conversation is stored under the number's pseudonym.
     first = await _identity_turn(assistant, _as_user(mp.text("0", "Hallo"), phone=PHONE_MIGRATING, user_id=None),
                                  PHONE_MIGRATING)
-    assert first and "Blaupause-Jobassistent" in _text_of(first[0]["message"]), first
+    assert first and "Blaupause-Jobassistent" in text_of(first[0]["message"]), first
     assert _pseudonym_of(assistant, PHONE_MIGRATING) in _stored_pseudonyms(assistant)
     # 2. Number and BSUID: the conversation moves to the BSUID's pseudonym; the reply still goes to the number.
     second = await _identity_turn(assistant, _as_user(mp.text("0", "Ich suche einen Job als Koch"),
                                                       phone=PHONE_MIGRATING, user_id=BSUID_MIGRATING), PHONE_MIGRATING)
-    assert "Wo soll der Job sein?" in _text_of(second[-1]["message"]), second
+    assert "Wo soll der Job sein?" in text_of(second[-1]["message"]), second
     assert all(r.get("to") == PHONE_MIGRATING and not r.get("recipient") for r in second), second
     stored = _stored_pseudonyms(assistant)
     assert _pseudonym_of(assistant, BSUID_MIGRATING) in stored
@@ -222,7 +217,7 @@ async def test_a_conversation_begun_with_a_number_continues_after_the_number_dis
     # 3. BSUID only (Meta stopped sharing the number): same conversation, the job title is remembered.
     third = await _identity_turn(assistant, _as_user(_tap(second, "Berlin"), phone=None, user_id=BSUID_MIGRATING),
                                  BSUID_MIGRATING)
-    assert any("Stellen für \"Koch\" in Berlin" in _text_of(r["message"]) for r in third), third
+    assert any("Stellen für \"Koch\" in Berlin" in text_of(r["message"]) for r in third), third
     assert all(r.get("recipient") == BSUID_MIGRATING and not r.get("to") for r in third), third
     # What was said before the move is in the conversation now stored under the BSUID.
     events = await stored_conversation(f"sqlite:///{assistant.db_path}", "encrypted_trackers",
@@ -235,7 +230,7 @@ async def test_a_changed_bsuid_keeps_the_conversation_and_gets_no_reply(assistan
     asked = await _identity_turn(assistant, _as_user(mp.text("0", "Ich suche einen Job als Koch"), phone=None,
                                                      user_id=BSUID_BEFORE_CHANGE, parent_user_id=PARENT_BSUID),
                                  BSUID_BEFORE_CHANGE)
-    assert "Wo soll der Job sein?" in _text_of(asked[-1]["message"]), asked
+    assert "Wo soll der Job sein?" in text_of(asked[-1]["message"]), asked
 
     silent = await _identity_turn(assistant, _system_change(BSUID_BEFORE_CHANGE, BSUID_AFTER_CHANGE),
                                   BSUID_AFTER_CHANGE, settle=0.5)
@@ -247,7 +242,7 @@ async def test_a_changed_bsuid_keeps_the_conversation_and_gets_no_reply(assistan
 
     results = await _identity_turn(assistant, _as_user(_tap(asked, "Berlin"), phone=None, user_id=BSUID_AFTER_CHANGE),
                                    BSUID_AFTER_CHANGE)
-    assert any("Stellen für \"Koch\" in Berlin" in _text_of(r["message"]) for r in results), results
+    assert any("Stellen für \"Koch\" in Berlin" in text_of(r["message"]) for r in results), results
 
 
 def test_nothing_personal_reaches_the_disk(assistant: LocalStack) -> None:

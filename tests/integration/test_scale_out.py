@@ -39,6 +39,7 @@ from harness import meta_payloads as mp
 from harness.local_stack import LocalStack
 from harness.webhook_sender import WebhookSender
 from tests.support.paths import REPO_ROOT
+from tests.support.replies import text_of
 
 pytestmark = pytest.mark.e2e
 
@@ -153,12 +154,6 @@ async def meta(deployment: Deployment) -> AsyncIterator[Meta]:
         await player.aclose()
 
 
-def _text_of(message: Dict[str, Any]) -> str:
-    if message.get("type") == "text":
-        return message["text"]["body"]
-    return message.get("interactive", {}).get("body", {}).get("text", "")
-
-
 def _choices(message: Dict[str, Any]) -> Dict[str, str]:
     """Title -> id of a reply-button or list message (list rows also by their description)."""
     interactive = message.get("interactive", {})
@@ -223,22 +218,22 @@ def _first_job(previous: List[Dict[str, Any]]) -> str:
 
 
 def _says(*fragments: str, index: int = 0) -> Callable[[List[Dict[str, Any]]], bool]:
-    return lambda replies: all(fragment in _text_of(replies[index]) for fragment in fragments)
+    return lambda replies: all(fragment in text_of(replies[index]) for fragment in fragments)
 
 
 def _job_search() -> List[Turn]:
     """The whole job search of the issue: greet, search, more, refine, select, new search, again."""
     return [
         _text_turn("Hallo", 1, _says("Blaupause-Jobassistent")),
-        _text_turn("Pflege Jobs in Köln", 2, lambda r: "Stellen für \"Pflege\" in Köln" in _text_of(r[0])
-                   and "Hier sind 1 bis 5" in _text_of(r[0]) and len(_job_rows(r)) == 5
+        _text_turn("Pflege Jobs in Köln", 2, lambda r: "Stellen für \"Pflege\" in Köln" in text_of(r[0])
+                   and "Hier sind 1 bis 5" in text_of(r[0]) and len(_job_rows(r)) == 5
                    and "Mehr Ergebnisse" in _choices(r[1])),
-        _tap_turn(_button("Mehr Ergebnisse"), 2, lambda r: "Hier sind 6 bis" in _text_of(r[0])
-                  and "Pflege" in _text_of(r[0]) and "Das war alles" in _text_of(r[1])),
-        _text_turn("nur Teilzeit", 2, lambda r: "Stellen für \"Pflege\" in Köln" in _text_of(r[0])
-                   and "Hier sind 1 bis" in _text_of(r[0]) and 0 < len(_job_rows(r)) < 5),
-        _tap_turn(_first_job, 1, lambda r: "Arbeitgeber:" in _text_of(r[0]) and "Köln" in _text_of(r[0])
-                  and "Teilzeit" in _text_of(r[0]) and "Neue Suche" in _choices(r[0])),
+        _tap_turn(_button("Mehr Ergebnisse"), 2, lambda r: "Hier sind 6 bis" in text_of(r[0])
+                  and "Pflege" in text_of(r[0]) and "Das war alles" in text_of(r[1])),
+        _text_turn("nur Teilzeit", 2, lambda r: "Stellen für \"Pflege\" in Köln" in text_of(r[0])
+                   and "Hier sind 1 bis" in text_of(r[0]) and 0 < len(_job_rows(r)) < 5),
+        _tap_turn(_first_job, 1, lambda r: "Arbeitgeber:" in text_of(r[0]) and "Köln" in text_of(r[0])
+                  and "Teilzeit" in text_of(r[0]) and "Neue Suche" in _choices(r[0])),
         _tap_turn(_button("Neue Suche"), 1, _says("Als was möchtest du arbeiten?")),
         _text_turn("Koch", 1, _says("Wo soll der Job sein?")),
         _tap_turn(_button("Berlin"), 2, _says("Stellen für \"Koch\" in Berlin")),
@@ -274,7 +269,7 @@ async def _converse(meta: Meta, wa_id: str, profile_name: str, turns: Sequence[T
         await meta.deliver([instance, 1 - instance] if turn.redeliver else [instance], message, profile_name)
         sent = await meta.wait_for(wa_id, seen + turn.replies)
         replies = sent[seen:]
-        assert len(replies) == turn.replies, (wa_id, index, texts[-1], [_text_of(m) for m in replies])
+        assert len(replies) == turn.replies, (wa_id, index, texts[-1], [text_of(m) for m in replies])
         assert turn.check(replies), (wa_id, index, texts[-1], replies)
         previous, seen = replies, len(sent)
     return texts
@@ -342,7 +337,7 @@ async def test_different_messages_at_once_on_both_instances_lose_nothing(deploym
             meta.deliver([index % 2], mp.text(wa_id, text), "Erika Testfrau") for index, text in enumerate(texts)
         ))
         replies = (await meta.wait_for(wa_id, before + len(texts)))[before:]
-        assert len(replies) == len(texts), [_text_of(m) for m in replies]
+        assert len(replies) == len(texts), [text_of(m) for m in replies]
 
     stored = await _stored_turns(deployment, wa_id)
     stored_texts = [text for text, _ in stored]
@@ -398,8 +393,8 @@ async def test_two_instances_racing_on_one_migration_keep_one_conversation(deplo
     assert all(d.delivered for d in deliveries), deliveries
     replies = (await meta.wait_for(phone, before + len(texts)))[before:]
     await asyncio.sleep(1.0)  # a late duplicate would arrive now
-    assert len(await meta.sent_to(phone)) == before + len(texts), [_text_of(m) for m in replies]
-    assert sorted(_text_of(m)[:8] for m in replies) == sorted(["Ich kann", "Ich bin "]), [_text_of(m) for m in replies]
+    assert len(await meta.sent_to(phone)) == before + len(texts), [text_of(m) for m in replies]
+    assert sorted(text_of(m)[:8] for m in replies) == sorted(["Ich kann", "Ich bin "]), [text_of(m) for m in replies]
 
     stored = await _stored_pseudonyms(deployment)
     assert pseudonym(secret, bsuid) in stored

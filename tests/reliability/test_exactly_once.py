@@ -59,6 +59,7 @@ from harness.meta_delivery import (
 )
 from harness.private_services import PrivatePostgres, PrivateRedis, ServiceUnavailable
 from tests.support.paths import REPO_ROOT
+from tests.support.replies import text_of
 
 # Starting two Rasa instances takes minutes on two busy cores; each test runs a load.
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability, pytest.mark.timeout(1200)]
@@ -166,18 +167,12 @@ def reference(rig: Rig) -> List[Dict[str, Any]]:
     asyncio.run(run())
     time.sleep(SETTLE_S)
     replies = rig.stack.sent_to(wa_id)
-    texts = [_text_of(message) for message in replies]
+    texts = [text_of(message) for message in replies]
     # the script as the assistant answers it: greeting, a search with results, help, bot, thanks
     assert len(replies) >= 6 * ROUNDS, texts
     assert any('Stellen für "Koch" in Berlin' in text for text in texts), texts
     rig.expected = replies
     return replies
-
-
-def _text_of(message: Dict[str, Any]) -> str:
-    if message.get("type") == "text":
-        return message["text"]["body"]
-    return message.get("interactive", {}).get("body", {}).get("text", "")
 
 
 # ------------------------------------------------------------------------- running a test
