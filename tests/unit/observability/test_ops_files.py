@@ -25,6 +25,7 @@ from tests.support.paths import REPO_ROOT
 from tests.support.servers import in_ci
 
 ALERTS = REPO_ROOT / "ops" / "prometheus" / "alerts.yml"
+ALERT_TESTS = ALERTS.with_name("alerts.test.yml")
 SCRAPE_EXAMPLE = REPO_ROOT / "ops" / "prometheus" / "prometheus.example.yml"
 DASHBOARD = REPO_ROOT / "ops" / "grafana" / "blaupause-dashboard.json"
 OPERATIONS = REPO_ROOT / "docs" / "operations.md"
@@ -132,9 +133,18 @@ def test_promtool_accepts_the_alert_rules() -> None:
 
 def test_the_alerts_fire_on_synthetic_series() -> None:
     """ops/prometheus/alerts.test.yml: promtool's rule unit tests (labels, annotations, ``for:``)."""
-    result = subprocess.run([_promtool(), "test", "rules", str(ALERTS.with_name("alerts.test.yml"))],
+    result = subprocess.run([_promtool(), "test", "rules", str(ALERT_TESTS)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_has_a_rule_test_that_makes_it_fire() -> None:
+    """promtool passes a test file that leaves an alert out, so an alert added to alerts.yml without
+    a test would go unnoticed; each needs an ``alert_rule_test`` with expected alerts (not only ``[]``)."""
+    tests = yaml.safe_load(ALERT_TESTS.read_text(encoding="utf-8"))["tests"]
+    fired = {case["alertname"] for test in tests for case in test.get("alert_rule_test", []) if case.get("exp_alerts")}
+    untested = sorted({rule["alert"] for rule in _rules()} - fired)
+    assert not untested, f"alerts without a firing test in {ALERT_TESTS.name}: {untested}"
 
 
 def test_promtool_accepts_the_example_scrape_config() -> None:
