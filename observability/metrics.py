@@ -20,7 +20,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 __all__ = [
     "REGISTRY",
-    "WEBHOOK_OUTCOMES", "MESSAGE_TYPES", "TURN_OUTCOMES", "GRAPH_ENDPOINTS", "GRAPH_OUTCOMES",
+    "WEBHOOK_METHODS", "WEBHOOK_OUTCOMES", "MESSAGE_TYPES", "TURN_OUTCOMES", "GRAPH_ENDPOINTS", "GRAPH_OUTCOMES",
     "PACING_KINDS", "STORE_BACKENDS", "STORE_OPERATIONS", "CRYPTO_KINDS", "DELIVERY_STATUSES",
     "FAILED_DELIVERY_ACTIONS", "PROVIDER_OUTCOMES", "LLM_OUTCOMES", "READINESS_COMPONENTS",
     "VOICE_OUTCOMES", "VOICE_STEPS", "voice_notes", "voice_step_duration",
@@ -43,6 +43,8 @@ GCCollector(registry=REGISTRY)
 
 # ---------------------------------------------------------------- vocabularies (closed sets)
 
+#: The ``method`` label of :data:`webhook_requests` (anything else, e.g. a request whose head Sanic could not parse: ``other``).
+WEBHOOK_METHODS = frozenset({"GET", "POST"})
 #: What became of one webhook request (``outcome`` label of :data:`webhook_requests`).
 WEBHOOK_OUTCOMES = frozenset({
     "handled",          # 200, every message handled (or statuses only)
@@ -53,6 +55,7 @@ WEBHOOK_OUTCOMES = frozenset({
     "unsigned",         # 401 signature header missing or malformed
     "bad_signature",    # 403 wrong signature
     "bad_request",      # 400 not a WhatsApp payload
+    "bad_framing",      # 400 malformed Content-Length / Transfer-Encoding, refused before any route (method "other")
     "error",            # 500 internal error
     "verified",         # GET handshake accepted
     "verify_refused",   # GET handshake refused
@@ -237,7 +240,7 @@ KNOWN_STATUS_SERIES = (
 _KNOWN_WEBHOOK_SERIES = (
     ("POST", "handled", "200"), ("POST", "duplicate", "200"), ("POST", "retry", "503"), ("POST", "busy", "503"),
     ("POST", "error", "500"), ("POST", "too_large", "413"), ("POST", "unsigned", "401"),
-    ("POST", "bad_signature", "403"), ("POST", "bad_request", "400"),
+    ("POST", "bad_signature", "403"), ("POST", "bad_request", "400"), ("other", "bad_framing", "400"),
 )
 
 

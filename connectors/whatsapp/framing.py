@@ -12,7 +12,9 @@ such framing with 400 and close the connection.
 How: an application-level Sanic error handler for ValueError and KeyError that answers 400 only
 when no route was matched yet (the request object Sanic makes up for a failure while parsing
 the head has no route); any other ValueError/KeyError (inside a route) keeps Sanic's default
-handling. Found by tests/reliability/test_fuzz.py.
+handling. Found by tests/reliability/test_fuzz.py. Each refusal is counted in
+``blaupause_webhook_requests_total{outcome="bad_framing"}`` (:mod:`.webhook_metrics`), whatever
+path it was sent to: the guard covers the whole Rasa server, and the router never saw it.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from typing import Any
 
 from sanic import response
 from sanic.response import HTTPResponse
+
+from connectors.whatsapp.webhook_metrics import count_bad_framing
 
 __all__ = ["install_framing_guard"]
 
@@ -31,6 +35,7 @@ def _bad_framing(request: Any, exception: Exception) -> HTTPResponse | None:
     if request is not None and getattr(request, "route", None) is not None:
         return None  # raised inside a route: Sanic's default handling
     logger.warning("request refused: malformed HTTP framing (%s)", type(exception).__name__)
+    count_bad_framing(getattr(request, "method", None))
     return response.text("bad request: malformed Content-Length or Transfer-Encoding", status=400)
 
 

@@ -21,6 +21,7 @@ from observability.labels import one_of, status_label
 from observability.metrics import (
     MESSAGE_TYPES,
     TURN_OUTCOMES,
+    WEBHOOK_METHODS,
     WEBHOOK_OUTCOMES,
     inbound_messages,
     turn_duration,
@@ -28,7 +29,7 @@ from observability.metrics import (
     webhook_requests,
 )
 
-__all__ = ["now", "count_get", "count_refusal", "count_answer", "count_inbound", "observe_turn"]
+__all__ = ["now", "count_get", "count_refusal", "count_bad_framing", "count_answer", "count_inbound", "observe_turn"]
 
 now = time.monotonic
 
@@ -47,7 +48,9 @@ def _request(method: str, outcome: str, status: int) -> Any:
     key = (method, outcome, status)
     child = _requests.get(key)
     if child is None:
-        child = _requests[key] = webhook_requests.labels(method, one_of(outcome, WEBHOOK_OUTCOMES), status_label(status))
+        child = _requests[key] = webhook_requests.labels(
+            one_of(method, WEBHOOK_METHODS), one_of(outcome, WEBHOOK_OUTCOMES), status_label(status)
+        )
     return child
 
 
@@ -62,6 +65,15 @@ def count_refusal(answer: WebhookResponse, arrived: float) -> WebhookResponse:
     _request("POST", _REFUSALS.get(answer.status, "error"), answer.status).inc()
     _durations["refused"].observe(now() - arrived)
     return answer
+
+
+def count_bad_framing(method: object) -> None:
+    """A request refused with 400 for malformed framing before any route ran (:mod:`.framing`).
+
+    Not timed: it never reached the route that takes the arrival time. ``method`` is what Sanic
+    reports (``NONE`` for a head it could not finish parsing), so it is ``other`` in practice.
+    """
+    _request(one_of(method, WEBHOOK_METHODS), "bad_framing", 400).inc()
 
 
 def count_answer(answer: WebhookResponse, outcomes: Iterable[Outcome], *, messages: bool, arrived: float) -> WebhookResponse:

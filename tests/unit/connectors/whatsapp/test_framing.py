@@ -1,5 +1,6 @@
 """connectors/whatsapp/framing.py: malformed HTTP framing gets 400 (RFC 9112 section 6.3), not
-Sanic 21.12's 500, while errors raised inside a route keep Sanic's own handling.
+Sanic 21.12's 500, while errors raised inside a route keep Sanic's own handling; each such 400
+is counted (``outcome="bad_framing"``).
 
 Raw sockets, because a well-behaved client (httpx) cannot send a lying Content-Length.
 """
@@ -15,8 +16,10 @@ import pytest
 from sanic import Sanic, response
 from sanic.request import Request
 
+from tests.support.metrics import Delta
 from tests.support.sanic_server import serve_sanic, stop_sanic
 from connectors.whatsapp.framing import install_framing_guard
+from connectors.whatsapp.webhook_metrics import count_bad_framing
 
 
 def make_app(*, guarded: bool = True) -> Sanic:
@@ -91,6 +94,26 @@ async def test_a_transfer_encoding_other_than_chunked_is_a_bad_request(base: tup
     status, body = await exchange(base, post(f"Transfer-Encoding: {value}"), b"5\r\nhello\r\n0\r\n\r\n")
     assert status == 400
     assert b"malformed" in body
+
+
+def bad_framing(method: str = "other") -> Delta:
+    return Delta("blaupause_webhook_requests_total", method=method, outcome="bad_framing", status="400")
+
+
+async def test_every_framing_refusal_is_counted_and_nothing_else(base: tuple[str, int]) -> None:
+    refused = bad_framing()
+    assert (await exchange(base, post("Content-Length: abc"), b"hello"))[0] == 400
+    assert (await exchange(base, post("Transfer-Encoding: gzip"), b"5\r\nhello\r\n0\r\n\r\n"))[0] == 400
+    assert (await exchange(base, post("Content-Length: 5"), b"hello"))[0] == 200
+    assert (await exchange(base, post("Content-Length: 2", "/broken"), b"{}"))[0] == 500
+    assert refused() == 2  # Sanic had not parsed the method yet: "other"
+
+
+def test_the_method_label_stays_in_its_vocabulary() -> None:
+    post_, other = bad_framing("POST"), bad_framing()
+    for method in ("POST", "NONE", "BREW", None):
+        count_bad_framing(method)
+    assert (post_(), other()) == (1, 3)
 
 
 async def test_errors_inside_a_route_keep_sanics_handling(base: tuple[str, int]) -> None:
