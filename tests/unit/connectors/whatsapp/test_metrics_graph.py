@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from connectors.whatsapp.claims import Claims
 from connectors.whatsapp.dedup.redis_store import RedisDedupStore
 from connectors.whatsapp.graph.client import GraphClient, outcome_of
+from connectors.whatsapp.graph import errors
 from connectors.whatsapp.graph.config import GraphSettings
 from connectors.whatsapp.graph.errors import (
     GraphAPIError,
@@ -24,10 +25,12 @@ from connectors.whatsapp.graph.errors import (
     ReengagementError,
     ThrottlingError,
     TransportError,
+    error_class_for,
 )
 from connectors.whatsapp.graph.pacing import RecipientPacer, TokenBucket
 from connectors.whatsapp.graph.retry import RetryPolicy
 from connectors.whatsapp.references import References
+from observability.metrics import GRAPH_OUTCOMES, KNOWN_GRAPH_SERIES
 from privacy.keyring import Keyring, Secret
 from tests.support.metrics import Delta
 
@@ -65,6 +68,25 @@ def test_outcome_labels_follow_the_error_families() -> None:
     assert outcome_of(ReengagementError(message="m", code=131047)) == "reengagement"
     assert outcome_of(TransportError(message="m")) == "transport"
     assert outcome_of(GraphAPIError(message="m", code=131051)) == "other"
+
+
+def test_the_error_families_and_the_outcome_vocabulary_agree() -> None:
+    """Two tables name the families: graph/client.py's family -> label and observability's
+    GRAPH_OUTCOMES (observability must not import the channel, so this test ties them). A family
+    without a label, or a label missing from the vocabulary, would be counted as ``other``."""
+    families = [getattr(errors, name) for name in errors.__all__]
+    families = [cls for cls in families if isinstance(cls, type) and issubclass(cls, GraphAPIError) and cls is not GraphAPIError]
+    labels = {family.__name__: outcome_of(family(message="m")) for family in families}
+    assert "other" not in labels.values(), labels
+    assert set(labels.values()) | {"ok"} == GRAPH_OUTCOMES
+
+
+def test_the_series_created_at_start_name_the_outcome_their_code_is_counted_as() -> None:
+    """observability.metrics.KNOWN_GRAPH_SERIES pairs codes with outcomes by hand; errors.py decides."""
+    for _endpoint, outcome, code in KNOWN_GRAPH_SERIES:
+        if code != "none":
+            family = error_class_for(int(code), None)
+            assert outcome_of(family(message="m", code=int(code))) == outcome, (outcome, code, family.__name__)
 
 
 async def test_each_attempt_and_each_retry_is_counted() -> None:
