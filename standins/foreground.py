@@ -5,18 +5,21 @@ harness/local_stack.py, scripts/run.sh and by hand: bind, print one line that sa
 listen (launchers and tests read it), serve until Ctrl-C or SIGTERM (``kill``, ``docker stop``,
 the harness's process-group SIGTERM), then stop cleanly so held requests are released and the
 exit status is 0. Each stand-in's cli.py keeps only its own options and the line it prints.
+The job API and LLM stand-ins are threaded stdlib servers, not aiohttp apps: ``run_threaded``
+gives them the same order (handler, start, print, wait) and the same clean stop.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from standins.lifecycle import AppStandIn
 
-__all__ = ["run_in_foreground", "LOG_FORMAT"]
+__all__ = ["run_in_foreground", "run_threaded", "ThreadedStandIn", "LOG_FORMAT"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -49,3 +52,33 @@ def run_in_foreground(build: Callable[[], S], host: str, port: int, banner: Call
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+
+
+class ThreadedStandIn(Protocol):
+    """A stand-in serving from a thread of its own: ``start()`` returns it, ``stop()`` ends it."""
+
+    def start(self) -> "ThreadedStandIn": ...
+
+    def stop(self) -> None: ...
+
+
+T = TypeVar("T", bound=ThreadedStandIn)
+
+
+def run_threaded(standin: T, banner: Callable[[T], str]) -> int:
+    """Start a threaded stand-in, print ``banner(standin)``, serve until Ctrl-C or SIGTERM; 0.
+
+    The SIGTERM handler is installed before the start, for the reason given above.
+    """
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    started = standin.start()
+    try:
+        print(banner(started), flush=True)
+        while not stop.wait(0.5):  # a timeout, so Ctrl-C and SIGTERM are seen between waits
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        started.stop()
+    return 0

@@ -1,4 +1,4 @@
 """``python -m standins.llm``: see standins/llm/cli.py."""
 from standins.llm.cli import main
 
-main()
+raise SystemExit(main())

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 
+from standins.foreground import run_threaded
 from standins.llm.server import CHAT_COMPLETIONS_PATH, LLMStandin
 
 __all__ = ["main"]
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the stand-in in the foreground until Ctrl-C."""
+def main(argv: list[str] | None = None) -> int:
+    """Run the stand-in in the foreground until Ctrl-C or SIGTERM; exit status 0."""
     parser = argparse.ArgumentParser(
         prog="python -m standins.llm", description="Loopback stand-in for an OpenAI-compatible chat completions server."
     )
@@ -27,20 +26,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--context-tokens", type=int, default=4096)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    standin = LLMStandin(
-        api_key=args.api_key,
-        models=frozenset(args.model) if args.model else None,
-        context_tokens=args.context_tokens,
-        host=args.host,
-        port=args.port,
-    ).start()
-    print(f"LLM stand-in on {standin.base_url}{CHAT_COMPLETIONS_PATH} (Ctrl-C to stop)", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())  # `docker stop`, `kill`
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        standin.stop()
+    return run_threaded(
+        LLMStandin(
+            api_key=args.api_key,
+            models=frozenset(args.model) if args.model else None,
+            context_tokens=args.context_tokens,
+            host=args.host,
+            port=args.port,
+        ),
+        lambda s: f"LLM stand-in on {s.base_url}{CHAT_COMPLETIONS_PATH} (Ctrl-C to stop)",
+    )
