@@ -7,15 +7,16 @@ variations in ``domain.yml``). This component runs after ``EntitySynonymMapper``
 * an explicit, supported one (DIET finds "English please") is kept; the slot's
   ``from_entity`` mapping takes it;
 * an unsupported one ("Französisch") is dropped, so the slot is not set to it;
-* otherwise, when the text clearly is in one language (``wording.detection``), that
-  language is recorded as ``detected_language`` in the parse data, and
-  ``nlu.language_slot.LanguageSlotPolicy`` sets the slot to it before the turn's first
-  action. It is not an entity: an entity nobody annotated would be a wrong prediction for
-  ``rasa test`` (tests/test_conversations.yml) and for NLU evaluation.
+* otherwise, when the text on its own clearly is in one language (``wording.detection``),
+  that language is recorded as ``detected_language`` in the parse data: what ``rasa shell
+  nlu`` shows of the message. It is not an entity: an entity nobody annotated would be a
+  wrong prediction for ``rasa test`` (tests/test_conversations.yml) and for NLU evaluation.
 
-Without evidence ("Berlin", "ok", a button payload) nothing is recorded and the slot keeps
-its value. The detection used to be a custom slot mapping calling the action server on
-every message; here it costs no network round trip.
+Whether the conversation's language changes is not decided here, on one message, but by
+``nlu.language_slot.LanguageSlotPolicy``, which weighs the message against the
+conversation's earlier ones (a short "in Hamburg" keeps it). Without evidence ("Berlin",
+"ok", a button payload) nothing is recorded. The detection used to be a custom slot mapping
+calling the action server on every message; here it costs no network round trip.
 """
 from __future__ import annotations
 

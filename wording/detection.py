@@ -1,30 +1,90 @@
-"""Which language a message clearly is in: a transparent word-list scorer.
+"""Which language a message is in, and when it changes a conversation's: a transparent word-list scorer.
 
 Rasa's NLU pipeline runs it on every user message (``nlu.language_detector.LanguageDetector``
 records the result as ``detected_language``), and ``nlu.language_slot.LanguageSlotPolicy``
-puts it into the ``language`` slot, by which Rasa picks each response's wording.
+decides with :func:`conversation_language` whether the ``language`` slot, by which Rasa
+picks each response's wording, changes.
 
 It is a word-list scorer rather than a statistical model: messages are short ("Koch",
-"Berlin", "ok"), and for those the right answer is "no evidence, keep the current
-language". Only a clear majority of language-specific words switches. The languages are
-those of labels.yml (``languages``); the word lists and evidence letters are its
-``actions.language_detection`` section, so a designer adds a language there.
+"Berlin", "ok", "in Hamburg", "20 km"), and for those the right answer is "no evidence,
+keep the current language". A message's *evidence* for a language is the number of its
+words only that language lists, plus one for letters only it uses (:func:`language_evidence`).
+Two rules use it:
+
+* the first message with evidence (no language yet): the leader wins on weak evidence
+  (:func:`detect_language`: two words, or one in a message of at most two words);
+* later, the conversation's language stays unless the message clearly outweighs it
+  (:class:`SwitchRule`): at least ``min_words`` words, a clear majority for the new
+  language, and evidence at least the conversation's recent weight for the current one.
+
+The languages are those of labels.yml (``languages``); the word lists, evidence letters
+and the switch thresholds are its ``actions.language_detection`` section, so a designer
+adds a language or tunes the rule there.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
 import threading
 from typing import Any, Optional
 
 import wording
 
-__all__ = ["detect_language", "LanguageEvidence"]
+__all__ = ["conversation_language", "detect_language", "language_evidence", "LanguageEvidence", "SwitchRule"]
 
-# A language wins with this many evidence words, or with one in a message this short.
+# The first language (none yet): a leader with this much evidence, or with any in a message this short.
 _MIN_EVIDENCE = 2
 _SHORT_MESSAGE_WORDS = 2
+
+
+@dataclass(frozen=True)
+class SwitchRule:
+    """When a message changes a conversation's language once it has one.
+
+    The defaults are documented here; labels.yml's ``actions.language_detection.switch``
+    overrides them. A message switches from the current language to another one only if
+    all hold:
+
+    * it has at least ``min_words`` words (a short answer - "in Hamburg", "Koch Berlin",
+      "Thank you" - never switches);
+    * its evidence for the new language is at least ``majority`` times its evidence for
+      all others together (a clear majority; "Ich suche a job as a cook" does not switch);
+    * its evidence for the new language is at least the *bar*: the conversation's weight
+      for the current language - the evidence for it minus the evidence against it in the
+      user's last ``recent_messages`` messages - counted from ``min_evidence`` up to
+      ``max_bar``. A conversation that clearly is in its language needs more to switch, and
+      a full sentence ("I am looking for a job as a cook": 6) always can.
+    """
+
+    min_words: int = 3
+    majority: int = 2
+    min_evidence: int = 2
+    max_bar: int = 4
+    recent_messages: int = 3
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> "SwitchRule":
+        given = section.get("switch") or {}
+        return cls(**{f.name: int(given[f.name]) for f in fields(cls) if f.name in given})
+
+    def bar(self, current: str, recent: Iterable[Mapping[str, int]]) -> int:
+        """The evidence a message needs to switch away from ``current`` after ``recent``."""
+        weight = 0
+        for scores in list(recent)[: self.recent_messages]:
+            weight += scores.get(current, 0) - sum(v for k, v in scores.items() if k != current)
+        return max(self.min_evidence, min(weight, self.max_bar))
+
+    def switches_to(self, scores: Mapping[str, int], words: int, current: str,
+                    recent: Iterable[Mapping[str, int]]) -> Optional[str]:
+        """The language a message with ``scores`` and ``words`` words switches to, else None."""
+        leader = _leader(scores)
+        if leader is None or leader == current or words < self.min_words:
+            return None
+        others = sum(v for k, v in scores.items() if k != leader)
+        if scores[leader] < self.majority * others or scores[leader] < self.bar(current, recent):
+            return None
+        return leader
 
 
 @dataclass(frozen=True)
@@ -34,6 +94,7 @@ class LanguageEvidence:
     words: Mapping[str, frozenset[str]]
     letters: Mapping[str, re.Pattern[str]]
     word: re.Pattern[str]
+    switch: SwitchRule = SwitchRule()
 
     @classmethod
     def from_labels(cls, labels: wording.Labels) -> "LanguageEvidence":
@@ -60,23 +121,35 @@ class LanguageEvidence:
             words=distinctive,
             letters={language: re.compile(f"[{re.escape(chars)}]", re.IGNORECASE) for language, chars in letters.items()},
             word=re.compile(f"[a-z{re.escape(''.join(extra))}]+", re.IGNORECASE),
+            switch=SwitchRule.from_section(section),
         )
 
-    def detect(self, text: str) -> Optional[str]:
+    def measure(self, text: str) -> tuple[dict[str, int], int]:
+        """Per language its evidence in ``text``, and the number of words of ``text``."""
+        if not text or text.startswith("/"):  # a button payload is no one's language
+            return {}, 0
         words = [w.lower() for w in self.word.findall(text)]
         scores = {language: sum(1 for w in words if w in listed) for language, listed in self.words.items()}
         for language, letters in self.letters.items():
             if letters.search(text):
                 scores[language] = scores.get(language, 0) + 1
-        if not scores:
+        return scores, len(words)
+
+    def detect(self, text: str) -> Optional[str]:
+        scores, words = self.measure(text)
+        leader = _leader(scores)
+        if leader is None:
             return None
-        best = max(scores.values())
-        leaders = [language for language, score in scores.items() if score == best]
-        if len(leaders) != 1 or best < 1:
-            return None
-        if best >= _MIN_EVIDENCE or len(words) <= _SHORT_MESSAGE_WORDS:
-            return leaders[0]
+        if scores[leader] >= _MIN_EVIDENCE or words <= _SHORT_MESSAGE_WORDS:
+            return leader
         return None
+
+
+def _leader(scores: Mapping[str, int]) -> Optional[str]:
+    """The one language with the most evidence, if it has any and no other has as much."""
+    best = max(scores.values(), default=0)
+    leaders = [language for language, score in scores.items() if score == best]
+    return leaders[0] if best >= 1 and len(leaders) == 1 else None
 
 
 def _detection_section(labels: wording.Labels) -> Mapping[str, Any]:
@@ -109,9 +182,39 @@ def _evidence(labels: wording.Labels) -> LanguageEvidence:
 def detect_language(text: str) -> Optional[str]:
     """The language the text clearly is in (a code of labels.yml's ``languages``), else None.
 
-    Button payloads ("/intent{...}") and texts without evidence return None, so the
-    conversation keeps its language.
+    The weak rule for a conversation's first language. Button payloads ("/intent{...}")
+    and texts without evidence return None, so the conversation keeps its language.
     """
-    if not text or text.startswith("/"):
-        return None
     return _evidence(wording.current()).detect(text)
+
+
+def language_evidence(text: str) -> dict[str, int]:
+    """Per language the evidence in ``text`` (its words only that language lists, plus one
+    for its letters): what every decision here is made of, and what a log may show."""
+    return _evidence(wording.current()).measure(text)[0]
+
+
+def conversation_language(text: str, current: Optional[str], earlier: Iterable[str], *,
+                          established: bool = False) -> Optional[str]:
+    """The language the conversation switches to with the user message ``text``, else None.
+
+    ``current`` is the ``language`` slot; ``earlier`` the user's earlier messages since the
+    language was last set (latest first); ``established`` whether it was set (a request,
+    a switch, carried into a new session). With neither a set language nor evidence in an
+    earlier message the conversation has no language yet, and the weak rule of
+    :func:`detect_language` applies; after that the :class:`SwitchRule`, whose bar is the
+    weight of the latest earlier messages that have evidence.
+    """
+    evidence = _evidence(wording.current())
+    recent: list[dict[str, int]] = []
+    for earlier_text in earlier:  # the latest few with evidence; "ok" or "Berlin" weigh nothing
+        scores = evidence.measure(earlier_text)[0]
+        if any(scores.values()):
+            recent.append(scores)
+            if len(recent) >= evidence.switch.recent_messages:
+                break
+    if not established and not recent:
+        detected = evidence.detect(text)
+        return detected if detected != current else None
+    scores, words = evidence.measure(text)
+    return evidence.switch.switches_to(scores, words, current or "", recent)
