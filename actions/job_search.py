@@ -179,12 +179,11 @@ class _SearchBase(UsesProvider):
             offer = (undo(changes) if changes else None) or widening(current)
         variables = _search_variables(tracker, language)
         if changes:
-            response = "utter_refinement_no_results"
+            response = "utter_refinement_no_results_offer" if offer else "utter_refinement_no_results"
             variables["changes"] = describe_changes(changes, language)
         else:
-            response = "utter_no_results"
+            response = "utter_no_results_offer" if offer else "utter_no_results"
         if offer:
-            response += "_offer"
             variables["offer"] = offer_text(offer, current, language)
         dispatcher.utter_message(response=response, **variables)
         # Forget the paging of an earlier search, so "more" does not page this one.
