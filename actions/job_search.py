@@ -22,6 +22,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+import wording
+
 from actions.jobs import JobProviderError, SearchResult, UnknownLocation
 from actions.search.provider_access import UsesProvider, filled_fields, log_failure
 from actions.search.query import build_query
@@ -87,8 +89,13 @@ def has_more_results(tracker: Tracker) -> bool:
     return page is not None and total is not None and page >= 1 and page * PAGE_SIZE < total
 
 
-def _utter_results(dispatcher: CollectingDispatcher, tracker: Tracker, result: SearchResult) -> list[EventType]:
-    """The result list and what comes next; offers "more" (a yes/no question) only when there is more."""
+def _utter_results(
+    dispatcher: CollectingDispatcher, tracker: Tracker, result: SearchResult, changed: str = ""
+) -> list[EventType]:
+    """The result list and what comes next; offers "more" (a yes/no question) only when there is more.
+
+    ``changed``: the line saying what a refinement changed, first in the same message.
+    """
     language = language_of(tracker)
     first = (result.page - 1) * result.size + 1
     last = first + len(result.postings) - 1
@@ -105,6 +112,7 @@ def _utter_results(dispatcher: CollectingDispatcher, tracker: Tracker, result: S
         first=first,
         last=last,
         results="\n".join(lines),
+        changed=changed,
         **_search_variables(tracker, language),
     )
     dispatcher.utter_message(response="utter_results_nav_more" if result.has_more else "utter_results_nav_last")
@@ -159,14 +167,13 @@ class _SearchBase(UsesProvider):
         if isinstance(result, UnknownLocation) or not result.postings:
             return slot_events + self._nothing_found(dispatcher, tracker, result, changes, current, language)
         logger.info("%s: %d postings shown of %d", self.name(), len(result.postings), result.total)
+        changed = ""
         if changes and before is not None:
-            dispatcher.utter_message(
-                response="utter_search_narrowed" if only_narrowed(changes) else "utter_search_changed",
-                changes=describe_changes(changes, language),
-                total=result.total,
-                before=before.total,
+            changed = wording.current().text(
+                "actions.refinement.narrowed" if only_narrowed(changes) else "actions.refinement.changed",
+                language, changes=describe_changes(changes, language), total=result.total, before=before.total,
             )
-        return slot_events + _utter_results(dispatcher, tracker, result)
+        return slot_events + _utter_results(dispatcher, tracker, result, changed)
 
     def _nothing_found(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, result: SearchResult | UnknownLocation,

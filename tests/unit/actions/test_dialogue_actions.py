@@ -92,21 +92,26 @@ BERLIN = {"job_title": "Koch", "location": "Berlin"}
 
 # --- refinements -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("language", "said"), [("de", "Nur Teilzeit"), ("en", "Part-time only")])
+@pytest.mark.parametrize(("language", "said"), [("de", "Nur Teilzeit: 2 von 4 Stellen.\n"),
+                                                ("en", "Part-time only: 2 of 4 jobs.\n")])
 async def test_working_time_refinement_says_what_changed(language: str, said: str) -> None:
     state = make_tracker({"working_time": "teilzeit"}, searched(BERLIN, 4), language=language)
     events, dispatcher = await run(ActionSearchJobs(ScriptedProvider()), state)
-    assert responses(dispatcher) == ["utter_search_narrowed", "utter_job_results", "utter_results_nav_last"]
-    assert (dispatcher.messages[0]["changes"], dispatcher.messages[0]["total"], dispatcher.messages[0]["before"]) == (
-        said, 2, 4)
+    assert responses(dispatcher) == ["utter_job_results", "utter_results_nav_last"]
+    assert dispatcher.messages[0]["changed"] == said  # the first line of the result message
     assert SlotSet("search_total", 2.0) in events
+
+
+async def test_a_first_search_has_no_change_line() -> None:
+    _, dispatcher = await run(ActionSearchJobs(ScriptedProvider()), make_tracker(BERLIN, [], intent="search_job"))
+    assert dispatcher.messages[0]["changed"] == ""
 
 
 async def test_radius_and_city_changes_are_named() -> None:
     state = make_tracker({"radius_km": 50.0}, searched(BERLIN, 4), text="im Umkreis von 50 km")
     _, dispatcher = await run(ActionSearchJobs(ScriptedProvider()), state)
-    assert responses(dispatcher)[0] == "utter_search_changed"  # a wider radius is no narrowing: "6 (vorher 4)"
-    assert (dispatcher.messages[0]["changes"], dispatcher.messages[0]["total"]) == ("Im Umkreis von 50 km", 6)
+    # a wider radius is no narrowing: "6 (vorher 4)"
+    assert dispatcher.messages[0]["changed"] == "Im Umkreis von 50 km: 6 Stellen (vorher 4).\n"
 
     moved = changes_between({"job_title": "Koch", "location": "Berlin"}, {"job_title": "Koch", "location": "Köln"})
     assert describe_changes(moved, "de") == "In Köln statt Berlin"
@@ -149,9 +154,8 @@ async def test_yes_to_the_wider_search_widens_and_says_so() -> None:
     earlier = searched(BERLIN | {"working_time": "vollzeit", "radius_km": 1.0}, 0, '{"radius_km": 50.0}')
     events, dispatcher = await run(ActionAcceptOffer(ScriptedProvider()), make_tracker({}, earlier, intent="affirm"))
     assert events[0] == SlotSet("radius_km", 50.0)
-    assert responses(dispatcher) == ["utter_search_changed", "utter_job_results", "utter_results_nav_last"]
-    assert dispatcher.messages[0]["changes"] == "Im Umkreis von 50 km"
-    assert (dispatcher.messages[0]["total"], dispatcher.messages[0]["before"]) == (3, 0)
+    assert responses(dispatcher) == ["utter_job_results", "utter_results_nav_last"]
+    assert dispatcher.messages[0]["changed"] == "Im Umkreis von 50 km: 3 Stellen (vorher 0).\n"
 
 
 async def test_yes_to_more_results_shows_the_next_page() -> None:
