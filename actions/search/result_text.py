@@ -25,6 +25,7 @@ __all__ = [
     "working_time_word",
     "result_line",
     "search_criteria",
+    "shown_value",
 ]
 
 
@@ -63,7 +64,7 @@ def result_line(number: int, posting: JobPosting, language: str) -> str:
     return labels.text("actions.result_line_without_place", language, number=number, title=posting.title)
 
 
-def _shown_value(slot: str, value: Any, language: str) -> str | None:
+def shown_value(slot: str, value: Any, language: str) -> str | None:
     labels = wording.current()
     if slot == "radius_km":
         km = parse_radius_km(value)
@@ -86,7 +87,7 @@ def search_criteria(tracker: Tracker, language: str) -> str:
     labels = wording.current()
     parts = []
     for slot in summary_slots(labels):
-        shown = _shown_value(slot, tracker.get_slot(slot), language)
+        shown = shown_value(slot, tracker.get_slot(slot), language)
         if shown:
             name = labels.text(f"actions.search.slots.{slot}", language)
             parts.append(labels.text("actions.search.criterion", language, name=name, value=shown))

@@ -160,7 +160,7 @@ async def test_results_and_summary_come_out_in_french_and_the_new_slot_filters(d
     assert query.working_time == "vollzeit"  # the French words typed are understood too
 
     events, dispatcher = await _run(ActionSearchJobs(provider), state, designer_copy)
-    assert events == [SlotSet("search_page", 1.0)]
+    assert events[0] == SlotSet("search_page", 1.0)
     results = dispatcher.messages[0]
     assert results["results"] == "1. Koch (m/w/d) chez Gasthaus Sonne, Berlin"  # Hotel Mond is filtered out
     assert results["total"] == 1
@@ -179,7 +179,8 @@ async def test_job_details_in_french(designer_copy, provider) -> None:
 async def test_the_new_slot_is_reset_and_cleaned_by_the_form(designer_copy) -> None:
     events, _ = await _run(ActionResetSearch(), _tracker({"employer": "Gasthaus Sonne"}), designer_copy)
     assert SlotSet("employer", None) in events
-    assert [event["name"] for event in events][-1] == "employer"
+    # the search's slots in labels.yml's order, then the bookkeeping of the last search
+    assert [event["name"] for event in events][-3:] == ["employer", "search_total", "pending_offer"]
 
     state = _tracker({"job_title": "Koch", "location": "Berlin"}, slot_events={"employer": "  Gasthaus \n Sonne "})
     events, _ = await _run(ValidateJobSearchForm(), state, designer_copy)

@@ -133,7 +133,8 @@ def provider(data_file: Path) -> LocalJobProvider:
 async def test_search_shows_the_first_page_with_buttons(provider) -> None:
     events, dispatcher = await run(ActionSearchJobs(provider), tracker({"job_title": "Koch", "location": "Berlin"}))
 
-    assert events == [SlotSet("search_page", 1.0)]
+    # more remain: "ja" to utter_results_nav_more shows them (pending_offer "more")
+    assert events == [SlotSet("search_page", 1.0), SlotSet("search_total", 7.0), SlotSet("pending_offer", "more")]
     assert responses(dispatcher) == ["utter_job_results", "utter_results_nav_more"]
     results = dispatcher.messages[0]
     assert results["total"] == 7
@@ -147,7 +148,7 @@ async def test_search_shows_the_first_page_with_buttons(provider) -> None:
 
 async def test_search_with_a_single_page_offers_only_a_new_search(provider) -> None:
     events, dispatcher = await run(ActionSearchJobs(provider), tracker({"job_title": "Pflege", "location": "Potsdam"}))
-    assert events == [SlotSet("search_page", 1.0)]
+    assert events == [SlotSet("search_page", 1.0), SlotSet("search_total", 1.0), SlotSet("pending_offer", None)]
     assert responses(dispatcher) == ["utter_job_results", "utter_results_nav_last"]
     assert dispatcher.messages[0]["results"] == "1. Pflegefachkraft (m/w/d) – Klinikum Beispiel, Potsdam"
     assert (dispatcher.messages[0]["first"], dispatcher.messages[0]["last"], dispatcher.messages[0]["total"]) == (1, 1, 1)
@@ -161,16 +162,20 @@ async def test_search_line_without_employer(provider) -> None:
 
 async def test_no_results(provider) -> None:
     events, dispatcher = await run(ActionSearchJobs(provider), tracker({"job_title": "Astronaut", "location": "Berlin"}))
-    assert responses(dispatcher) == ["utter_no_results"]
+    # nothing found: the wider search is offered as a yes/no question (default radius 25 km -> 50 km)
+    assert responses(dispatcher) == ["utter_no_results_offer"]
     assert dispatcher.messages[0]["job_title"] == "Astronaut" and dispatcher.messages[0]["location"] == "Berlin"
-    assert events == [SlotSet("search_page", None)]
+    assert dispatcher.messages[0]["offer"] == "im Umkreis von 50 km suchen"
+    assert events == [SlotSet("search_page", None), SlotSet("search_total", 0.0),
+                      SlotSet("pending_offer", '{"radius_km": 50.0}')]
 
 
 async def test_unknown_location_is_no_results(provider) -> None:
     events, dispatcher = await run(ActionSearchJobs(provider), tracker({"job_title": "Koch", "location": "Atlantis"}))
+    # a wider radius around an unknown place helps nothing: no offer
     assert responses(dispatcher) == ["utter_no_results"]
     assert dispatcher.messages[0]["location"] == "Atlantis"
-    assert events == [SlotSet("search_page", None)]
+    assert events == [SlotSet("search_page", None), SlotSet("search_total", 0.0), SlotSet("pending_offer", None)]
 
 
 @pytest.mark.parametrize("error", [
@@ -182,7 +187,8 @@ async def test_provider_failures_never_crash(error: Exception) -> None:
     for action in (ActionSearchJobs(RaisingProvider(error)), ActionMoreResults(RaisingProvider(error)),
                    ActionShowJob(RaisingProvider(error))):
         events, dispatcher = await run(action, state)
-        assert events == []
+        # a failed search forgets the offer of the search before ("ja" must not apply it)
+        assert events == ([SlotSet("pending_offer", None)] if isinstance(action, ActionSearchJobs) else [])
         assert responses(dispatcher) == ["utter_jobs_unavailable"]
 
 
@@ -193,7 +199,7 @@ async def test_misconfigured_shared_provider_is_unavailable(monkeypatch: pytest.
         events, dispatcher = await run(ActionSearchJobs(), tracker({"job_title": "Koch"}))
     finally:
         reset_shared_provider()
-    assert events == [] and responses(dispatcher) == ["utter_jobs_unavailable"]
+    assert events == [SlotSet("pending_offer", None)] and responses(dispatcher) == ["utter_jobs_unavailable"]
 
 
 async def test_shared_provider_is_created_once(monkeypatch: pytest.MonkeyPatch, data_file: Path) -> None:
@@ -204,7 +210,7 @@ async def test_shared_provider_is_created_once(monkeypatch: pytest.MonkeyPatch, 
         first = shared_provider()
         assert shared_provider() is first
         events, _ = await run(ActionSearchJobs(), tracker({"job_title": "Koch", "location": "Berlin"}))
-        assert events == [SlotSet("search_page", 1.0)]
+        assert events[0] == SlotSet("search_page", 1.0)
     finally:
         reset_shared_provider()
 
@@ -234,7 +240,7 @@ async def test_shared_location_is_used_only_when_it_fits_the_place(location, use
 async def test_shared_location_alone_finds_nearby_jobs(provider) -> None:
     events, dispatcher = await run(ActionSearchJobs(provider), tracker({"job_title": "Pflege", "latitude": 52.39,
                                                                         "longitude": 13.07, "radius_km": 5.0}))
-    assert events == [SlotSet("search_page", 1.0)]
+    assert events[0] == SlotSet("search_page", 1.0)
     assert dispatcher.messages[0]["results"].endswith("Potsdam")
 
 
@@ -243,7 +249,7 @@ async def test_shared_location_alone_finds_nearby_jobs(provider) -> None:
 async def test_more_results_shows_the_next_page(provider) -> None:
     events, dispatcher = await run(ActionMoreResults(provider),
                                    tracker({"job_title": "Koch", "location": "Berlin", "search_page": 1.0}))
-    assert events == [SlotSet("search_page", 2.0)]
+    assert events == [SlotSet("search_page", 2.0), SlotSet("search_total", 7.0), SlotSet("pending_offer", None)]
     assert responses(dispatcher) == ["utter_job_results", "utter_results_nav_last"]
     message = dispatcher.messages[0]
     assert (message["first"], message["last"], message["total"]) == (6, 7, 7)
@@ -255,12 +261,20 @@ async def test_more_results_shows_the_next_page(provider) -> None:
 async def test_more_results_after_the_last_page(provider) -> None:
     events, dispatcher = await run(ActionMoreResults(provider),
                                    tracker({"job_title": "Koch", "location": "Berlin", "search_page": 2.0}))
-    assert events == [] and responses(dispatcher) == ["utter_no_more_results"]
+    assert events == [SlotSet("pending_offer", None)] and responses(dispatcher) == ["utter_no_more_results"]
+
+
+async def test_more_results_when_all_were_shown_asks_no_provider() -> None:
+    recorder = RecordingProvider()
+    events, dispatcher = await run(ActionMoreResults(recorder), tracker(
+        {"job_title": "Koch", "location": "Berlin", "search_page": 2.0, "search_total": 7.0}))
+    assert recorder.queries == []
+    assert events == [SlotSet("pending_offer", None)] and responses(dispatcher) == ["utter_no_more_results"]
 
 
 async def test_more_results_without_a_search(provider) -> None:
     events, dispatcher = await run(ActionMoreResults(provider), tracker({"job_title": "Koch"}))
-    assert events == [] and responses(dispatcher) == ["utter_no_more_results"]
+    assert events == [SlotSet("pending_offer", None)] and responses(dispatcher) == ["utter_no_more_results"]
 
 
 # --- action_show_job -------------------------------------------------------------------------------
@@ -269,7 +283,8 @@ async def test_show_job_in_german(provider) -> None:
     state = tracker({"language": "de"}, entities=[{"entity": "job_id", "value": "p1"}])
     events, dispatcher = await run(ActionShowJob(provider), state)
     assert events == []
-    assert dispatcher.messages[0]["response"] == "utter_job_details"
+    # no search before: nothing more to show, so the variant without "More results"
+    assert dispatcher.messages[0]["response"] == "utter_job_details_last"
     details = {k: dispatcher.messages[0][k] for k in ("title", "employer", "place", "start_date", "working_time", "url")}
     assert details == {"title": "Pflegefachkraft (m/w/d)", "employer": "Klinikum Beispiel", "place": "14467 Potsdam",
                        "start_date": FUTURE.strftime("%d.%m.%Y"), "working_time": "Teilzeit",
@@ -311,7 +326,8 @@ def test_format_start_date() -> None:
 async def test_reset_clears_every_search_slot() -> None:
     events, dispatcher = await run(ActionResetSearch(), tracker({"job_title": "Koch", "search_page": 3.0}))
     assert events == [SlotSet(name, None) for name in (
-        "job_title", "location", "radius_km", "working_time", "remote", "search_page", "latitude", "longitude")]
+        "job_title", "location", "radius_km", "working_time", "remote", "search_page", "latitude", "longitude",
+        "search_total", "pending_offer")]
     assert dispatcher.messages == []
 
 

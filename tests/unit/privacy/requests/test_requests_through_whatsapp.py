@@ -143,6 +143,10 @@ class FakeRasa:
                 tracker = DialogueStateTracker(message.sender_id, self.domain.slots)
                 for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")):
                     tracker.update(event)
+            if message.text == "/confirm_delete":
+                # the tap answers the confirmation question; action_erase_data erases nothing otherwise
+                for event in (ActionExecuted("utter_confirm_delete"), ActionExecuted("action_listen")):
+                    tracker.update(event)
             tracker.update(UserUttered(message.text, intent={"name": "x", "confidence": 1.0}, message_id=message.message_id))
             await self._turn(message, tracker)
             tracker.update(ActionExecuted("action_listen"))
@@ -286,7 +290,9 @@ def test_action_and_channel_spell_the_marker_the_same() -> None:
 @pytest.mark.parametrize(("action", "kind"), [(privacy_actions.ActionEraseData(), "erase"), (privacy_actions.ActionExportData(), "export")])
 async def test_json_message_reaches_the_output_channel_as_a_custom_marker(action: Any, kind: str) -> None:
     """rasa-sdk json_message -> action server response -> Rasa BotUttered -> WhatsAppOutput."""
-    tracker = DialogueStateTracker.from_events("p" * 64, [SlotSet("language", "en")], slots=DOMAIN.slots)
+    # the user answers the confirmation question (action_erase_data refuses otherwise)
+    answer = [ActionExecuted("utter_confirm_delete"), ActionExecuted("action_listen"), UserUttered("/confirm_delete")]
+    tracker = DialogueStateTracker.from_events("p" * 64, [SlotSet("language", "en"), *answer], slots=DOMAIN.slots)
     dispatcher = CollectingDispatcher()
     await action.run(dispatcher, Tracker.from_dict(tracker.current_state(EventVerbosity.AFTER_RESTART)), {})
     # The action server sends exactly this JSON to Rasa.
