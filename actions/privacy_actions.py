@@ -51,9 +51,8 @@ __all__ = [
 ERASE = "erase"
 EXPORT = "export"
 #: The question (domain.yml response) an erasure must answer. Rules utter it (data/rules.yml);
-#: spelt in two parts because scripts/validate_data.py counts a response named as one literal
-#: in action code as "sent by actions only" and then misses it in the rules.
-CONFIRM_QUESTION = "utter_" "confirm_delete"
+#: action_erase_data asks it itself when the answer came without the question.
+CONFIRM_QUESTION = "utter_confirm_delete"
 
 
 def confirmation_was_asked(tracker: Tracker) -> bool:

@@ -56,19 +56,24 @@ class ProjectValidator(Validator):
     used_outside_stories: Set[str] = set()
 
     def _gather_utterance_actions(self) -> Set[str]:
-        return super()._gather_utterance_actions() - self.used_outside_stories
+        # A response a story or rule names stays gathered even if an action also sends it
+        # (utter_confirm_delete: the rules ask it, action_erase_data asks it when refusing);
+        # otherwise Rasa would call the story's step "not a valid utterance action".
+        return super()._gather_utterance_actions() - (self.used_outside_stories - self._used_in_stories())
 
-    def verify_utterances_in_stories(self, ignore_warnings: bool = True) -> bool:
-        """Rasa's check, but an unused response fails (Rasa 3.6 only warns, even with
-        --fail-on-warnings, because it computes ``ignore_warnings or ok``)."""
-        ok = super().verify_utterances_in_stories(ignore_warnings)
-        used = {
+    def _used_in_stories(self) -> Set[str]:
+        return {
             event.action_name
             for story in self.story_graph.story_steps
             for event in story.events
             if getattr(event, "action_name", None)
         }
-        unused = sorted(self._gather_utterance_actions() - used)
+
+    def verify_utterances_in_stories(self, ignore_warnings: bool = True) -> bool:
+        """Rasa's check, but an unused response fails (Rasa 3.6 only warns, even with
+        --fail-on-warnings, because it computes ``ignore_warnings or ok``)."""
+        ok = super().verify_utterances_in_stories(ignore_warnings)
+        unused = sorted(self._gather_utterance_actions() - self._used_in_stories())
         for name in unused:
             print(f"validate: the response '{name}' is used by no story, rule, form or action", file=sys.stderr)
         return ok and (ignore_warnings or not unused)

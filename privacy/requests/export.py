@@ -27,7 +27,10 @@ __all__ = ["INTERNAL_SLOTS", "display_timezone", "export_reply", "export_variabl
 logger = logging.getLogger(__name__)
 
 #: Slots that are bookkeeping of the dialogue, not something the user told us.
-INTERNAL_SLOTS = frozenset({"requested_slot", "search_page", "session_started_metadata"})
+INTERNAL_SLOTS = frozenset({
+    "requested_slot", "search_page", "session_started_metadata",
+    "search_total", "pending_offer",  # what the last search found and offered (actions/offers.py)
+})
 _COORDINATE_SLOTS = frozenset({"latitude", "longitude"})
 _WHITESPACE = re.compile(r"\s+")
 _SECTION = "privacy.export"
