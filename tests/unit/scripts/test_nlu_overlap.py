@@ -120,3 +120,10 @@ def test_rasa_reads_the_shipped_heldout_set() -> None:
     assert len(data.training_examples) == len(nlu_overlap.read_examples(HELDOUT))
     entities = {entity["entity"] for example in data.training_examples for entity in example.get("entities") or []}
     assert {"job_title", "location", "working_time", "radius", "remote"} <= entities
+
+
+def test_emoji_only_messages_are_not_all_the_same_empty_text() -> None:
+    assert nlu_overlap.normalise("👋") == "👋"
+    assert nlu_overlap.normalise("👍") != nlu_overlap.normalise("🙏")
+    assert nlu_overlap.similarity("👋", "👍") < 0.8
+    assert nlu_overlap.similarity("👍", "👍") == 1.0
