@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 _ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 _ENTITY_NAME = re.compile(r"\[[^\]]*\](?:\(([^)]*)\)|\{[^}]*\"entity\"\s*:\s*\"([^\"]+)\"[^}]*\})")
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
-_NOT_WORD = re.compile(r"[^a-z0-9\U0001F000-\U0001FAFF\u2600-\u27BF]+")  # emojis count as text
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+_NOT_EMOJI = re.compile(r"[^\U0001F000-\U0001FAFF\u2600-\u27BF]+")
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,14 @@ def strip_annotations(text: str) -> str:
 
 def normalise(text: str) -> str:
     """Plain text, lowercase, umlauts folded (``ö`` → ``oe``), accents dropped, only letters,
-    digits, emojis and single spaces: the form in which two utterances count as the same
-    (an emoji-only message is itself, not an empty text equal to every other emoji)."""
+    digits and single spaces: the form in which two utterances count as the same. Emojis go,
+    except in a message of emojis only ("👍"): that is its emojis, not an empty text equal to
+    every other emoji-only message."""
     folded = strip_annotations(text).lower().translate(_FOLD)
     decomposed = unicodedata.normalize("NFKD", folded)
     ascii_only = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _NOT_WORD.sub(" ", ascii_only).strip()
+    words = _NOT_WORD.sub(" ", ascii_only).strip()
+    return words or _NOT_EMOJI.sub(" ", ascii_only).strip()
 
 
 def trigrams(normalised: str) -> Set[str]:
