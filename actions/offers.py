@@ -17,7 +17,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.job_search import _SearchBase
-from actions.search.refinement import MORE_OFFER, OFFER_SLOT, decode_offer, last_action_before_user
+from actions.dialogue_events import last_action_before_user
+from actions.search.refinement import MORE_OFFER, OFFER_SLOT, decode_offer
 
 __all__ = ["ActionAcceptOffer", "ActionDeclineOffer", "OFFERING_ACTIONS", "open_offer"]
 

@@ -35,6 +35,7 @@ from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 import wording
+from actions.dialogue_events import last_action_before_user
 from privacy.requests.markers import PRIVACY_REQUEST_KEY
 
 __all__ = [
@@ -57,15 +58,7 @@ CONFIRM_QUESTION = "utter_confirm_delete"
 
 def confirmation_was_asked(tracker: Tracker) -> bool:
     """True when the last action before the latest user message was the confirmation question."""
-    events = list(tracker.events or [])
-    for index in range(len(events) - 1, -1, -1):
-        if events[index].get("event") != "user":
-            continue
-        for event in reversed(events[:index]):
-            if event.get("event") == "action" and event.get("name") != "action_listen":
-                return event.get("name") == CONFIRM_QUESTION
-        return False
-    return False
+    return last_action_before_user(tracker) == CONFIRM_QUESTION
 
 
 def privacy_request_marker(kind: str, language: Optional[str]) -> Dict[str, Any]:

@@ -20,17 +20,14 @@ calling the action server on every message; here it costs no network round trip.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import List
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_TYPE, ENTITY_ATTRIBUTE_VALUE, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
 import wording
+from nlu.stateless import StatelessComponent
 from wording.detection import detect_language
 
 __all__ = ["DETECTED_LANGUAGE", "LANGUAGE_ENTITY", "LanguageDetector"]
@@ -41,21 +38,8 @@ DETECTED_LANGUAGE = "detected_language"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
-class LanguageDetector(GraphComponent):
+class LanguageDetector(StatelessComponent):
     """Keeps a supported ``language`` entity, drops others, records the detected language."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "LanguageDetector":
-        return cls()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data  # nothing to learn, and the training examples stay as annotated
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

@@ -23,12 +23,9 @@ turn; the gain is that the measured intent matches the definition the designers 
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, FrozenSet, List, Optional, Text
+from typing import FrozenSet, List, Optional
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import (
     ENTITIES,
     ENTITY_ATTRIBUTE_TYPE,
@@ -39,9 +36,9 @@ from rasa.shared.nlu.constants import (
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
 import wording
+from nlu.stateless import StatelessComponent
 
 __all__ = ["SearchOrAnswer", "decide", "SEARCH", "ANSWER", "CRITERIA"]
 
@@ -73,21 +70,8 @@ def decide(intent: Optional[str], text: str, entity_types: FrozenSet[str], words
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class SearchOrAnswer(GraphComponent):
+class SearchOrAnswer(StatelessComponent):
     """Applies the search/answer definition to the classifier's ``search_job``/``inform``."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "SearchOrAnswer":
-        return cls()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data  # nothing to learn; the examples stay as annotated
 
     def process(self, messages: List[Message]) -> List[Message]:
         words = request_words(wording.current())

@@ -42,7 +42,6 @@ __all__ = [
     "offer_text",
     "encode_offer",
     "decode_offer",
-    "last_action_before_user",
 ]
 
 #: Actions that run a search and then set ``search_total`` (0 when nothing was found).
@@ -205,15 +204,3 @@ def decode_offer(value: Any) -> dict[str, Any] | None:
         return None
     allowed = set(search_slots())
     return {slot: offer[slot] for slot in offer if slot in allowed} or None
-
-
-def last_action_before_user(tracker: Tracker) -> str | None:
-    """The last action (not ``action_listen``) before the latest user message."""
-    events = list(tracker.events)
-    for index in range(len(events) - 1, -1, -1):
-        if events[index].get("event") == "user":
-            for event in reversed(events[:index]):
-                if event.get("event") == "action" and event.get("name") != "action_listen":
-                    return event.get("name")
-            return None
-    return None
