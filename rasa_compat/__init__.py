@@ -33,7 +33,11 @@ Adjustments:
 - :func:`cache_event_type_lookup`: replaces ``Event.resolve_by_type``, which walks every
   ``Event`` subclass (with ``inspect.isabstract``) for each event read from a store, by a
   table built once in the same order (rebuilt when a new subclass appears); same result.
-  These two live in :mod:`rasa_compat.hot_path`; :func:`install_hot_path` installs them (the
+- :func:`parse_payloads_without_nlu`: replaces ``MessageProcessor._parse_message_with_graph``
+  for a button payload ("/intent{...}") whose intent is in the domain: Rasa runs the whole NLU
+  graph and then throws its result away for the payload's (``RegexMessageHandler``); the
+  replacement unpacks the payload with Rasa's own function directly; same parse data.
+  These three live in :mod:`rasa_compat.hot_path`; :func:`install_hot_path` installs them (the
   channel calls it once at start-up).
 - :func:`install_seeded_folds`: replaces ``rasa.nlu.test.generate_folds``, which shuffles the
   cross-validation folds without a seed (another split, another F1 on every run), by Rasa's
@@ -72,6 +76,7 @@ __all__ = [
     "compile_action_result_validation",
     "cache_event_type_lookup",
     "install_hot_path",
+    "parse_payloads_without_nlu",
     "seeded_generate_folds",
     "install_seeded_folds",
 ]
@@ -346,5 +351,10 @@ def running_sdk_app() -> Any:
 
 # The hot-path adjustments live in their own module; imported last because they use the
 # helpers above (require_rasa, _wrap_once).
-from rasa_compat.hot_path import cache_event_type_lookup, compile_action_result_validation, install_hot_path  # noqa: E402
+from rasa_compat.hot_path import (  # noqa: E402
+    cache_event_type_lookup,
+    compile_action_result_validation,
+    install_hot_path,
+    parse_payloads_without_nlu,
+)
 from rasa_compat.seeded_folds import install_seeded_folds, seeded_generate_folds  # noqa: E402

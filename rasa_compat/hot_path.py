@@ -15,7 +15,8 @@ from typing import Any, Optional
 
 from rasa_compat import WRITTEN_FOR, _wrap_once, require_rasa
 
-__all__ = ["compile_action_result_validation", "cache_event_type_lookup", "install_hot_path"]
+__all__ = ["compile_action_result_validation", "cache_event_type_lookup", "parse_payloads_without_nlu",
+           "install_hot_path"]
 
 _VALIDATION_MARK = "_blaupause_compiled_validator"
 
@@ -77,7 +78,8 @@ def install_hot_path(env: Mapping[str, str] | None = None) -> bool:
     """Install every adjustment that takes waste out of Rasa 3.6's turn (once per process; idempotent).
 
     Called by the WhatsApp channel at start-up (``WhatsAppInput.from_credentials``). Today:
-    :func:`compile_action_result_validation` and :func:`cache_event_type_lookup`. Raises :class:`RasaVersionError` on another
+    :func:`compile_action_result_validation`, :func:`cache_event_type_lookup` and
+    :func:`parse_payloads_without_nlu`. Raises :class:`RasaVersionError` on another
     Rasa version; returns False when Rasa is not importable, or when ``BLAUPAUSE_RASA_HOT_PATH=off``
     (in ``env``, default the process environment): Rasa's own code then runs unchanged, which
     bench/profile.py uses to profile the turn before and after.
@@ -88,7 +90,8 @@ def install_hot_path(env: Mapping[str, str] | None = None) -> bool:
     if switch in ("off", "0", "false", "no"):
         return False
     compiled = compile_action_result_validation()
-    return cache_event_type_lookup() and compiled
+    payloads = parse_payloads_without_nlu()
+    return cache_event_type_lookup() and compiled and payloads
 
 
 _EVENT_TYPES_MARK = "_blaupause_cached_event_types"
@@ -142,4 +145,65 @@ def cache_event_type_lookup() -> bool:
     setattr(resolve_by_type, _EVENT_TYPES_MARK, True)
     event.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]
     event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[assignment]
+    return True
+
+
+_PAYLOAD_MARK = "_blaupause_payloads_without_nlu"
+#: The name Rasa's ``RegexMessageHandler`` gives as the extractor of a payload's entities.
+_PAYLOAD_EXTRACTOR = "RegexMessageHandler"
+
+
+def parse_payloads_without_nlu() -> bool:
+    """Read a button payload ("/more_results", '/select_job{"job_index": 2}') without running the NLU models.
+
+    Why: Rasa 3.6 runs every message through the whole NLU graph (tokenizer, featurizers, DIET,
+    the blend, our components) and only then lets its last node, ``RegexMessageHandler``,
+    replace the result of a message that starts with "/" by the intent and entities written
+    in it (``YAMLStoryReader.unpack_regex_message``, which builds a *new* message: nothing the
+    models computed survives). On WhatsApp every tap on a reply button or a list row arrives
+    as such a payload (connectors/whatsapp; a third of the turns of bench/turns.py), so the
+    models' work on it is thrown away. The replacement of
+    ``MessageProcessor._parse_message_with_graph`` calls that same unpacking directly when the
+    graph would certainly end in it: the text starts with "/", Rasa's own pattern matches it
+    with nothing left over, and the intent is in the model's domain. Anything else (text, an
+    unknown intent, a malformed payload, ``only_output_properties=False``) runs the graph as
+    before, so Rasa's warnings and results are unchanged. Same parse data as the graph
+    (tests/unit/test_rasa_compat_payloads.py compares them with Rasa's ``RegexMessageHandler``).
+
+    Idempotent. Returns False when Rasa is not importable (the action server).
+    """
+    try:
+        from rasa.core import processor as rasa_processor
+        from rasa.shared.constants import INTENT_MESSAGE_PREFIX
+        from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+        from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+        from rasa.shared.nlu.training_data.message import Message
+    except ImportError:
+        return False
+    require_rasa(WRITTEN_FOR, "parse_payloads_without_nlu")
+    pattern = YAMLStoryReader._regex_message_pattern()
+
+    def certain_payload(text: str, domain: Any) -> bool:
+        stripped = text.strip()
+        if not stripped.startswith(INTENT_MESSAGE_PREFIX) or domain is None:
+            return False
+        match = pattern.match(stripped)
+        return bool(match) and not match.group("rest") and match.group(INTENT_NAME_KEY).strip() in domain.intents
+
+    def wrap(original: Any) -> Any:
+        def _parse_message_with_graph(self: Any, message: Any, tracker: Any,
+                                      only_output_properties: bool = True) -> dict[str, Any]:
+            text = message.text
+            if not (only_output_properties and isinstance(text, str) and certain_payload(text, self.domain)):
+                return original(self, message, tracker, only_output_properties)
+            parsed = YAMLStoryReader.unpack_regex_message(
+                Message(data={TEXT: text}), self.domain, entity_extractor_name=_PAYLOAD_EXTRACTOR)
+            parse_data: dict[str, Any] = {
+                TEXT: "", INTENT: {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, ENTITIES: []}
+            parse_data.update(parsed.as_dict(only_output_properties=True))
+            return parse_data
+
+        return _parse_message_with_graph
+
+    _wrap_once(rasa_processor.MessageProcessor, "_parse_message_with_graph", _PAYLOAD_MARK, wrap)
     return True
