@@ -364,7 +364,12 @@ def test_kill_minus_nine_of_one_instance_mid_load(rig: Rig, reference: List[Dict
     _report(capsys, "kill -9 of instance 2 of 2 mid-load", outcome, f"POSTs to the dead instance {refused}")
     assert rig.stack.procs["rasa1"].poll() is not None, "the instance was not killed"
     assert refused > 0, "no delivery met the killed instance"
-    _assert_no_loss(outcome, failures=1)
+    # one injected failure, but it interrupts every turn the dead instance was holding (each
+    # answered by a broken connection): each of them may be in the window after the Graph API
+    # accepted a reply and before "sent = k" was stored (docs/reliability.md), so at most one
+    # duplicate per interrupted turn
+    interrupted = outcome.counts.answers.get("RemoteProtocolError", 0) + outcome.counts.answers.get("ReadError", 0)
+    _assert_no_loss(outcome, failures=max(1, interrupted))
 
 
 def test_nothing_personal_at_rest_or_in_logs_after_the_suite(rig: Rig, reference: List[Dict[str, Any]], capsys: pytest.CaptureFixture) -> None:
