@@ -154,10 +154,10 @@ _PAYLOAD_EXTRACTOR = "RegexMessageHandler"
 
 
 def parse_payloads_without_nlu() -> bool:
-    """Read a button payload ("/more_results", '/select_job{"job_index": 2}') without running the NLU models.
+    """Read a button payload ("/more_results", '/select_job{"job_id": "42"}') without running the NLU models.
 
     Why: Rasa 3.6 runs every message through the whole NLU graph (tokenizer, featurizers, DIET,
-    the blend, our components) and only then lets its last node, ``RegexMessageHandler``,
+    our components) and only then lets its last node, ``RegexMessageHandler``,
     replace the result of a message that starts with "/" by the intent and entities written
     in it (``YAMLStoryReader.unpack_regex_message``, which builds a *new* message: nothing the
     models computed survives). On WhatsApp every tap on a reply button or a list row arrives
