@@ -35,7 +35,7 @@ test-unit: setup             ## pytest suites (PostgreSQL and Redis tests need t
 
 test-e2e: train              ## the trained assistant driven through the WhatsApp webhook
 	@bash scripts/ensure_services.sh
-	$(PY) -m pytest -q -p no:cacheprovider -m "e2e and not reliability and not browser"
+	$(PY) -m pytest -q -p no:cacheprovider -m "e2e and not reliability and not browser" --durations=12
 
 test-browser: train          ## the preview's pages in headless Chromium (Debian's; screenshots in results/screenshots/)
 	@bash scripts/ensure_services.sh

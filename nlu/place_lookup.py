@@ -7,8 +7,8 @@ report, reports/nlu-heldout.md), and a search without its place asks the user ag
 message of the user's patience lost. The table is the designers' list of places the job
 providers understand, so a name from it in a job search or an answer is a location.
 
-Listed in config.yml, it runs after the intent classifiers and before the EntitySynonymMapper
-(not listed yet: see issue 13's closing note), and adds one entity only when all of these hold:
+In config.yml it runs after the intent classifiers and before the EntitySynonymMapper,
+and adds one entity only when all of these hold:
 
 * the message's intent is one of ``intents`` (default ``search_job`` and ``inform``: a place
   in small talk, "was soll ich essen?", stays no place);

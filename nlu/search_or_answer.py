@@ -15,8 +15,13 @@ only those two intents, only in two cases, by the definition above:
   words of labels.yml (``actions.search_request_words``: suche, Job, Stelle, looking, …) is
   ``inform``.
 
-The two intents swap places in the ranking (and so their confidences), so the
-FallbackClassifier after it sees the same top confidence. Every other message is left alone.
+When the definition decides (the pair is there, or criteria without a request word), the
+classifier's confidence in *both* intents belongs to the decided one: its confidence becomes
+the sum of the two and the other's becomes 0. The classifier spreading its mass over two
+intents the definition tells apart is not an unsure classifier, so the FallbackClassifier
+after it must not fall back on their ambiguity ("Koch in Berlin": search_job 0.48, inform 0.45
+fell back with ``ambiguity_threshold: 0.05``). When the definition does not decide, the
+ranking is left as the classifier made it; every other intent is left alone.
 Both intents start the search form outside it (data/rules.yml), so a wrong call costs no
 turn; the gain is that the measured intent matches the definition the designers wrote.
 """
@@ -40,7 +45,7 @@ from rasa.shared.nlu.training_data.message import Message
 import wording
 from nlu.stateless import StatelessComponent
 
-__all__ = ["SearchOrAnswer", "decide", "SEARCH", "ANSWER", "CRITERIA"]
+__all__ = ["SearchOrAnswer", "decide", "definition", "SEARCH", "ANSWER", "CRITERIA"]
 
 SEARCH = "search_job"
 ANSWER = "inform"
@@ -59,14 +64,25 @@ def request_words(labels: wording.Labels) -> FrozenSet[str]:
     return frozenset(str(words).lower().split())
 
 
-def decide(intent: Optional[str], text: str, entity_types: FrozenSet[str], words: FrozenSet[str]) -> Optional[str]:
-    """The intent the definition gives when it differs from ``intent``, else None."""
-    if intent == ANSWER and _PAIR <= entity_types:
+def definition(text: str, entity_types: FrozenSet[str], words: FrozenSet[str]) -> Optional[str]:
+    """The intent data/nlu/search.yml's definition gives the message, None where it is silent.
+
+    A job title and a place is a search; one or more criteria without a request word is an
+    answer; a request word with one criterion, or no criterion at all, is for the classifier.
+    """
+    if _PAIR <= entity_types:
         return SEARCH
-    if intent == SEARCH and not _PAIR <= entity_types and entity_types & CRITERIA:
-        if not any(word.lower() in words for word in _WORD.findall(text)):
-            return ANSWER
+    if entity_types & CRITERIA and not any(word.lower() in words for word in _WORD.findall(text)):
+        return ANSWER
     return None
+
+
+def decide(intent: Optional[str], text: str, entity_types: FrozenSet[str], words: FrozenSet[str]) -> Optional[str]:
+    """The intent the definition gives when it differs from ``intent`` (one of the two), else None."""
+    if intent not in (SEARCH, ANSWER):
+        return None
+    decided = definition(text, entity_types, words)
+    return decided if decided not in (None, intent) else None
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -82,20 +98,25 @@ class SearchOrAnswer(StatelessComponent):
     @staticmethod
     def _process(message: Message, words: FrozenSet[str]) -> None:
         intent = message.get(INTENT) or {}
-        types = frozenset(e.get(ENTITY_ATTRIBUTE_TYPE) for e in message.get(ENTITIES) or [])
-        new = decide(intent.get(INTENT_NAME_KEY), message.get(TEXT) or "", types, words)
-        if new is None:
+        if intent.get(INTENT_NAME_KEY) not in (SEARCH, ANSWER):
             return
-        old = intent.get(INTENT_NAME_KEY)
+        types = frozenset(e.get(ENTITY_ATTRIBUTE_TYPE) for e in message.get(ENTITIES) or [])
+        decided = definition(message.get(TEXT) or "", types, words)
+        if decided is None:
+            return
+        other = ANSWER if decided == SEARCH else SEARCH
         ranking = [dict(entry) for entry in message.get(INTENT_RANKING_KEY) or []]
         confidence = {entry.get(INTENT_NAME_KEY): entry.get(PREDICTED_CONFIDENCE_KEY, 0.0) for entry in ranking}
-        top = intent.get(PREDICTED_CONFIDENCE_KEY, 0.0)
-        for entry in ranking:  # the two swap places: the top confidence stays the top
-            if entry.get(INTENT_NAME_KEY) == new:
-                entry[PREDICTED_CONFIDENCE_KEY] = top
-            elif entry.get(INTENT_NAME_KEY) == old:
-                entry[PREDICTED_CONFIDENCE_KEY] = confidence.get(new, 0.0)
+        confidence.setdefault(intent[INTENT_NAME_KEY], intent.get(PREDICTED_CONFIDENCE_KEY, 0.0))
+        merged = confidence.get(decided, 0.0) + confidence.get(other, 0.0)
+        for entry in ranking:  # the decided intent holds the mass of both
+            if entry.get(INTENT_NAME_KEY) == decided:
+                entry[PREDICTED_CONFIDENCE_KEY] = merged
+            elif entry.get(INTENT_NAME_KEY) == other:
+                entry[PREDICTED_CONFIDENCE_KEY] = 0.0
+        if ranking and decided not in confidence:
+            ranking.append({INTENT_NAME_KEY: decided, PREDICTED_CONFIDENCE_KEY: merged})
         ranking.sort(key=lambda entry: entry.get(PREDICTED_CONFIDENCE_KEY, 0.0), reverse=True)
-        message.set(INTENT, {INTENT_NAME_KEY: new, PREDICTED_CONFIDENCE_KEY: top}, add_to_output=True)
+        message.set(INTENT, {INTENT_NAME_KEY: decided, PREDICTED_CONFIDENCE_KEY: merged}, add_to_output=True)
         if ranking:
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
