@@ -7,13 +7,15 @@ classifier sees words, not how many criteria the message holds, so in the seeded
 cross-validation the two were each other's most frequent confusion (reports/nlu-cross-validation.md):
 "Kellner Kiel" taken for an answer, a bare "Dresden" for a search.
 
-This component runs after the classifier and the entity extractors (config.yml) and changes
-only those two intents, only in two cases, by the definition above:
+This component runs after the classifier and the entity extractors (config.yml) and looks
+only at messages the classifier took for one of the two. By the definition above
+(:func:`definition`):
 
-* ``inform`` with a ``job_title`` and a ``location`` entity is ``search_job``;
-* ``search_job`` without that pair, with at least one search criterion and none of the request
+* a message with a ``job_title`` and a ``location`` entity is ``search_job``;
+* a message without that pair, with at least one search criterion and none of the request
   words of labels.yml (``actions.search_request_words``: suche, Job, Stelle, looking, …) is
-  ``inform``.
+  ``inform``;
+* anything else is left to the classifier.
 
 When the definition decides (the pair is there, or criteria without a request word), the
 classifier's confidence in *both* intents belongs to the decided one: its confidence becomes
@@ -45,7 +47,7 @@ from rasa.shared.nlu.training_data.message import Message
 import wording
 from nlu.stateless import StatelessComponent
 
-__all__ = ["SearchOrAnswer", "decide", "definition", "SEARCH", "ANSWER", "CRITERIA"]
+__all__ = ["SearchOrAnswer", "definition", "SEARCH", "ANSWER", "CRITERIA"]
 
 SEARCH = "search_job"
 ANSWER = "inform"
@@ -75,14 +77,6 @@ def definition(text: str, entity_types: FrozenSet[str], words: FrozenSet[str]) -
     if entity_types & CRITERIA and not any(word.lower() in words for word in _WORD.findall(text)):
         return ANSWER
     return None
-
-
-def decide(intent: Optional[str], text: str, entity_types: FrozenSet[str], words: FrozenSet[str]) -> Optional[str]:
-    """The intent the definition gives when it differs from ``intent`` (one of the two), else None."""
-    if intent not in (SEARCH, ANSWER):
-        return None
-    decided = definition(text, entity_types, words)
-    return decided if decided not in (None, intent) else None
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
