@@ -49,7 +49,7 @@ soak: train                  ## the reliability suite's long form (not part of `
 	RELIABILITY_SOAK=1 $(PY) -m pytest -q -p no:cacheprovider -m reliability
 
 test-stories: train          ## the test conversations in tests/test_*.yml
-	$(RASA) test core --stories tests/ --e2e --model models/current.tar.gz --fail-on-prediction-errors --out results/stories
+	$(PY) -m rasa_compat.with_hot_path test core --stories tests/ --e2e --model models/current.tar.gz --fail-on-prediction-errors --out results/stories
 
 nlu-report: train            ## seeded NLU cross-validation and the held-out set: reports/nlu-cross-validation.md, reports/nlu-heldout.md
 	$(PY) scripts/nlu_cross_validation.py --folds 3 --seed 2026 --config config.yml --nlu data --out results/nlu-cv

@@ -37,7 +37,11 @@ Adjustments:
   for a button payload ("/intent{...}") whose intent is in the domain: Rasa runs the whole NLU
   graph and then throws its result away for the payload's (``RegexMessageHandler``); the
   replacement unpacks the payload with Rasa's own function directly; same parse data.
-  These three live in :mod:`rasa_compat.hot_path`; :func:`install_hot_path` installs them (the
+- :func:`defer_ted_predictions`: ``TEDPolicy.predict_action_probabilities`` returns a prediction
+  computed on first read, and ``DefaultPolicyPredictionEnsemble.combine_predictions`` leaves it
+  out when a rule, a memorised story or a loop already decides (TED cannot win and adds no
+  event); same pick, same events (:mod:`rasa_compat.deferred_ted`).
+  These four live in :mod:`rasa_compat.hot_path` and :mod:`rasa_compat.deferred_ted`; :func:`install_hot_path` installs them (the
   channel calls it once at start-up).
 - :func:`install_seeded_folds`: replaces ``rasa.nlu.test.generate_folds``, which shuffles the
   cross-validation folds without a seed (another split, another F1 on every run), by Rasa's
@@ -76,6 +80,7 @@ __all__ = [
     "compile_action_result_validation",
     "cache_event_type_lookup",
     "install_hot_path",
+    "defer_ted_predictions",
     "parse_payloads_without_nlu",
     "seeded_generate_folds",
     "install_seeded_folds",
@@ -357,4 +362,5 @@ from rasa_compat.hot_path import (  # noqa: E402
     install_hot_path,
     parse_payloads_without_nlu,
 )
+from rasa_compat.deferred_ted import defer_ted_predictions  # noqa: E402
 from rasa_compat.seeded_folds import install_seeded_folds, seeded_generate_folds  # noqa: E402

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from rasa_compat import WRITTEN_FOR, _wrap_once, require_rasa
+from rasa_compat.deferred_ted import defer_ted_predictions
 
 __all__ = ["compile_action_result_validation", "cache_event_type_lookup", "parse_payloads_without_nlu",
            "install_hot_path"]
@@ -78,8 +79,9 @@ def install_hot_path(env: Mapping[str, str] | None = None) -> bool:
     """Install every adjustment that takes waste out of Rasa 3.6's turn (once per process; idempotent).
 
     Called by the WhatsApp channel at start-up (``WhatsAppInput.from_credentials``). Today:
-    :func:`compile_action_result_validation`, :func:`cache_event_type_lookup` and
-    :func:`parse_payloads_without_nlu`. Raises :class:`RasaVersionError` on another
+    :func:`compile_action_result_validation`, :func:`cache_event_type_lookup`,
+    :func:`parse_payloads_without_nlu` and :func:`rasa_compat.deferred_ted.defer_ted_predictions`
+    (TED's prediction only when it can change the ensemble's pick). Raises :class:`RasaVersionError` on another
     Rasa version; returns False when Rasa is not importable, or when ``BLAUPAUSE_RASA_HOT_PATH=off``
     (in ``env``, default the process environment): Rasa's own code then runs unchanged, which
     bench/profile.py uses to profile the turn before and after.
@@ -91,7 +93,8 @@ def install_hot_path(env: Mapping[str, str] | None = None) -> bool:
         return False
     compiled = compile_action_result_validation()
     payloads = parse_payloads_without_nlu()
-    return cache_event_type_lookup() and compiled and payloads
+    deferred = defer_ted_predictions()
+    return cache_event_type_lookup() and compiled and payloads and deferred
 
 
 _EVENT_TYPES_MARK = "_blaupause_cached_event_types"
