@@ -109,7 +109,7 @@ def test_reports_state_seed_folds_and_missed_targets_without_failing(cv_results:
     assert "`select_job`" in cv  # in the data, dropped by Rasa for having fewer examples than folds
     assert "| Lowest intent F1 (`help`; payload-only intents left out) | 0.700 | ≥ 0.80 | **MISSED** |" in cv
     text = heldout_out.read_text(encoding="utf-8")
-    assert "| Intent accuracy (2 utterances) | 0.500 | ≥ 0.92 | **MISSED** |" in text
+    assert "| Intent accuracy (1 of 2 utterances right) | 0.500 | ≥ 0.92 | **MISSED** |" in text
     assert "| `location` found (0 of 1 utterances that contain one) | 0.000 | ≥ 0.90 | **MISSED** |" in text
     assert "in köln \\| bitte" in text and "blaupause-abc.tar.gz" in text
     assert "seed 2026" in capsys.readouterr().out
@@ -123,3 +123,11 @@ def test_unseeded_results_and_no_heldout_set_say_so(cv_results: Path, data_dir: 
     assert "**unseeded**" in cv_out.read_text(encoding="utf-8")
     text = heldout_out.read_text(encoding="utf-8")
     assert "nothing was evaluated" in text and "| Intent accuracy (0 utterances) | not measured |" in text
+
+
+def test_a_missed_figure_never_reads_as_the_goal() -> None:
+    # 241 of 262 is 0.9198: at three decimals it would read "0.920" beside "≥ 0.92 **MISSED**"
+    row = summary.Target("Intent accuracy", 241 / 262, 0.92, "241 of 262 utterances right").row()
+    assert row == "| Intent accuracy (241 of 262 utterances right) | 0.9198 | ≥ 0.92 | **MISSED** |"
+    assert summary.Target("x", 242 / 262, 0.92).row() == "| x | 0.924 | ≥ 0.92 | met |"
+    assert summary.Target("x", 0.5, 0.92).row() == "| x | 0.500 | ≥ 0.92 | **MISSED** |"
