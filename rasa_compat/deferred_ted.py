@@ -31,6 +31,7 @@ test-stories`` runs the test conversations through Rasa with the hot path instal
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -46,25 +47,12 @@ _ENSEMBLE_MARK = "_blaupause_ensemble_skips_deferred"
 counters = {"deferred": 0, "computed": 0}
 
 
-def _prediction_class() -> type:
+@functools.cache
+def deferred_class() -> type:
+    """The :class:`DeferredPrediction` class (built on first use: it subclasses Rasa's ``PolicyPrediction``)."""
     from rasa.core.policies.policy import PolicyPrediction
 
-    return PolicyPrediction
-
-
-class _Pending:
-    """TED's call, kept until the prediction is read."""
-
-    __slots__ = ("compute",)
-
-    def __init__(self, compute: Callable[[], Any]) -> None:
-        self.compute = compute
-
-
-def _make_deferred_class() -> type:
-    base = _prediction_class()
-
-    class DeferredPrediction(base):  # type: ignore[misc, valid-type]
+    class DeferredPrediction(PolicyPrediction):
         """A ``PolicyPrediction`` whose attributes are TED's, computed on first read.
 
         Nothing of ``PolicyPrediction.__init__`` runs until then: every attribute lookup that
@@ -74,7 +62,7 @@ def _make_deferred_class() -> type:
         """
 
         def __init__(self, compute: Callable[[], Any], policy_priority: int) -> None:  # noqa: D107
-            self.__dict__["_pending"] = _Pending(compute)
+            self.__dict__["_pending"] = compute
             self.__dict__["deferred_priority"] = policy_priority
 
         @property
@@ -84,10 +72,10 @@ def _make_deferred_class() -> type:
 
         def resolve(self) -> "DeferredPrediction":
             """Compute TED's prediction now (once) and take over its attributes."""
-            pending = self.__dict__.pop("_pending", None)
-            if pending is not None:
+            compute = self.__dict__.pop("_pending", None)
+            if compute is not None:
                 counters["computed"] += 1
-                self.__dict__.update(vars(pending.compute()))
+                self.__dict__.update(vars(compute()))
             return self
 
         def __getattr__(self, name: str) -> Any:
@@ -97,16 +85,6 @@ def _make_deferred_class() -> type:
             return getattr(self, name)
 
     return DeferredPrediction
-
-
-_deferred_class: list[type] = []
-
-
-def deferred_class() -> type:
-    """The :class:`DeferredPrediction` class (built on first use: it subclasses Rasa's ``PolicyPrediction``)."""
-    if not _deferred_class:
-        _deferred_class.append(_make_deferred_class())
-    return _deferred_class[0]
 
 
 def __getattr__(name: str) -> Any:  # module attribute DeferredPrediction, without importing Rasa at import time
@@ -177,9 +155,11 @@ def defer_ted_predictions() -> bool:
 
     def wrap_ensemble(original: Any) -> Any:
         def combine_predictions(self: Any, predictions: list[Any], tracker: Any, domain: Any) -> Any:
-            pending = [p for p in predictions if isinstance(p, deferred) and p.pending]
+            known: list[Any] = []
+            pending: list[Any] = []
+            for prediction in predictions:  # one pass; ``in``/``==`` would read (and compute) a pending one
+                (pending if isinstance(prediction, deferred) and prediction.pending else known).append(prediction)
             if pending:
-                known = [p for p in predictions if not (isinstance(p, deferred) and p.pending)]
                 if decided_without(pending, known, tracker):
                     predictions = known
                 else:

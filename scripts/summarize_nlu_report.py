@@ -113,12 +113,17 @@ def cross_validation_targets(intent: Mapping[str, Any], entity: Optional[Mapping
     return targets
 
 
+def _intents_right(figures: Mapping[str, Any]) -> Optional[int]:
+    """How many held-out utterances got the right intent (None: nothing was evaluated)."""
+    accuracy = figures.get("intent_accuracy")
+    return None if accuracy is None else round(accuracy * figures.get("utterances", 0))
+
+
 def heldout_targets(figures: Mapping[str, Any]) -> List[Target]:
     """issue 13's held-out targets from scripts/nlu_heldout.py's figures."""
-    accuracy, utterances = figures.get("intent_accuracy"), figures.get("utterances", 0)
-    detail = (f"{round(accuracy * utterances)} of {utterances} utterances right" if accuracy is not None
-              else f"{utterances} utterances")
-    targets = [Target("Intent accuracy", accuracy, HELDOUT_ACCURACY, detail)]
+    right, utterances = _intents_right(figures), figures.get("utterances", 0)
+    detail = f"{right} of {utterances} utterances right" if right is not None else f"{utterances} utterances"
+    targets = [Target("Intent accuracy", figures.get("intent_accuracy"), HELDOUT_ACCURACY, detail)]
     for name, found in (figures.get("found") or {}).items():
         detail = f"{found['found']} of {found['total']} utterances that contain one"
         targets.append(Target(f"`{name}` found", found.get("rate"), HELDOUT_FOUND, detail))
@@ -229,9 +234,9 @@ def heldout_report(results: Path) -> Tuple[List[str], str]:
     if entity:
         lines += _table(entity, "Entities (DIETClassifier)" if (results / "DIETClassifier_report.json").is_file() else "Entities")
     lines += _misses(figures)
-    accuracy = figures.get("intent_accuracy")
-    right = f", {round(accuracy * figures['utterances'])} right" if accuracy is not None else ""
-    return lines, f"held-out intent accuracy {_fmt(accuracy)} on {figures['utterances']} utterances{right}"
+    right = _intents_right(figures)
+    return lines, (f"held-out intent accuracy {_fmt(figures.get('intent_accuracy'))} on {figures['utterances']} "
+                   f"utterances" + (f", {right} right" if right is not None else ""))
 
 
 def _misses(figures: Mapping[str, Any], limit: int = 25) -> List[str]:
