@@ -10,6 +10,7 @@ setup:                       ## create .venv from requirements.lock (once; secon
 	@bash scripts/setup.sh
 
 train: setup                 ## train the model if domain, config or data changed
+	@echo "[$@] started $$(date -u +%T) UTC"
 	@bash scripts/train.sh
 
 validate: setup              ## check domain and training data, named paths and module sizes
@@ -30,28 +31,34 @@ interactive: train           ## Rasa's `rasa interactive` (write stories) with t
 	@bash scripts/designer_tools.sh interactive $(ARGS)
 
 test-unit: setup             ## pytest suites (PostgreSQL and Redis tests need the servers; CI requires them)
+	@echo "[$@] started $$(date -u +%T) UTC"
 	@bash scripts/ensure_services.sh
-	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not browser"
+	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not browser" --durations=8
 
 test-e2e: train              ## the trained assistant driven through the WhatsApp webhook
+	@echo "[$@] started $$(date -u +%T) UTC"
 	@bash scripts/ensure_services.sh
 	$(PY) -m pytest -q -p no:cacheprovider -m "e2e and not reliability and not browser" --durations=12
 
 test-browser: train          ## the preview's pages in headless Chromium (Debian's; screenshots in results/screenshots/)
+	@echo "[$@] started $$(date -u +%T) UTC"
 	@bash scripts/ensure_services.sh
-	$(PY) -m pytest -q -p no:cacheprovider -m browser
+	$(PY) -m pytest -q -p no:cacheprovider -m browser --durations=5
 
 test-reliability: train      ## storm, Graph faults, database outages, kill -9, fuzzing (bounded form)
+	@echo "[$@] started $$(date -u +%T) UTC"
 	@bash scripts/ensure_services.sh
-	$(PY) -m pytest -q -p no:cacheprovider -m reliability
+	$(PY) -m pytest -q -p no:cacheprovider -m reliability --durations=8
 
 soak: train                  ## the reliability suite's long form (not part of `make test`)
 	RELIABILITY_SOAK=1 $(PY) -m pytest -q -p no:cacheprovider -m reliability
 
 test-stories: train          ## the test conversations in tests/test_*.yml
+	@echo "[$@] started $$(date -u +%T) UTC"
 	$(PY) -m rasa_compat.with_hot_path test core --stories tests/ --e2e --model models/current.tar.gz --fail-on-prediction-errors --out results/stories
 
 nlu-report: train            ## seeded NLU cross-validation and the held-out set: reports/nlu-cross-validation.md, reports/nlu-heldout.md
+	@echo "[$@] started $$(date -u +%T) UTC"
 	$(PY) scripts/nlu_cross_validation.py --folds 3 --seed 2026 --config config.yml --nlu data --out results/nlu-cv
 	@if [ -f tests/nlu/heldout.yml ]; then \
 	  set -x; $(PY) scripts/nlu_overlap.py && \

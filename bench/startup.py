@@ -3,8 +3,9 @@
 Why: issue 12 asks what a Blaupause instance costs in memory and how long it takes to take
 traffic after a (re)start, against stock Rasa; both decide how many instances fit on a machine
 and how fast a crashed instance is replaced. Time to ready is dominated by loading the model
-(TensorFlow, the DIET and TED policies), which our channel cannot change; the figures show what
-the channel and the privacy layer add on top.
+(TensorFlow, the DIET and TED policies); stock Rasa traces and runs a training step for each
+before loading its weights, which the channel's hot path skips (rasa_compat/serving_load.py),
+so the figures show that saving together with what the channel and the privacy layer add.
 
 Variants, each started cold as a whole (processes spawned at once, the clock started just
 before the spawn):

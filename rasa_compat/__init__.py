@@ -41,8 +41,13 @@ Adjustments:
   computed on first read, and ``DefaultPolicyPredictionEnsemble.combine_predictions`` leaves it
   out when a rule, a memorised story or a loop already decides (TED cannot win and adds no
   event); same pick, same events (:mod:`rasa_compat.deferred_ted`).
-  These four live in :mod:`rasa_compat.hot_path` and :mod:`rasa_compat.deferred_ted`; :func:`install_hot_path` installs them (the
-  channel calls it once at start-up).
+- :func:`rasa_compat.serving_load.load_models_without_training_step`: ``RasaModel.load`` builds
+  DIET's and TED's variables with one eager forward pass instead of tracing and running a
+  training step before loading the trained weights (71 % of a Rasa start); same weights, same
+  predictions; fine-tuning keeps Rasa's path.
+  These five live in :mod:`rasa_compat.hot_path`, :mod:`rasa_compat.deferred_ted` and
+  :mod:`rasa_compat.serving_load`; :func:`install_hot_path` installs them (the channel calls it
+  once at start-up).
 - :func:`install_seeded_folds`: replaces ``rasa.nlu.test.generate_folds``, which shuffles the
   cross-validation folds without a seed (another split, another F1 on every run), by Rasa's
   function with ``random_state=seed`` (:mod:`rasa_compat.seeded_folds`; only

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from rasa_compat import WRITTEN_FOR, _wrap_once, require_rasa
 from rasa_compat.deferred_ted import defer_ted_predictions
+from rasa_compat.serving_load import load_models_without_training_step
 
 __all__ = ["compile_action_result_validation", "cache_event_type_lookup", "parse_payloads_without_nlu",
            "install_hot_path"]
@@ -80,8 +81,10 @@ def install_hot_path(env: Mapping[str, str] | None = None) -> bool:
 
     Called by the WhatsApp channel at start-up (``WhatsAppInput.from_credentials``). Today:
     :func:`compile_action_result_validation`, :func:`cache_event_type_lookup`,
-    :func:`parse_payloads_without_nlu` and :func:`rasa_compat.deferred_ted.defer_ted_predictions`
-    (TED's prediction only when it can change the ensemble's pick). Raises :class:`RasaVersionError` on another
+    :func:`parse_payloads_without_nlu`, :func:`rasa_compat.deferred_ted.defer_ted_predictions`
+    (TED's prediction only when it can change the ensemble's pick) and
+    :func:`rasa_compat.serving_load.load_models_without_training_step` (DIET and TED loaded
+    without tracing a training step: a third of the start-up). Raises :class:`RasaVersionError` on another
     Rasa version; returns False when Rasa is not importable, or when ``BLAUPAUSE_RASA_HOT_PATH=off``
     (in ``env``, default the process environment): Rasa's own code then runs unchanged, which
     bench/profile.py uses to profile the turn before and after.
@@ -94,7 +97,8 @@ def install_hot_path(env: Mapping[str, str] | None = None) -> bool:
     compiled = compile_action_result_validation()
     payloads = parse_payloads_without_nlu()
     deferred = defer_ted_predictions()
-    return cache_event_type_lookup() and compiled and payloads and deferred
+    loaded = load_models_without_training_step()
+    return cache_event_type_lookup() and compiled and payloads and deferred and loaded
 
 
 _EVENT_TYPES_MARK = "_blaupause_cached_event_types"

@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from rasa_compat.reproducible_training import pin_cpu_isa  # noqa: E402
+
 #: The file (in the output folder) that records how the folds were made.
 SETTINGS_FILE = "cross_validation.json"
 DEFAULT_SEED = 2026
@@ -69,6 +71,7 @@ def write_settings(args: argparse.Namespace) -> Path:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    pin_cpu_isa()
     from rasa_compat import install_seeded_folds
 
     install_seeded_folds(args.seed)

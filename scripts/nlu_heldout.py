@@ -38,6 +38,11 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from rasa_compat.reproducible_training import pin_cpu_isa  # noqa: E402
+
 DEFAULT_HELDOUT = "tests/nlu/heldout.yml"
 #: The figures file this script writes (in the output folder).
 FIGURES_FILE = "heldout.json"
@@ -182,6 +187,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"nlu-heldout: no model at {args.model} (run `make train`)", file=sys.stderr)
         return 1
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    pin_cpu_isa()  # the same kernels the model was trained with (scripts/train.sh)
     _configure_logging()
     sys.path.insert(0, os.getcwd())  # the pipeline's own components (nlu/), as the rasa command does
     result = asyncio.run(evaluate(args.heldout, args.model, args.out, args.domain))
