@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, Dict, List
 
 import yaml
@@ -24,7 +25,7 @@ CONVERSATION = ["Hallo", "Ich suche einen Job als Koch in Berlin", "nur Teilzeit
 
 def _utterances(heldout: str) -> List[str]:
     texts: List[str] = []
-    for block in yaml.safe_load(open(heldout, encoding="utf-8"))["nlu"]:
+    for block in yaml.safe_load(Path(heldout).read_text(encoding="utf-8"))["nlu"]:
         for line in block.get("examples", "").splitlines():
             if line.startswith("- "):
                 texts.append(line[2:])
