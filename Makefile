@@ -3,6 +3,8 @@ SHELL := /bin/bash
 export RASA_TELEMETRY_ENABLED := false
 PY := .venv/bin/python
 RASA := .venv/bin/rasa
+# First line of each step of `make test`: when it started, so a slow CI run shows which step was slow.
+STEP_START = @echo "[$@] started $$(date -u +%T) UTC"
 
 .PHONY: setup train validate run chat shell interactive test test-unit test-e2e test-browser test-reliability soak test-stories nlu-report clean
 
@@ -10,7 +12,7 @@ setup:                       ## create .venv from requirements.lock (once; secon
 	@bash scripts/setup.sh
 
 train: setup                 ## train the model if domain, config or data changed
-	@echo "[$@] started $$(date -u +%T) UTC"
+	$(STEP_START)
 	@bash scripts/train.sh
 
 validate: setup              ## check domain and training data, named paths and module sizes
@@ -31,22 +33,22 @@ interactive: train           ## Rasa's `rasa interactive` (write stories) with t
 	@bash scripts/designer_tools.sh interactive $(ARGS)
 
 test-unit: setup             ## pytest suites (PostgreSQL and Redis tests need the servers; CI requires them)
-	@echo "[$@] started $$(date -u +%T) UTC"
+	$(STEP_START)
 	@bash scripts/ensure_services.sh
 	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not browser" --durations=8
 
 test-e2e: train              ## the trained assistant driven through the WhatsApp webhook
-	@echo "[$@] started $$(date -u +%T) UTC"
+	$(STEP_START)
 	@bash scripts/ensure_services.sh
 	$(PY) -m pytest -q -p no:cacheprovider -m "e2e and not reliability and not browser" --durations=12
 
 test-browser: train          ## the preview's pages in headless Chromium (Debian's; screenshots in results/screenshots/)
-	@echo "[$@] started $$(date -u +%T) UTC"
+	$(STEP_START)
 	@bash scripts/ensure_services.sh
 	$(PY) -m pytest -q -p no:cacheprovider -m browser --durations=5
 
 test-reliability: train      ## storm, Graph faults, database outages, kill -9, fuzzing (bounded form)
-	@echo "[$@] started $$(date -u +%T) UTC"
+	$(STEP_START)
 	@bash scripts/ensure_services.sh
 	$(PY) -m pytest -q -p no:cacheprovider -m reliability --durations=8
 
@@ -54,11 +56,11 @@ soak: train                  ## the reliability suite's long form (not part of `
 	RELIABILITY_SOAK=1 $(PY) -m pytest -q -p no:cacheprovider -m reliability
 
 test-stories: train          ## the test conversations in tests/test_*.yml
-	@echo "[$@] started $$(date -u +%T) UTC"
+	$(STEP_START)
 	$(PY) -m rasa_compat.with_hot_path test core --stories tests/ --e2e --model models/current.tar.gz --fail-on-prediction-errors --out results/stories
 
 nlu-report: train            ## seeded NLU cross-validation and the held-out set: reports/nlu-cross-validation.md, reports/nlu-heldout.md
-	@echo "[$@] started $$(date -u +%T) UTC"
+	$(STEP_START)
 	$(PY) scripts/nlu_cross_validation.py --folds 3 --seed 2026 --config config.yml --nlu data --out results/nlu-cv
 	@if [ -f tests/nlu/heldout.yml ]; then \
 	  set -x; $(PY) scripts/nlu_overlap.py && \

@@ -64,6 +64,7 @@ imports nothing of ours, so privacy/ may use it without an import cycle.
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Optional, TypeVar
@@ -214,13 +215,19 @@ _SDK_APP_NAME = "rasa_sdk"
 
 
 def _wrap_once(owner: Any, name: str, mark: str, wrap: Callable[[Any], Any]) -> None:
-    """Replace ``owner.<name>`` by ``wrap(original)`` unless it is already a wrapper of ours."""
-    original = getattr(owner, name)
+    """Replace ``owner.<name>`` by ``wrap(original)`` unless it is already a wrapper of ours.
+
+    A classmethod stays a classmethod: ``wrap`` gets its function (``cls`` first) and the
+    wrapper is bound to the class again (e.g. ``RasaModel.load``, rasa_compat.serving_load).
+    """
+    declared = inspect.getattr_static(owner, name)
+    is_classmethod = isinstance(declared, classmethod)
+    original = declared.__func__ if is_classmethod else getattr(owner, name)
     if getattr(original, mark, False):
         return
     wrapper = functools.wraps(original)(wrap(original))
     setattr(wrapper, mark, True)
-    setattr(owner, name, wrapper)
+    setattr(owner, name, classmethod(wrapper) if is_classmethod else wrapper)
 
 
 def patch_client_response_error(rewrite_text: Callable[[int, Any], Any]) -> bool:

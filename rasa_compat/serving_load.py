@@ -26,18 +26,18 @@ Installed by :func:`rasa_compat.hot_path.install_hot_path`; version-guarded like
 """
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any, Callable, Optional
 
-from rasa_compat import WRITTEN_FOR, require_rasa
+from rasa_compat import WRITTEN_FOR, _wrap_once, require_rasa
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["load_for_serving", "load_models_without_training_step"]
 
 _MARK = "_blaupause_serving_load"
-#: Rasa's own ``RasaModel.load`` (its function), kept when the serving load is installed.
+#: Rasa's own ``RasaModel.load`` (its function), kept when the serving load is installed
+#: (a module name, so that tests can stand in for it).
 _rasa_load: Optional[Callable[..., Any]] = None
 
 
@@ -81,24 +81,23 @@ def load_models_without_training_step() -> bool:
         return False
     require_rasa(WRITTEN_FOR, "load_models_without_training_step")
 
-    original = RasaModel.__dict__["load"]
-    if getattr(original.__func__, _MARK, False):
-        return True
-    global _rasa_load
-    _rasa_load = original.__func__
+    def wrap(rasa_load: Callable[..., Any]) -> Callable[..., Any]:
+        global _rasa_load
+        _rasa_load = rasa_load
 
-    def load(cls: Any, model_file_name: str, model_data_example: Any, predict_data_example: Any = None,
-             finetune_mode: bool = False, *args: Any, **kwargs: Any) -> Any:
-        if not finetune_mode:
-            try:
-                return load_for_serving(cls, model_file_name, model_data_example, predict_data_example,
-                                        *args, **kwargs)
-            except Exception as error:  # noqa: BLE001 - Rasa's own load decides then, and raises its own errors
-                logger.warning("serving load of %s failed (%s: %s); loading with Rasa's training step",
-                               cls.__name__, type(error).__name__, error)
-        return _rasa_load(cls, model_file_name, model_data_example, predict_data_example, finetune_mode,
-                          *args, **kwargs)
+        def load(cls: Any, model_file_name: str, model_data_example: Any, predict_data_example: Any = None,
+                 finetune_mode: bool = False, *args: Any, **kwargs: Any) -> Any:
+            if not finetune_mode:
+                try:
+                    return load_for_serving(cls, model_file_name, model_data_example, predict_data_example,
+                                            *args, **kwargs)
+                except Exception as error:  # noqa: BLE001 - Rasa's own load decides, raises its own
+                    logger.warning("serving load of %s failed (%s: %s); loading with Rasa's training step",
+                                   cls.__name__, type(error).__name__, error)
+            return _rasa_load(cls, model_file_name, model_data_example, predict_data_example, finetune_mode,
+                              *args, **kwargs)
 
-    setattr(load, _MARK, True)
-    RasaModel.load = classmethod(functools.wraps(_rasa_load)(load))
+        return load
+
+    _wrap_once(RasaModel, "load", _MARK, wrap)
     return True

@@ -41,6 +41,29 @@ def test_unwrap_finds_the_store_inside_rasas_wrappers() -> None:
         unwrap_tracker_store(inner, AwaitableTrackerStore)
 
 
+def test_wrap_once_keeps_a_classmethod_a_classmethod_and_wraps_once() -> None:
+    class Base:
+        @classmethod
+        def make(cls, value: int) -> tuple[type, int]:
+            return cls, value
+
+    class Child(Base):
+        pass
+
+    def wrap(original: Any) -> Any:
+        def make(cls: type, value: int) -> tuple[type, int]:
+            made_by, made = original(cls, value)
+            return made_by, made + 1
+        return make
+
+    rasa_compat._wrap_once(Base, "make", "_test_mark", wrap)
+    rasa_compat._wrap_once(Base, "make", "_test_mark", wrap)  # already ours: no second wrapper
+    assert isinstance(Base.__dict__["make"], classmethod)
+    assert Base.make(1) == (Base, 2)
+    assert Child.make(1) == (Child, 2)  # bound to the class it is called on, as before
+    assert Base.make.__name__ == "make"
+
+
 async def test_action_call_headers_go_only_to_action_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     from rasa.utils.endpoints import EndpointConfig
 
