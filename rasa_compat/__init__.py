@@ -50,8 +50,10 @@ Adjustments:
   once at start-up).
 - :func:`install_seeded_folds`: replaces ``rasa.nlu.test.generate_folds``, which shuffles the
   cross-validation folds without a seed (another split, another F1 on every run), by Rasa's
-  function with ``random_state=seed`` (:mod:`rasa_compat.seeded_folds`; only
-  scripts/nlu_cross_validation.py installs it, for ``make nlu-report``, issue 13).
+  function with ``random_state=seed``, or by a split that keeps each example in a fold fixed
+  by a hash of it (``split="stable"``, so data rounds are compared on the same folds)
+  (:mod:`rasa_compat.seeded_folds`; only scripts/nlu_cross_validation.py installs it, for
+  ``make nlu-report``, issue 13).
 - rasa-sdk (the action server, guarded by :func:`require_rasa_sdk`):
   :func:`patch_sdk_executor_run` (``ActionExecutor.run``), :func:`patch_sdk_create_app`
   (``rasa_sdk.endpoint.create_app``) and :func:`running_sdk_app` (Sanic's private app
@@ -89,6 +91,7 @@ __all__ = [
     "defer_ted_predictions",
     "parse_payloads_without_nlu",
     "seeded_generate_folds",
+    "stable_generate_folds",
     "install_seeded_folds",
 ]
 
@@ -375,4 +378,4 @@ from rasa_compat.hot_path import (  # noqa: E402
     parse_payloads_without_nlu,
 )
 from rasa_compat.deferred_ted import defer_ted_predictions  # noqa: E402
-from rasa_compat.seeded_folds import install_seeded_folds, seeded_generate_folds  # noqa: E402
+from rasa_compat.seeded_folds import install_seeded_folds, seeded_generate_folds, stable_generate_folds  # noqa: E402

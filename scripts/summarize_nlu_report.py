@@ -169,6 +169,14 @@ def _now() -> str:
     return f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
 
 
+#: What each fold split promises beyond "same data, same folds" (scripts/nlu_cross_validation.py --split).
+_SPLIT_NOTES = {
+    "stable": ("; the split is **stable**: each example sits in the fold a hash of it names, so added or "
+               "removed examples move no other example and two data rounds are compared on the same folds"),
+    "stratified": "; the split is Rasa's stratified one: any change of the data reshuffles every fold",
+}
+
+
 def cross_validation_report(results: Path, data_dir: Path) -> Tuple[List[str], str]:
     """The cross-validation report's lines and a one-line summary for the console."""
     intent = json.loads((results / "intent_report.json").read_text(encoding="utf-8"))
@@ -179,7 +187,8 @@ def cross_validation_report(results: Path, data_dir: Path) -> Tuple[List[str], s
     if settings:
         how = (f"{settings['folds']}-fold cross-validation of {settings['config']} on {settings['nlu']}/, "
                f"folds seeded with **seed {settings['seed']}** (scripts/nlu_cross_validation.py, "
-               f"rasa_compat/seeded_folds.py; Rasa {settings['rasa']}): the same data and config give the same folds")
+               f"rasa_compat/seeded_folds.py; Rasa {settings['rasa']}): the same data and config give the same folds"
+               + _SPLIT_NOTES.get(settings.get("split", "stratified"), ""))
     else:
         how = "cross-validation with Rasa's **unseeded** folds (figures vary from run to run)"
     lines = ["# NLU cross-validation report", "",

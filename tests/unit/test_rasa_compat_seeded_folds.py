@@ -104,3 +104,61 @@ def test_refuses_another_rasa_version(original: Any, monkeypatch: pytest.MonkeyP
     assert rasa_nlu_test.generate_folds is original
     with pytest.raises(RasaVersionError, match="seeded_generate_folds was written for rasa 3.6"):
         rasa_compat.seeded_generate_folds(2026)
+
+
+def _more_data() -> TrainingData:
+    """_data() plus new examples of two intents, as a data round adds them."""
+    data = _data()
+    added = [Message(data={"text": f"new {intent} example {n}", "intent": intent})
+             for intent in ("greet", "help") for n in range(6)]
+    return TrainingData(training_examples=data.training_examples + added)
+
+
+def _test_fold_of_each_text(generate: Any, data: TrainingData) -> dict[str, int]:
+    return {text: i for i, (_, test) in enumerate(_folds(generate, data=data)) for text in test}
+
+
+def test_stable_folds_test_every_example_once_and_depend_on_the_seed() -> None:
+    everything = sorted(m.get("text") for m in _data().intent_examples)
+    folds = _folds(rasa_compat.stable_generate_folds(2026))
+    assert sorted(text for _, test in folds for text in test) == everything
+    for train, test in folds:
+        assert not set(train) & set(test) and sorted(train + test) == everything
+    assert folds == _folds(rasa_compat.stable_generate_folds(2026))
+    assert folds != _folds(rasa_compat.stable_generate_folds(7))
+
+
+def test_stable_folds_keep_every_example_in_its_fold_when_examples_are_added() -> None:
+    before = _test_fold_of_each_text(rasa_compat.stable_generate_folds(2026), _data())
+    after = _test_fold_of_each_text(rasa_compat.stable_generate_folds(2026), _more_data())
+    assert {text: after[text] for text in before} == before
+    # Rasa's stratified split (seeded) moves examples the data round did not touch
+    strat_before = _test_fold_of_each_text(rasa_compat.seeded_generate_folds(2026), _data())
+    strat_after = _test_fold_of_each_text(rasa_compat.seeded_generate_folds(2026), _more_data())
+    assert any(strat_after[text] != fold for text, fold in strat_before.items())
+
+
+def test_stable_folds_carry_the_data_s_features() -> None:
+    for train, test in rasa_compat.stable_generate_folds(2026)(3, _data()):
+        for part in (train, test):
+            assert part.entity_synonyms == {"koeln": "Köln"}
+            assert part.lookup_tables == [{"name": "location", "elements": ["Köln", "Berlin"]}]
+
+
+def test_the_stable_fold_of_an_example_is_its_hash_of_intent_and_text() -> None:
+    from rasa_compat.seeded_folds import stable_fold_of
+
+    assert stable_fold_of(2026, "greet", "moin", 3) == stable_fold_of(2026, "greet", "moin", 3)
+    assert {stable_fold_of(2026, "greet", f"moin {n}", 3) for n in range(30)} == {0, 1, 2}
+    with pytest.raises(TypeError):
+        rasa_compat.stable_generate_folds(True)  # type: ignore[arg-type]
+
+
+def test_install_takes_the_split_by_name(original: Any) -> None:
+    assert rasa_compat.install_seeded_folds(2026, "stable") is True
+    assert rasa_nlu_test.generate_folds.__wrapped__ is original
+    assert _folds(rasa_nlu_test.generate_folds) == _folds(rasa_compat.stable_generate_folds(2026))
+    rasa_compat.install_seeded_folds(2026, "stratified")
+    assert _folds(rasa_nlu_test.generate_folds) == _folds(rasa_compat.seeded_generate_folds(2026))
+    with pytest.raises(ValueError, match="unknown fold split 'random'"):
+        rasa_compat.install_seeded_folds(2026, "random")

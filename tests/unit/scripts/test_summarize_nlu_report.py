@@ -104,6 +104,7 @@ def test_reports_state_seed_folds_and_missed_targets_without_failing(cv_results:
                          "--data", str(data_dir)]) == 0
     cv = cv_out.read_text(encoding="utf-8")
     assert "3-fold cross-validation" in cv and "seed 2026" in cv
+    assert "Rasa's stratified one" in cv  # settings without a split came from the stratified split
     assert "## Payload-only intents" in cv and "| voice_empty |" in cv.split("## Payload-only intents")[1]
     assert "| voice_empty |" not in cv.split("## Payload-only intents")[0].split("## Intents (language)")[1]
     assert "`select_job`" in cv  # in the data, dropped by Rasa for having fewer examples than folds
@@ -113,6 +114,15 @@ def test_reports_state_seed_folds_and_missed_targets_without_failing(cv_results:
     assert "| `location` found (0 of 1 utterances that contain one) | 0.000 | ≥ 0.90 | **MISSED** |" in text
     assert "in köln \\| bitte" in text and "blaupause-abc.tar.gz" in text
     assert "seed 2026" in capsys.readouterr().out
+
+
+def test_a_stable_split_says_that_data_rounds_share_their_folds(cv_results: Path, data_dir: Path, tmp_path: Path) -> None:
+    settings = json.loads((cv_results / "cross_validation.json").read_text(encoding="utf-8"))
+    (cv_results / "cross_validation.json").write_text(json.dumps({**settings, "split": "stable"}), encoding="utf-8")
+    cv_out = tmp_path / "cv.md"
+    assert summary.main([str(cv_results), str(cv_out), "--heldout", str(tmp_path / "none"), str(tmp_path / "h.md"),
+                         "--data", str(data_dir)]) == 0
+    assert "the split is **stable**" in cv_out.read_text(encoding="utf-8")
 
 
 def test_unseeded_results_and_no_heldout_set_say_so(cv_results: Path, data_dir: Path, tmp_path: Path) -> None:
