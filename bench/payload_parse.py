@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.common import per_op_microseconds, print_table
 
-__all__ = ["MESSAGES", "run", "main"]
+__all__ = ["MESSAGES", "run", "parse_model_options", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = ["/more_results", '/select_job{"job_id": "42"}', "Ich suche einen Job als Koch in Berlin"]
@@ -63,14 +63,20 @@ def run(model: Path, number: int = 20, repeat: int = 5) -> list[list[str]]:
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_model_options(prog: str, description: str, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``--model``, ``--number``, ``--repeat`` of the in-process parse benchmarks; the model must exist."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "current.tar.gz", help="trained model")
     parser.add_argument("--number", type=int, default=20, help="parses per timed batch")
     parser.add_argument("--repeat", type=int, default=5, help="batches per variant (median reported)")
     args = parser.parse_args(argv)
     if not args.model.exists():
         parser.error(f"no trained model at {args.model}: run `make train` first")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_model_options("python -m bench.payload_parse", __doc__.splitlines()[0], argv)
     print_table(
         "Parsing a message (µs per parse, median)",
         ["message", "Rasa 3.6 (whole NLU graph)", "payload read directly (rasa_compat)", "speed-up"],

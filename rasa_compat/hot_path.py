@@ -87,8 +87,8 @@ def install_hot_path(env: Mapping[str, str] | None = None) -> bool:
     without tracing a training step: 71 % of a Rasa start in the profile).
     Raises :class:`RasaVersionError` on another Rasa version; returns False when Rasa is not
     importable, or when ``BLAUPAUSE_RASA_HOT_PATH=off`` (in ``env``, default the process
-    environment): Rasa's own code then runs unchanged, which
-    bench/profile.py uses to profile the turn before and after.
+    environment): Rasa's own code then runs unchanged, which bench/profile.py uses to profile
+    the turn before and after.
     """
     import os
 

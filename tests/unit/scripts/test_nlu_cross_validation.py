@@ -58,27 +58,28 @@ def test_runs_rasa_s_cli_with_the_seeded_folds(rasa_s_folds: Any, monkeypatch: p
     assert (settings["seed"], settings["split"], settings["folds"], settings["rasa"]) == (11, "stratified", 4, rasa.__version__)
 
 
+def _two_intents() -> Any:
+    """Twelve examples, six each of two intents: enough for three folds of either split."""
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    return TrainingData(training_examples=[Message(data={"text": f"{i} {n}", "intent": i})
+                                           for i in ("greet", "help") for n in range(6)])
+
+
 def test_the_stable_split_can_be_chosen(rasa_s_folds: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     import rasa_compat
 
     seen: List[Any] = []
     monkeypatch.setattr(rasa_main, "main", lambda: seen.append(rasa_nlu_test.generate_folds))
     assert nlu_cross_validation.main(["--split", "stable", "--out", str(tmp_path / "cv")]) == 0
-    data = rasa_compat_data()
+    data = _two_intents()
     assert [t.intent_examples for _, t in seen[0](3, data)] == [
         t.intent_examples for _, t in rasa_compat.stable_generate_folds(2026)(3, data)]
     settings = json.loads((tmp_path / "cv" / "cross_validation.json").read_text(encoding="utf-8"))
     assert settings["split"] == "stable"
     with pytest.raises(SystemExit):
         nlu_cross_validation.parse_args(["--split", "random"])
-
-
-def rasa_compat_data() -> Any:
-    from rasa.shared.nlu.training_data.message import Message
-    from rasa.shared.nlu.training_data.training_data import TrainingData
-
-    return TrainingData(training_examples=[Message(data={"text": f"{i} {n}", "intent": i})
-                                           for i in ("greet", "help") for n in range(6)])
 
 
 def test_a_failed_run_leaves_no_settings(rasa_s_folds: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
