@@ -35,11 +35,17 @@ from typing import Dict, Iterable, List, Sequence
 
 import numpy as np
 from scipy.special import erf
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["MiniLM", "WordPiece", "MissingModel", "bundled_model_dir", "read_safetensors"]
 
 _LAYER_NORM_EPS = 1e-12
 _BATCH = 32
+#: a parse encodes one message: its matrices are a few rows, and the time goes into reading the
+#: 42 MB of layer weights from memory; a second BLAS thread only waits for the first (and takes a
+#: core from the other requests). Measured on a loaded 2-core host: "Hallo" 21.6 -> 17.2 ms,
+#: "Ich suche einen Job als Koch in Berlin" 33-92 -> 21-25 ms with one thread.
+_ONE_THREAD_UP_TO = 4
 _SQRT_HALF = math.sqrt(0.5)  # a Python float: float32 arrays stay float32 under NumPy 1 and 2
 
 
@@ -191,6 +197,7 @@ class MiniLM:
         self.layers = config["num_hidden_layers"]
         self.dimension = config["hidden_size"]
         self.tokenizer = WordPiece.from_file(model_dir / "vocab.txt")
+        self._blas = ThreadpoolController()  # made once: limiting through it costs ~20 µs
         self.weights = read_safetensors(model_dir / "model.safetensors")
         # query, key and value of a layer in one matrix product: one call instead of three
         for layer in range(self.layers):
@@ -204,13 +211,17 @@ class MiniLM:
         return cls(bundled_model_dir())
 
     def encode(self, texts: Iterable[str]) -> np.ndarray:
-        """One row per text, in the given order; texts of similar length are batched together."""
+        """One row per text, in the given order; texts of similar length are batched together.
+
+        A few texts (a parse) are encoded on one BLAS thread, a training set on BLAS's default.
+        """
         encoded = [self.tokenizer.encode(text, self.max_length) for text in texts]
         result = np.zeros((len(encoded), self.dimension), dtype=np.float32)
         order = sorted(range(len(encoded)), key=lambda index: len(encoded[index]))
-        for start in range(0, len(order), _BATCH):
-            batch = order[start:start + _BATCH]
-            result[batch] = self._forward([encoded[index] for index in batch])
+        with self._blas.limit(limits=1 if len(encoded) <= _ONE_THREAD_UP_TO else None, user_api="blas"):
+            for start in range(0, len(order), _BATCH):
+                batch = order[start:start + _BATCH]
+                result[batch] = self._forward([encoded[index] for index in batch])
         return result
 
     def _forward(self, batch: List[List[int]]) -> np.ndarray:

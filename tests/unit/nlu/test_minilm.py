@@ -75,3 +75,15 @@ def test_read_safetensors_refuses_other_dtypes(tmp_path: Path) -> None:
     path.write_bytes(struct.pack("<Q", len(header)) + header + b"\x00\x00")
     with pytest.raises(ValueError, match="F16"):
         read_safetensors(path)
+
+
+def test_a_single_text_uses_one_blas_thread_with_the_same_result(encoder: MiniLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadpoolctl import threadpool_info
+
+    import nlu.minilm
+
+    before = [pool["num_threads"] for pool in threadpool_info()]
+    one_thread = encoder.encode(["Ich suche einen Job als Koch in Berlin"])
+    assert [pool["num_threads"] for pool in threadpool_info()] == before  # restored afterwards
+    monkeypatch.setattr(nlu.minilm, "_ONE_THREAD_UP_TO", 0)
+    assert np.array_equal(encoder.encode(["Ich suche einen Job als Koch in Berlin"]), one_thread)
