@@ -5,8 +5,9 @@ counts. The border the seeded folds and the held-out set miss most (out_of_scope
 help: "hilf mir, einen Brief zu schreiben") is not in the words: both intents share them, and
 what separates them is what the help is about. Adding examples moved the error to the other
 side (issue 13's closing note of stop 26). all-MiniLM-L6-v2 (nlu/minilm.py) places sentences
-by meaning; its vector is added as one more sentence-level feature of the text, so both
-classifiers weigh it against the n-grams they already have.
+by meaning; its vector is added as one more sentence-level feature of the text. config.yml lets
+only the blend's logistic regression read it (DIET's ``featurizers`` list leaves it out), so it
+is weighed against the n-grams there while DIET and its entities stay as they were tuned.
 
 Scale: the vector has length 1 and 384 dimensions, next to thousands of n-gram counts of 0, 1,
 2 ...; the logistic regression's penalty then leaves it almost unused. ``scale`` (default 10)
