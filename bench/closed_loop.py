@@ -151,6 +151,7 @@ def level_row(variant: str, users_count: int, levels: Sequence[Level]) -> dict[s
         ],
         "cpu_ms_per_turn": {name: seconds * 1000 / len(turns) for name, seconds in cpu.items()} if turns else {},
         "loadavg_1min_per_round": loads,
+        "mean_ms": stats["mean"],
         "p50_ms": stats["p50"],
         "p95_ms": stats["p95"],
         "p99_ms": stats["p99"],

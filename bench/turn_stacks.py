@@ -4,7 +4,8 @@
 load): the REST channel next to the SQLite ``LocalStack``'s action server, the SQLite stack, and
 optionally a stack on the shared PostgreSQL (tables ``bench_turns_<random>``) and Redis (lock
 key prefix ``bench<random>``, the Redis dedup store), all removed again afterwards, including the
-dedup records of the messages sent (keyed references of their wamids).
+dedup records of the messages sent (keyed references of their wamids), and optionally a second
+SQLite stack serving a baseline model (``--baseline-model``: what a pipeline change costs per turn).
 """
 from __future__ import annotations
 
@@ -49,8 +50,10 @@ class BenchStacks:
 
     workdir: Path
     with_pg_redis: bool = True
+    baseline_model: Path | None = None
     sqlite: LocalStack | None = None
     pg: _PgRedisStack | None = None
+    baseline: LocalStack | None = None
     rest_port: int = 0
     tag: str = field(default_factory=lambda: secrets.token_hex(4))
 
@@ -70,6 +73,11 @@ class BenchStacks:
             )
             self.pg.bench_tag = self.tag
             starters.append(self.pg)
+        if self.baseline_model is not None:
+            # the SQLite stack once more, with the model a pipeline change is measured against
+            self.baseline = LocalStack(workdir=self.workdir / "baseline", model=Path(self.baseline_model))
+            self.baseline.workdir.mkdir(parents=True, exist_ok=True)
+            starters.append(self.baseline)
         try:
             with ThreadPoolExecutor(len(starters)) as pool:
                 for future in [pool.submit(stack.start, timeout) for stack in starters]:
@@ -95,7 +103,7 @@ class BenchStacks:
         ], stack.env())
 
     def stop(self) -> None:
-        for stack in (self.sqlite, self.pg):
+        for stack in (self.sqlite, self.pg, self.baseline):
             if stack is not None:
                 stack.stop()
         if self.pg is not None:

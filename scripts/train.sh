@@ -13,6 +13,8 @@ export ONEDNN_MAX_CPU_ISA="${ONEDNN_MAX_CPU_ISA:-AVX2}"
 
 hash=$(cat config.yml domain.yml $(find data -type f -name '*.yml' | sort) | sha256sum | cut -c1-16)
 model="models/blaupause-$hash.tar.gz"
+# a link left pointing at a deleted model would stop `rasa train`, which reads models/ first
+if [ -L models/current.tar.gz ] && [ ! -e models/current.tar.gz ]; then rm models/current.tar.gz; fi
 if [ -f "$model" ]; then
   echo "train: data unchanged, using $model"
 else

@@ -77,6 +77,58 @@ def test_read_safetensors_refuses_other_dtypes(tmp_path: Path) -> None:
         read_safetensors(path)
 
 
+@pytest.mark.parametrize("layers", [1, 2, 6])
+def test_the_first_layers_only(encoder: MiniLM, layers: int) -> None:
+    """Fewer layers: the same computation stopped early; only the weights it reads are kept."""
+    short = MiniLM.bundled(layers)
+    kept = {name.split(".")[2] for name in short.weights if name.startswith("encoder.layer.")}
+    assert kept == {str(layer) for layer in range(layers)}
+    texts = ["help me find a job as a cook", "I am looking for work in a kitchen", "help me write a letter"]
+    vectors = short.encode(texts)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    if layers == 6:
+        assert np.abs(vectors - encoder.encode(texts)).max() < 1e-6
+    else:
+        assert np.abs(vectors - encoder.encode(texts)).max() > 1e-2
+    # padding stays masked with fewer layers too
+    assert np.abs(short.encode(["hi", texts[0]])[1] - vectors[0]).max() < 1e-5
+
+
+@pytest.mark.parametrize("layers", [0, 7, 2.0, True])
+def test_a_layer_count_the_model_has_not_is_refused(layers: object) -> None:
+    with pytest.raises(ValueError, match="whole number from 1 to 6"):
+        MiniLM.bundled(layers)  # type: ignore[arg-type]
+
+
+def _safetensors(path: Path, header: dict, body: bytes) -> Path:
+    encoded = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(encoded)) + encoded + body)
+    return path
+
+
+def test_read_safetensors_reads_each_tensor_at_its_offset(tmp_path: Path) -> None:
+    matrix = np.arange(6, dtype=np.float32).reshape(2, 3)
+    ids = np.array([7, -1], dtype=np.int64)
+    header = {"__metadata__": {"format": "pt"},
+              "ids": {"dtype": "I64", "shape": [2], "data_offsets": [24, 40]},
+              "matrix": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}}
+    tensors = read_safetensors(_safetensors(tmp_path / "m.safetensors", header, matrix.tobytes() + ids.tobytes()))
+    assert sorted(tensors) == ["ids", "matrix"]
+    np.testing.assert_array_equal(tensors["matrix"], matrix)
+    np.testing.assert_array_equal(tensors["ids"], ids)
+    tensors["matrix"][0, 0] = 1.0  # arrays of their own, not read-only views of the file's bytes
+    assert list(read_safetensors(tmp_path / "m.safetensors", keep=lambda name: name == "ids")) == ["ids"]
+
+
+def test_read_safetensors_refuses_a_wrong_size_and_a_cut_file(tmp_path: Path) -> None:
+    wrong = {"m": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}
+    with pytest.raises(ValueError, match="4 bytes for shape"):
+        read_safetensors(_safetensors(tmp_path / "a.safetensors", wrong, b"\x00" * 8))
+    cut = {"m": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
+    with pytest.raises(ValueError, match="cut short"):
+        read_safetensors(_safetensors(tmp_path / "b.safetensors", cut, b"\x00" * 5))
+
+
 def test_a_single_text_uses_one_blas_thread_with_the_same_result(encoder: MiniLM, monkeypatch: pytest.MonkeyPatch) -> None:
     from threadpoolctl import threadpool_info
 

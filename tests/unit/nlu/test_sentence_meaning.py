@@ -39,8 +39,16 @@ def test_training_examples_are_featurized_and_payloads_are_left_alone(tmp_path) 
     assert payload.features == []
 
 
-def test_the_encoder_is_loaded_once_per_process() -> None:
+def test_the_encoder_is_loaded_once_per_process_and_layer_count(tmp_path) -> None:
     assert shared_encoder() is shared_encoder()
+    assert shared_encoder(2) is shared_encoder(2) is _featurizer(tmp_path, layers=2).encoder
+    assert shared_encoder(2).layers == 2 and shared_encoder().layers == 6
+
+
+@pytest.mark.parametrize("layers", [0, 7, 1.5, "2", True])
+def test_a_layer_count_the_encoder_has_not_is_refused(layers) -> None:
+    with pytest.raises(ValueError, match="whole number from 1 to 6"):
+        SentenceMeaning.validate_config({"layers": layers})
 
 
 @pytest.mark.parametrize("scale", [0, -1.0, "10", True])
