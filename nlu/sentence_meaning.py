@@ -45,7 +45,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu.minilm import MiniLM
+from nlu.minilm import MiniLM, bundled_model_dir, checked_layers, layer_count
 
 __all__ = ["SentenceMeaning", "shared_encoder"]
 
@@ -53,16 +53,29 @@ SCALE = "scale"
 DEFAULT_SCALE = 10.0  # the proxy's best of 1, 3 and 10 (module docstring)
 LAYERS = "layers"  # the encoder's first N layers; None: all six, the published model
 
-_encoders: Dict[Optional[int], MiniLM] = {}
+_encoders: Dict[int, MiniLM] = {}
 _encoder_lock = threading.Lock()
+_bundled_layers: Optional[int] = None
+
+
+def bundled_layers() -> int:
+    """The bundled model's layer count (six), read once per process."""
+    global _bundled_layers
+    if _bundled_layers is None:
+        _bundled_layers = layer_count(bundled_model_dir())
+    return _bundled_layers
 
 
 def shared_encoder(layers: Optional[int] = None) -> MiniLM:
-    """The process's one encoder of ``layers`` layers (weights read once, whatever the number of models)."""
+    """The process's one encoder of ``layers`` layers (weights read once, whatever the number of models).
+
+    ``None`` and the model's own layer count name the same encoder, so it is kept once.
+    """
     with _encoder_lock:
-        if layers not in _encoders:
-            _encoders[layers] = MiniLM.bundled(layers)
-        return _encoders[layers]
+        count = checked_layers(layers, bundled_layers())
+        if count not in _encoders:
+            _encoders[count] = MiniLM.bundled(count)
+        return _encoders[count]
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -78,9 +91,10 @@ class SentenceMeaning(DenseFeaturizer, GraphComponent):
         scale = config.get(SCALE, DEFAULT_SCALE)
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
             raise ValueError(f"SentenceMeaning: {SCALE} must be a positive number, not {scale!r}")
-        layers = config.get(LAYERS)
-        if layers is not None and (isinstance(layers, bool) or not isinstance(layers, int) or not 1 <= layers <= 6):
-            raise ValueError(f"SentenceMeaning: {LAYERS} must be a whole number from 1 to 6, not {layers!r}")
+        try:
+            checked_layers(config.get(LAYERS), bundled_layers())
+        except ValueError as error:
+            raise ValueError(f"SentenceMeaning: {error}") from None
 
     @classmethod
     def create(

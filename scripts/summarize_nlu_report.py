@@ -99,7 +99,8 @@ def cross_validation_targets(intent: Mapping[str, Any], entity: Optional[Mapping
     """issue 13's cross-validation targets, judged on the language intents."""
     weighted, macro, _ = averages(intent, payload)
     language = {label: v for label, v in _labels(intent).items() if label not in payload}
-    lowest = min(language.items(), key=lambda item: item[1]["f1-score"], default=None)
+    # ties broken by name: Rasa's report orders intents differently between runs
+    lowest = min(language.items(), key=lambda item: (item[1]["f1-score"], item[0]), default=None)
     targets = [
         Target("Intent F1, weighted average", weighted, CV_WEIGHTED_F1, "language intents"),
         Target("Intent F1, macro average", macro, CV_MACRO_F1, "language intents"),

@@ -138,4 +138,6 @@ def test_a_single_text_uses_one_blas_thread_with_the_same_result(encoder: MiniLM
     one_thread = encoder.encode(["Ich suche einen Job als Koch in Berlin"])
     assert [pool["num_threads"] for pool in threadpool_info()] == before  # restored afterwards
     monkeypatch.setattr(nlu.minilm, "_ONE_THREAD_UP_TO", 0)
-    assert np.array_equal(encoder.encode(["Ich suche einen Job als Koch in Berlin"]), one_thread)
+    # equal up to float32 rounding, not bit for bit: on some CPUs BLAS splits a product
+    # between threads and sums in another order (seen on a Xeon host at stop 29)
+    assert np.abs(encoder.encode(["Ich suche einen Job als Koch in Berlin"]) - one_thread).max() < 1e-6

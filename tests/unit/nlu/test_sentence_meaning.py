@@ -43,11 +43,13 @@ def test_the_encoder_is_loaded_once_per_process_and_layer_count(tmp_path) -> Non
     assert shared_encoder() is shared_encoder()
     assert shared_encoder(2) is shared_encoder(2) is _featurizer(tmp_path, layers=2).encoder
     assert shared_encoder(2).layers == 2 and shared_encoder().layers == 6
+    # all layers named or left out: the same encoder, not a second copy of the weights
+    assert shared_encoder(6) is shared_encoder(None)
 
 
 @pytest.mark.parametrize("layers", [0, 7, 1.5, "2", True])
 def test_a_layer_count_the_encoder_has_not_is_refused(layers) -> None:
-    with pytest.raises(ValueError, match="whole number from 1 to 6"):
+    with pytest.raises(ValueError, match="SentenceMeaning: layers must be a whole number from 1 to 6"):
         SentenceMeaning.validate_config({"layers": layers})
 
 

@@ -80,6 +80,14 @@ def test_cross_validation_targets_and_verdicts() -> None:
     assert targets["Entity `remote` F1"].figure is None and "not measured | ≥ 0.90 | **MISSED**" in targets["Entity `remote` F1"].row()
 
 
+@pytest.mark.parametrize("order", [["privacy_info", "new_search"], ["new_search", "privacy_info"]])
+def test_the_lowest_intent_of_a_tie_is_named_the_same_whatever_the_report_order(order) -> None:
+    intent = {label: _row(6 / 7, 7) for label in order}
+    intent["greet"] = _row(0.95, 30)
+    lowest = {t.name: t for t in summary.cross_validation_targets(intent, ENTITY, set())}["Lowest intent F1"]
+    assert "`new_search`" in lowest.detail
+
+
 def test_heldout_targets() -> None:
     figures = {"intent_accuracy": 0.93, "utterances": 210, "found": {
         "job_title": {"found": 90, "total": 100, "rate": 0.9}, "location": {"found": 80, "total": 100, "rate": 0.8}}}
